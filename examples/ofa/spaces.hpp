@@ -1,0 +1,23 @@
+#pragma once
+// The spaces the `ofa` command knows by name, and how a name becomes a type.
+
+#include <string>
+#include <type_traits>
+
+#include <ofa/errors.hpp>
+#include <ofa/spaces/cifar.hpp>
+#include <ofa/spaces/mobilenet_v3.hpp>
+
+namespace ofa_cli {
+
+inline constexpr const char* space_names = "mbv3, cifar";
+
+/// Calls f(std::type_identity<Space>{}) for the space called `name`.
+template <class F>
+decltype(auto) with_space(const std::string& name, F&& f) {
+  if (name == "mbv3") return f(std::type_identity<ofa::spaces::mobilenet_v3>{});
+  if (name == "cifar") return f(std::type_identity<ofa::spaces::cifar>{});
+  throw ofa::config_error("unknown space '" + name + "'; use one of: " + space_names);
+}
+
+}  // namespace ofa_cli

@@ -1,0 +1,50 @@
+#pragma once
+/// @file
+/// Activation and squeeze-excite tags used to describe a space.
+
+#include <string_view>
+
+namespace ofa {
+
+/** @brief Run-time name of an activation (what the kernels switch on). */
+enum class activation : int { none = 0, relu = 1, hswish = 2 };
+
+/** @brief The activation's name as the reference implementation spells it. */
+constexpr std::string_view to_string(activation a) noexcept {
+  switch (a) {
+    case activation::relu: return "relu";
+    case activation::hswish: return "h_swish";
+    case activation::none: break;
+  }
+  return "none";
+}
+
+/** @brief ReLU, max(x, 0). */
+struct relu {
+  static constexpr activation kind = activation::relu;
+};
+/** @brief Hard swish, x * relu6(x + 3) / 6 (MobileNetV3). */
+struct hswish {
+  static constexpr activation kind = activation::hswish;
+};
+
+/** @brief A block without squeeze-and-excite. */
+struct no_se {
+  static constexpr bool enabled = false;
+};
+/** @brief A block with squeeze-and-excite (reduction 4, middle width a multiple of 8). */
+struct se {
+  static constexpr bool enabled = true;
+};
+
+namespace space::detail {
+template <class T> inline constexpr bool is_activation_v = false;
+template <> inline constexpr bool is_activation_v<::ofa::relu> = true;
+template <> inline constexpr bool is_activation_v<::ofa::hswish> = true;
+
+template <class T> inline constexpr bool is_squeeze_excite_v = false;
+template <> inline constexpr bool is_squeeze_excite_v<::ofa::se> = true;
+template <> inline constexpr bool is_squeeze_excite_v<::ofa::no_se> = true;
+}  // namespace space::detail
+
+}  // namespace ofa

@@ -1,0 +1,170 @@
+#pragma once
+/// @file
+/// network<...>: a whole Once-for-All space as one type. It composes the parts
+/// of parts.hpp, checks that they fit together, and turns them into constant
+/// tables (units, block slots, resolutions) plus the exact number of subnets.
+
+#include <array>
+#include <concepts>
+#include <cstddef>
+#include <string>
+#include <type_traits>
+
+#include "ofa/detail/uint128.hpp"
+#include "ofa/space/choices.hpp"
+#include "ofa/space/parts.hpp"
+
+namespace ofa::space {
+
+namespace detail {
+template <class Units> struct unit_table_impl {
+  static constexpr std::array<unit_info, 0> table{};
+};
+template <class... U> struct unit_table_impl<units<U...>> {
+  static constexpr std::array<unit_info, sizeof...(U)> make() {
+    std::array<unit_info, sizeof...(U)> table{U::info()...};
+    int slot = 0;
+    for (auto& u : table) {
+      u.first_slot = slot;
+      slot += u.depths.max();
+    }
+    return table;
+  }
+  static constexpr std::array<unit_info, sizeof...(U)> table = make();
+};
+
+/// (count, overflowed): the number of distinct architectures. Blocks cut by depth
+/// carry no choice, so a unit contributes sum over d of (|kernels|·|expands|)^d.
+template <std::size_t N>
+constexpr std::pair<uint128, bool> count_architectures(const std::array<unit_info, N>& table) {
+  constexpr uint128 max128 = ~uint128{0};
+  uint128 total = 1;
+  for (const auto& u : table) {
+    const uint128 per_block = static_cast<uint128>(u.kernels.size * u.expands.size);
+    uint128 per_unit = 0;
+    for (int d : u.depths) {
+      uint128 term = 1;
+      for (int i = 0; i < d; ++i) {
+        if (term > max128 / per_block) return {0, true};
+        term *= per_block;
+      }
+      if (per_unit > max128 - term) return {0, true};
+      per_unit += term;
+    }
+    if (total > max128 / per_unit) return {0, true};
+    total *= per_unit;
+  }
+  return {total, false};
+}
+
+template <class R> struct resolution_list_of {
+  using type = resolutions<224>;
+};
+template <class R>
+  requires is_resolutions_v<R>
+struct resolution_list_of<R> {
+  using type = typename R::list;
+};
+}  // namespace detail
+
+/** @brief A Once-for-All architecture space: resolutions, stem, first block, the elastic
+ *  units, head and number of classes.
+ *
+ *  @code
+ *  using my_space = ofa::space::network<
+ *      ofa::space::resolution_range<24, 32, 4>,
+ *      ofa::space::stem<16, 1, ofa::hswish>, ofa::space::first_block<16, ofa::relu>,
+ *      ofa::space::units<ofa::space::unit<24, 2, ofa::relu, ofa::no_se, ofa::space::depth<1, 2>,
+ *                                         ofa::space::expand<3, 6>, ofa::space::kernel<3, 5>>>,
+ *      ofa::space::head<256, 512>, ofa::space::classes<10>>;
+ *  @endcode
+ */
+template <class Resolutions, class Stem, class FirstBlock, class Units, class Head, class Classes>
+struct network {
+  static_assert(detail::is_resolutions_v<Resolutions>,
+                "ofa::space::network: the 1st argument must be ofa::space::resolutions<...> or "
+                "ofa::space::resolution_range<...>");
+  static_assert(detail::is_stem_v<Stem>,
+                "ofa::space::network: the 2nd argument must be ofa::space::stem<...>");
+  static_assert(detail::is_first_block_v<FirstBlock>,
+                "ofa::space::network: the 3rd argument must be ofa::space::first_block<...>");
+  static_assert(detail::is_units_v<Units>,
+                "ofa::space::network: the 4th argument must be ofa::space::units<...>");
+  static_assert(detail::is_head_v<Head>,
+                "ofa::space::network: the 5th argument must be ofa::space::head<...>");
+  static_assert(detail::is_classes_v<Classes>,
+                "ofa::space::network: the 6th argument must be ofa::space::classes<N>");
+
+  using resolution_list = typename detail::resolution_list_of<Resolutions>::type;
+
+  /** @brief The units, each with its widths, stride and choices, and its first block slot. */
+  static constexpr auto unit_table = detail::unit_table_impl<Units>::table;
+  static constexpr std::size_t unit_count = unit_table.size();
+  static_assert(unit_count > 0, "ofa::space::network: a space needs at least one unit");
+
+  /** @brief Block slots: sum over units of their largest depth. A subnet_config holds one
+   *  kernel size and one expand ratio per slot, also for slots its depth cuts. */
+  static constexpr int block_slots = [] {
+    int slots = 0;
+    for (const auto& u : unit_table) slots += u.depths.max();
+    return slots;
+  }();
+
+  static constexpr stem_info stem = Stem::info();
+  static constexpr first_block_info first_block = FirstBlock::info();
+  static constexpr head_info head = Head::info();
+  static constexpr int class_count = Classes::value;
+  static constexpr basic_choice_set<64> resolution_set = resolution_list::set();
+
+  static constexpr auto architecture_count_checked = detail::count_architectures(unit_table);
+  static_assert(!architecture_count_checked.second,
+                "ofa::space::network: the space has more than 2^128 architectures");
+  /** @brief Distinct architectures (depth, kernel, expand), resolution not counted. */
+  static constexpr uint128 architecture_count = architecture_count_checked.first;
+  /** @brief Distinct subnets: architectures times input resolutions. */
+  static constexpr uint128 subnet_count = architecture_count * resolution_list::size;
+
+  /** @brief A text that identifies the space's structure; stored in checkpoints so that
+   *  weights are never loaded into a different space. */
+  static std::string signature() {
+    auto list = [](const auto& set) {
+      std::string s;
+      for (int v : set) s += (s.empty() ? "" : ".") + std::to_string(v);
+      return s;
+    };
+    std::string s = "ofa-space/1;r=" + list(resolution_set);
+    s += ";stem=" + std::to_string(stem.width) + "," + std::to_string(stem.stride) + "," +
+         std::to_string(stem.kernel_size) + "," + std::string(to_string(stem.act));
+    s += ";first=" + std::to_string(first_block.width) + "," + std::string(to_string(first_block.act));
+    for (const auto& u : unit_table) {
+      s += ";unit=" + std::to_string(u.width) + "," + std::to_string(u.stride) + "," +
+           std::string(to_string(u.act)) + "," + (u.se ? "se" : "no_se") + ",d" + list(u.depths) +
+           ",e" + list(u.expands) + ",k" + list(u.kernels);
+    }
+    s += ";head=" + std::to_string(head.final_expand) + "," + std::to_string(head.feature_mix);
+    s += ";classes=" + std::to_string(class_count);
+    return s;
+  }
+};
+
+/** @brief What every space type provides; satisfied by ofa::space::network<...> and by
+ *  any type derived from one.
+ *
+ *  @code
+ *  template <ofa::space::space_type S> void f() { for (auto& u : S::unit_table) ...; }
+ *  @endcode
+ */
+template <class S>
+concept space_type = requires {
+  { S::unit_count } -> std::convertible_to<std::size_t>;
+  { S::block_slots } -> std::convertible_to<int>;
+  { S::class_count } -> std::convertible_to<int>;
+  S::unit_table;
+  S::resolution_set;
+  S::stem;
+  S::first_block;
+  S::head;
+  { S::signature() } -> std::convertible_to<std::string>;
+};
+
+}  // namespace ofa::space

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The main job: set up, build the `ofa` command, and run it on the bundled spaces.
+# Usage: scripts/demo.sh            (build dir: build/release)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+cmake --preset release >/dev/null
+cmake --build --preset release --target ofa_cli
+for space in mbv3 cifar; do
+  echo "== ofa info --space $space"
+  build/release/bin/ofa info --space "$space"
+done
+echo "== ofa profile --space mbv3 --config min --resolution 224"
+build/release/bin/ofa profile --space mbv3 --config min --resolution 224
+echo "== ofa sample --space mbv3 --count 2 --seed 0"
+build/release/bin/ofa sample --space mbv3 --count 2 --seed 0

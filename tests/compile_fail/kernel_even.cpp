@@ -1,0 +1,3 @@
+// expect: ofa::space::kernel: kernel sizes must be odd
+#include <ofa/space/choices.hpp>
+template struct ofa::space::kernel<3, 4>;

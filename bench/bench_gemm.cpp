@@ -1,0 +1,47 @@
+// GEMM at the shapes the MobileNetV3 space produces (pointwise convs and the
+// head): M = batch·H·W, K and N from 16 to 1280. Counter GFLOPS = 2·M·N·K / s.
+// Threads: the "threads" argument (1 or 2) caps oneTBB for that run.
+#include <benchmark/benchmark.h>
+
+#include <vector>
+
+#include <ofa/kernels/gemm.hpp>
+#include <ofa/parallel/arena.hpp>
+
+using ofa::kernels::trans;
+
+static void gemm_bench(benchmark::State& state, trans ta, trans tb) {
+  const int m = static_cast<int>(state.range(0)), n = static_cast<int>(state.range(1)),
+            k = static_cast<int>(state.range(2)), threads = static_cast<int>(state.range(3));
+  ofa::parallel::arena arena(threads);
+  std::vector<float> a(static_cast<std::size_t>(m) * k, 0.5f), b(static_cast<std::size_t>(k) * n, 0.25f),
+      c(static_cast<std::size_t>(m) * n);
+  const int lda = ta == trans::no ? k : m, ldb = tb == trans::no ? n : k;
+  for (auto _ : state) {
+    ofa::kernels::gemm(ta, tb, m, n, k, 1.0f, a.data(), lda, b.data(), ldb, 0.0f, c.data(), n);
+    benchmark::ClobberMemory();
+  }
+  state.counters["GFLOPS"] = benchmark::Counter(2.0 * m * n * k, benchmark::Counter::kIsIterationInvariantRate,
+                                                benchmark::Counter::kIs1000);
+  state.counters["threads"] = threads;
+}
+
+static void shapes(benchmark::internal::Benchmark* b) {
+  // {M, N, K}: forward pointwise convs of mbv3 at batch 16, resolution 128, and the head.
+  const int list[][3] = {{16 * 32 * 32, 144, 24}, {16 * 32 * 32, 24, 144}, {16 * 16 * 16, 240, 40},
+                         {16 * 8 * 8, 480, 80},   {16 * 8 * 8, 80, 480},   {16 * 8 * 8, 672, 112},
+                         {16 * 4 * 4, 960, 160},  {16 * 4 * 4, 160, 960},  {4096, 128, 128},
+                         {4096, 256, 256},        {4096, 512, 512},        {16, 1280, 960}};
+  for (auto& s : list)
+    for (int threads : {1, 2}) b->Args({s[0], s[1], s[2], threads});
+  b->ArgNames({"M", "N", "K", "threads"})->UseRealTime();
+}
+
+static void bm_gemm_nt(benchmark::State& s) { gemm_bench(s, trans::no, trans::yes); }   // forward: X·Wᵀ
+static void bm_gemm_nn(benchmark::State& s) { gemm_bench(s, trans::no, trans::no); }    // backward dX = dY·W
+static void bm_gemm_tn(benchmark::State& s) { gemm_bench(s, trans::yes, trans::no); }   // backward dW = dYᵀ·X
+BENCHMARK(bm_gemm_nt)->Apply(shapes);
+BENCHMARK(bm_gemm_nn)->Apply(shapes);
+BENCHMARK(bm_gemm_tn)->Apply(shapes);
+
+BENCHMARK_MAIN();

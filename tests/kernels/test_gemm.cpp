@@ -1,0 +1,74 @@
+// GEMM against its scalar reference: every transposition, odd sizes, slices
+// (leading dimensions), alpha/beta, and the shapes the MobileNetV3 space makes.
+#include <catch2/catch.hpp>
+
+#include <ofa/kernels/gemm.hpp>
+
+#include "random_fill.hpp"
+
+using ofa::kernels::trans;
+
+namespace {
+void check_gemm(trans ta, trans tb, int m, int n, int k, int pad, float alpha, float beta, std::uint64_t seed) {
+  const int a_rows = ta == trans::no ? m : k, a_cols = ta == trans::no ? k : m;
+  const int b_rows = tb == trans::no ? k : n, b_cols = tb == trans::no ? n : k;
+  const int lda = a_cols + pad, ldb = b_cols + pad, ldc = n + pad;
+  const auto a = test::random_vector<float>(static_cast<std::size_t>(a_rows) * lda, seed);
+  const auto b = test::random_vector<float>(static_cast<std::size_t>(b_rows) * ldb, seed + 1);
+  auto c = test::random_vector<float>(static_cast<std::size_t>(m) * ldc, seed + 2);
+  auto expected = c;
+  ofa::kernels::gemm(ta, tb, m, n, k, alpha, a.data(), lda, b.data(), ldb, beta, c.data(), ldc);
+  ofa::kernels::gemm_reference(ta, tb, m, n, k, alpha, a.data(), lda, b.data(), ldb, beta, expected.data(), ldc);
+  INFO("m=" << m << " n=" << n << " k=" << k << " ta=" << int(ta) << " tb=" << int(tb) << " pad=" << pad);
+  // float accumulation order differs: allow K-proportional rounding.
+  CHECK(test::max_relative_error(c, expected) < 1e-5 * (k + 1));
+}
+}  // namespace
+
+TEST_CASE("gemm equals the reference for every transposition and odd sizes", "[kernels][gemm]") {
+  std::uint64_t seed = 1;
+  for (trans ta : {trans::no, trans::yes})
+    for (trans tb : {trans::no, trans::yes})
+      for (int m : {1, 5, 17, 100})
+        for (int n : {1, 7, 33, 70})
+          for (int k : {1, 3, 64, 300}) check_gemm(ta, tb, m, n, k, 0, 1.0f, 0.0f, seed++);
+}
+
+TEST_CASE("gemm honours leading dimensions, alpha and beta", "[kernels][gemm]") {
+  check_gemm(trans::no, trans::yes, 37, 45, 29, 11, 1.0f, 1.0f, 3);   // accumulate into C
+  check_gemm(trans::yes, trans::no, 19, 64, 40, 5, 0.5f, 2.0f, 4);
+  check_gemm(trans::no, trans::no, 64, 32, 513, 3, -1.0f, 0.0f, 5);   // K spans two KC blocks
+}
+
+TEST_CASE("gemm at MobileNetV3 shapes", "[kernels][gemm]") {
+  // pointwise convs: M = batch*H*W, K = in channels, N = out channels (weights [N][K] -> trans B)
+  check_gemm(trans::no, trans::yes, 2 * 28 * 28, 120, 40, 0, 1.0f, 0.0f, 10);
+  check_gemm(trans::no, trans::yes, 2 * 7 * 7, 960, 160, 0, 1.0f, 0.0f, 11);
+  // backward: dW = dY^T X, dX = dY W
+  check_gemm(trans::yes, trans::no, 120, 40, 2 * 28 * 28, 0, 1.0f, 1.0f, 12);
+  check_gemm(trans::no, trans::no, 2 * 28 * 28, 40, 120, 0, 1.0f, 0.0f, 13);
+}
+
+TEST_CASE("gemm of an active slice uses the max-size weight in place", "[kernels][gemm]") {
+  // A [672 x 112] weight; the active slice is the first 240 rows and 40 columns.
+  const int max_out = 672, max_in = 112, out = 240, in = 40, m = 50;
+  const auto w = test::random_vector<float>(static_cast<std::size_t>(max_out) * max_in, 20);
+  const auto x = test::random_vector<float>(static_cast<std::size_t>(m) * in, 21);
+  std::vector<float> y(static_cast<std::size_t>(m) * out), expected(y.size());
+  ofa::kernels::gemm(trans::no, trans::yes, m, out, in, 1.0f, x.data(), in, w.data(), max_in, 0.0f, y.data(), out);
+  for (int i = 0; i < m; ++i)
+    for (int o = 0; o < out; ++o) {
+      double s = 0;
+      for (int c = 0; c < in; ++c) s += double(x[i * in + c]) * w[o * max_in + c];
+      expected[static_cast<std::size_t>(i * out + o)] = float(s);
+    }
+  CHECK(test::max_relative_error(y, expected) < 1e-4);
+}
+
+TEST_CASE("gemm rejects bad sizes with a shape_error", "[kernels][gemm]") {
+  std::vector<float> a(16), b(16), c(16);
+  CHECK_THROWS_AS(ofa::kernels::gemm(trans::no, trans::no, 4, 4, 4, 1.0f, a.data(), 3, b.data(), 4, 0.0f, c.data(), 4),
+                  ofa::shape_error);
+  CHECK_THROWS_AS(ofa::kernels::gemm(trans::no, trans::no, -1, 4, 4, 1.0f, a.data(), 4, b.data(), 4, 0.0f, c.data(), 4),
+                  ofa::shape_error);
+}

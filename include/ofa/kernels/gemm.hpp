@@ -22,6 +22,8 @@
 #include "ofa/errors.hpp"
 #include "ofa/kernels/simd.hpp"
 
+#include "ofa/tensor/pool.hpp"
+
 namespace ofa::kernels {
 
 /** @brief Whether an operand is used as stored or transposed. */
@@ -191,7 +193,7 @@ struct gemm_kernel {
       return;
     }
     const int n_padded = (n + nr - 1) / nr * nr;
-    std::vector<float, xsimd::aligned_allocator<float, 64>> packed_b(static_cast<std::size_t>(n_padded) * kc_max);
+    pooled_vector<float> packed_b(static_cast<std::size_t>(n_padded) * kc_max);
     const int m_blocks = (m + mc_max - 1) / mc_max;
     const int n_panels = n_padded / nr;
     // Enough tasks for every thread even when M is small (classifier, batch 16): split N too.

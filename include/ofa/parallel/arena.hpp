@@ -12,6 +12,8 @@
 #include <oneapi/tbb/info.h>
 #include <oneapi/tbb/parallel_for.h>
 
+#include "ofa/tensor/pool.hpp"
+
 namespace ofa::parallel {
 
 /** @brief Sets how many threads every ofa kernel, loader and search may use, for as long as
@@ -52,7 +54,7 @@ template <class T, class Partial>
 void deterministic_sum(std::size_t n, std::size_t chunk, std::size_t width, T* result, const Partial& partial) {
   if (chunk == 0) chunk = 1;
   const std::size_t chunks = (n + chunk - 1) / chunk;
-  std::vector<T> partials(chunks * width, T(0));
+  pooled_vector<T> partials(chunks * width, T(0));
   tbb::parallel_for(std::size_t{0}, chunks, [&](std::size_t i) {
     partial(i * chunk, std::min(n, (i + 1) * chunk), partials.data() + i * width);
   });

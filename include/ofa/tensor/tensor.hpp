@@ -10,19 +10,23 @@
 #include <string>
 #include <vector>
 
-#include <xsimd/memory/xsimd_aligned_allocator.hpp>
 #include <xtensor/xarray.hpp>
 
 #include "ofa/errors.hpp"
+#include "ofa/tensor/pool.hpp"
 
 namespace ofa {
 
 /** @brief Alignment of every tensor's storage, in bytes (one AVX-512 register, one cache line). */
 inline constexpr std::size_t tensor_alignment = 64;
 
-/** @brief Dense row-major tensor of any rank with aligned storage. */
+/** @brief Dense row-major tensor of any rank; 64-byte aligned storage from the tensor pool. */
 template <class T>
-using tensor = xt::xarray<T, xt::layout_type::row_major, xsimd::aligned_allocator<T, tensor_alignment>>;
+using tensor = xt::xarray<T, xt::layout_type::row_major, pool_allocator<T>>;
+
+/** @brief A shape. Construct tensors from a shape_type, never from a braced list: xtensor
+ *  reads `tensor<T>({2, 3})` as the values {2, 3}, not as the shape [2, 3]. */
+using shape_type = std::vector<std::size_t>;
 
 /** @brief A tensor of the given shape filled with `value`. */
 template <class T>

@@ -1,0 +1,482 @@
+#pragma once
+/// @file
+/// Differentiable operations on variables. Each computes its value with the
+/// kernels (the SIMD ones for float, the scalar references for double, which
+/// is what gradcheck runs), and, when recording and some input wants a
+/// gradient, records a backward closure that accumulates into the inputs.
+/// Weights may be max-size: pointwise/linear take the active (out, in) and
+/// depthwise the active kernel size, and use slices in place.
+
+#include <cmath>  // sqrt
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "ofa/autograd/tape.hpp"
+#include "ofa/autograd/variable.hpp"
+#include "ofa/kernels/activation.hpp"
+#include "ofa/kernels/batch_norm.hpp"
+#include "ofa/kernels/conv2d.hpp"
+#include "ofa/kernels/depthwise.hpp"
+#include "ofa/kernels/gemm.hpp"
+#include "ofa/kernels/loss.hpp"
+#include "ofa/kernels/pooling.hpp"
+#include "ofa/kernels/resize.hpp"
+#include "ofa/random.hpp"
+
+namespace ofa::autograd {
+
+template <class T> variable<T> pointwise(const variable<T>& x, const variable<T>& w, int out, int in);
+template <class T> variable<T> bias_add(const variable<T>& x, const variable<T>& b);
+template <class T> variable<T> linear(const variable<T>& x, const variable<T>& w, const variable<T>& b, int out, int in);
+template <class T> variable<T> depthwise(const variable<T>& x, const variable<T>& w, int kernel, int stride);
+template <class T> variable<T> conv2d(const variable<T>& x, const variable<T>& w, int stride);
+template <class T>
+variable<T> batch_norm(const variable<T>& x, const variable<T>& gamma, const variable<T>& beta, tensor<T>& running_mean,
+                       tensor<T>& running_var, bool training, T momentum = T(0.1), T eps = T(1e-5));
+template <class T> variable<T> activate(const variable<T>& x, activation act);
+template <class T> variable<T> hsigmoid(const variable<T>& x);
+template <class T> variable<T> global_avg_pool(const variable<T>& x);
+template <class T> variable<T> channel_scale(const variable<T>& x, const variable<T>& s);
+template <class T> variable<T> add(const variable<T>& a, const variable<T>& b);
+template <class T> variable<T> dropout(const variable<T>& x, double p, rng& engine, bool training);
+template <class T> variable<T> resize_bilinear(const variable<T>& x, int out_h, int out_w);
+template <class T>
+variable<T> cross_entropy(const variable<T>& logits, const std::vector<int>& labels, T label_smoothing = T(0));
+template <class T> variable<T> soft_cross_entropy(const variable<T>& logits, const tensor<T>& teacher_logits);
+template <class T> variable<T> mse(const variable<T>& y, const tensor<T>& target);
+template <class T> variable<T> dot(const variable<T>& y, const tensor<T>& weights);
+
+// ---------------------------------------------------------------------------
+// implementation
+
+namespace detail {
+template <class T>
+bool wants_grad(std::initializer_list<const variable<T>*> inputs) {
+  if (!tape<T>::recording()) return false;
+  for (auto* v : inputs)
+    if (v->defined() && v->requires_grad()) return true;
+  return false;
+}
+
+/// A new result; it requires a gradient iff it will be on the tape.
+template <class T>
+variable<T> result(tensor<T> value, bool on_tape) {
+  return variable<T>(std::move(value), on_tape);
+}
+
+template <class T>
+void add_into(const variable<T>& v, const T* delta) {
+  if (!v.requires_grad()) return;
+  auto& g = v.grad();
+  T* d = g.data();
+  for (std::size_t i = 0; i < g.size(); ++i) d[i] += delta[i];
+}
+
+template <class T>
+std::vector<std::size_t> shape_of(const tensor<T>& t) {
+  return std::vector<std::size_t>(t.shape().begin(), t.shape().end());
+}
+
+[[noreturn]] inline void bad_shape(const char* op, const std::string& what) {
+  throw shape_error(std::string("ofa::autograd::") + op + ": " + what);
+}
+
+inline kernels::conv_shape nhwc_shape(const char* op, const std::vector<std::size_t>& s, int kernel, int stride) {
+  if (s.size() != 4) bad_shape(op, "input must be NHWC (rank 4), got " + shape_string(s));
+  return {static_cast<int>(s[0]), static_cast<int>(s[1]), static_cast<int>(s[2]), static_cast<int>(s[3]), kernel, stride};
+}
+}  // namespace detail
+
+template <class T>
+variable<T> pointwise(const variable<T>& x, const variable<T>& w, int out, int in) {
+  auto xs = detail::shape_of(x.value());
+  const auto& ws = w.value().shape();
+  if (w.value().dimension() != 2) detail::bad_shape("pointwise", "weight must be [out, in], got " + shape_string(ws));
+  if (xs.empty() || static_cast<int>(xs.back()) != in)
+    detail::bad_shape("pointwise", "input " + shape_string(xs) + " must end in " + std::to_string(in) + " channels");
+  if (out < 1 || in < 1 || static_cast<std::size_t>(out) > ws[0] || static_cast<std::size_t>(in) > ws[1])
+    detail::bad_shape("pointwise", "active slice " + std::to_string(out) + "x" + std::to_string(in) +
+                                       " does not fit the weight " + shape_string(ws));
+  const int m = static_cast<int>(x.value().size()) / in, ldw = static_cast<int>(ws[1]);
+  xs.back() = static_cast<std::size_t>(out);
+  tensor<T> y(xs);
+  kernels::gemm_any<T>(kernels::trans::no, kernels::trans::yes, m, out, in, T(1), x.value().data(), in,
+                       w.value().data(), ldw, T(0), y.data(), out);
+  const bool on_tape = detail::wants_grad<T>({&x, &w});
+  auto r = detail::result(std::move(y), on_tape);
+  if (on_tape)
+    tape<T>::current().record([x, w, r, m, out, in, ldw]() mutable {
+      const T* dy = r.grad().data();
+      if (x.requires_grad())
+        kernels::gemm_any<T>(kernels::trans::no, kernels::trans::no, m, in, out, T(1), dy, out, w.value().data(), ldw,
+                             T(1), x.grad().data(), in);
+      if (w.requires_grad())
+        kernels::gemm_any<T>(kernels::trans::yes, kernels::trans::no, out, in, m, T(1), dy, out, x.value().data(), in,
+                             T(1), w.grad().data(), ldw);
+    });
+  return r;
+}
+
+template <class T>
+variable<T> bias_add(const variable<T>& x, const variable<T>& b) {
+  const std::size_t c = x.value().shape().back();
+  if (b.value().size() < c)
+    detail::bad_shape("bias_add", "bias has " + std::to_string(b.value().size()) + " entries, input needs " +
+                                      std::to_string(c));
+  tensor<T> y = x.value();
+  const std::size_t rows = y.size() / c;
+  for (std::size_t r = 0; r < rows; ++r)
+    for (std::size_t j = 0; j < c; ++j) y.data()[r * c + j] += b.value().data()[j];
+  const bool on_tape = detail::wants_grad<T>({&x, &b});
+  auto r = detail::result(std::move(y), on_tape);
+  if (on_tape)
+    tape<T>::current().record([x, b, r, rows, c]() mutable {
+      const T* dy = r.grad().data();
+      detail::add_into(x, dy);
+      if (b.requires_grad()) {
+        T* db = b.grad().data();
+        for (std::size_t i = 0; i < rows; ++i)
+          for (std::size_t j = 0; j < c; ++j) db[j] += dy[i * c + j];
+      }
+    });
+  return r;
+}
+
+template <class T>
+variable<T> linear(const variable<T>& x, const variable<T>& w, const variable<T>& b, int out, int in) {
+  return bias_add(pointwise(x, w, out, in), b);
+}
+
+template <class T>
+variable<T> depthwise(const variable<T>& x, const variable<T>& w, int kernel, int stride) {
+  const auto xs = detail::shape_of(x.value());
+  const auto s = detail::nhwc_shape("depthwise", xs, kernel, stride);
+  const auto& ws = w.value().shape();
+  if (w.value().dimension() != 3 || ws[0] != ws[1] || static_cast<int>(ws[0]) < kernel ||
+      static_cast<int>(ws[2]) < s.channels)
+    detail::bad_shape("depthwise", "weight " + shape_string(ws) + " cannot serve kernel " + std::to_string(kernel) +
+                                       " on " + std::to_string(s.channels) + " channels (need [K][K][C], K >= k)");
+  const int full_k = static_cast<int>(ws[0]), max_c = static_cast<int>(ws[2]);
+  auto view = kernel_view<const T>::centre(w.value().data(), full_k, max_c, kernel, s.channels);
+  tensor<T> y(shape_type{xs[0], static_cast<std::size_t>(s.out_height()), static_cast<std::size_t>(s.out_width()), xs[3]});
+  if constexpr (std::is_same_v<T, float>)
+    kernels::depthwise_forward(s, x.value().data(), view, y.data());
+  else
+    kernels::depthwise_forward_reference(s, x.value().data(), view, y.data());
+  const bool on_tape = detail::wants_grad<T>({&x, &w});
+  auto r = detail::result(std::move(y), on_tape);
+  if (on_tape)
+    tape<T>::current().record([x, w, r, s, full_k, max_c]() mutable {
+      const T* dy = r.grad().data();
+      auto view = kernel_view<const T>::centre(w.value().data(), full_k, max_c, s.kernel, s.channels);
+      if (x.requires_grad()) {
+        pooled_vector<T> dx(x.value().size());
+        if constexpr (std::is_same_v<T, float>)
+          kernels::depthwise_backward_input(s, dy, view, dx.data());
+        else
+          kernels::depthwise_backward_input_reference(s, dy, view, dx.data());
+        detail::add_into(x, dx.data());
+      }
+      if (w.requires_grad()) {
+        pooled_vector<T> dw(static_cast<std::size_t>(s.kernel) * s.kernel * s.channels);
+        if constexpr (std::is_same_v<T, float>)
+          kernels::depthwise_backward_weight(s, x.value().data(), dy, dw.data());
+        else
+          kernels::depthwise_backward_weight_reference(s, x.value().data(), dy, dw.data());
+        auto g = kernel_view<T>::centre(w.grad().data(), full_k, max_c, s.kernel, s.channels);
+        for (int ky = 0; ky < s.kernel; ++ky)
+          for (int kx = 0; kx < s.kernel; ++kx)
+            for (int c = 0; c < s.channels; ++c) g.tap(ky, kx)[c] += dw[static_cast<std::size_t>((ky * s.kernel + kx) * s.channels + c)];
+      }
+    });
+  return r;
+}
+
+template <class T>
+variable<T> conv2d(const variable<T>& x, const variable<T>& w, int stride) {
+  const auto xs = detail::shape_of(x.value());
+  const auto& ws = w.value().shape();
+  if (w.value().dimension() != 4 || ws[1] != ws[2])
+    detail::bad_shape("conv2d", "weight must be [Cout][k][k][Cin], got " + shape_string(ws));
+  const auto s = detail::nhwc_shape("conv2d", xs, static_cast<int>(ws[1]), stride);
+  if (ws[3] != xs[3])
+    detail::bad_shape("conv2d", "weight " + shape_string(ws) + " expects " + std::to_string(ws[3]) +
+                                    " input channels, input is " + shape_string(xs));
+  if (s.stride < 1) detail::bad_shape("conv2d", "stride must be positive");
+  const int cout = static_cast<int>(ws[0]);
+  tensor<T> y(shape_type{xs[0], static_cast<std::size_t>(s.out_height()), static_cast<std::size_t>(s.out_width()),
+               static_cast<std::size_t>(cout)});
+  kernels::conv2d_forward(s, cout, x.value().data(), w.value().data(), y.data());
+  const bool on_tape = detail::wants_grad<T>({&x, &w});
+  auto r = detail::result(std::move(y), on_tape);
+  if (on_tape)
+    tape<T>::current().record([x, w, r, s, cout]() mutable {
+      pooled_vector<T> dx(x.requires_grad() ? x.value().size() : 0);
+      pooled_vector<T> dw(w.value().size(), T(0));
+      kernels::conv2d_backward(s, cout, x.value().data(), w.value().data(), r.grad().data(),
+                               x.requires_grad() ? dx.data() : nullptr, dw.data());
+      if (x.requires_grad()) detail::add_into(x, dx.data());
+      detail::add_into(w, dw.data());
+    });
+  return r;
+}
+
+template <class T>
+variable<T> batch_norm(const variable<T>& x, const variable<T>& gamma, const variable<T>& beta, tensor<T>& running_mean,
+                       tensor<T>& running_var, bool training, T momentum, T eps) {
+  const std::size_t c = x.value().shape().back(), m = x.value().size() / c;
+  if (gamma.value().size() < c || beta.value().size() < c || running_mean.size() < c || running_var.size() < c)
+    detail::bad_shape("batch_norm", "input has " + std::to_string(c) + " channels, more than the BN layer's " +
+                                        std::to_string(gamma.value().size()));
+  tensor<T> y(x.value().shape());
+  kernels::batch_norm_params<T> p{gamma.value().data(), beta.value().data(), running_mean.data(), running_var.data(),
+                                  momentum, eps};
+  if (!training) {
+    kernels::batch_norm_infer(m, c, x.value().data(), p, y.data());
+    const bool on_tape = detail::wants_grad<T>({&x, &gamma, &beta});
+    auto r = detail::result(std::move(y), on_tape);
+    if (on_tape)  // inference BN is affine: y = x·scale + shift
+      tape<T>::current().record([x, gamma, beta, r, m, c, &running_mean, &running_var, eps]() mutable {
+        const T* dy = r.grad().data();
+        for (std::size_t j = 0; j < c; ++j) {
+          const T inv = T(1) / std::sqrt(running_var.data()[j] + eps);
+          for (std::size_t i = 0; i < m; ++i) {
+            const T g = dy[i * c + j];
+            if (x.requires_grad()) x.grad().data()[i * c + j] += g * gamma.value().data()[j] * inv;
+            if (gamma.requires_grad())
+              gamma.grad().data()[j] += g * (x.value().data()[i * c + j] - running_mean.data()[j]) * inv;
+            if (beta.requires_grad()) beta.grad().data()[j] += g;
+          }
+        }
+      });
+    return r;
+  }
+  if (m < 2) detail::bad_shape("batch_norm", "training needs more than one value per channel, got " + std::to_string(m));
+  auto saved = std::make_shared<kernels::batch_norm_saved<T>>();
+  kernels::batch_norm_train(m, c, x.value().data(), p, y.data(), *saved, std::is_same_v<T, float>);
+  const bool on_tape = detail::wants_grad<T>({&x, &gamma, &beta});
+  auto r = detail::result(std::move(y), on_tape);
+  if (on_tape)
+    tape<T>::current().record([x, gamma, beta, r, m, c, saved]() mutable {
+      pooled_vector<T> dx(m * c);
+      kernels::batch_norm_backward(m, c, x.value().data(), r.grad().data(), gamma.value().data(), *saved, dx.data(),
+                                   gamma.requires_grad() ? gamma.grad().data() : nullptr,
+                                   beta.requires_grad() ? beta.grad().data() : nullptr, std::is_same_v<T, float>);
+      detail::add_into(x, dx.data());
+    });
+  return r;
+}
+
+template <class T>
+variable<T> activate(const variable<T>& x, activation act) {
+  tensor<T> y(x.value().shape());
+  if constexpr (std::is_same_v<T, float>)
+    kernels::activation_forward(act, y.size(), x.value().data(), y.data());
+  else
+    kernels::activation_forward_reference(act, y.size(), x.value().data(), y.data());
+  const bool on_tape = detail::wants_grad<T>({&x});
+  auto r = detail::result(std::move(y), on_tape);
+  if (on_tape)
+    tape<T>::current().record([x, r, act]() mutable {
+      pooled_vector<T> dx(x.value().size());
+      if constexpr (std::is_same_v<T, float>)
+        kernels::activation_backward(act, dx.size(), x.value().data(), r.grad().data(), dx.data());
+      else
+        kernels::activation_backward_reference(act, dx.size(), x.value().data(), r.grad().data(), dx.data());
+      detail::add_into(x, dx.data());
+    });
+  return r;
+}
+
+template <class T>
+variable<T> hsigmoid(const variable<T>& x) {
+  tensor<T> y(x.value().shape());
+  if constexpr (std::is_same_v<T, float>)
+    kernels::hsigmoid_forward(y.size(), x.value().data(), y.data());
+  else
+    kernels::hsigmoid_forward_reference(y.size(), x.value().data(), y.data());
+  const bool on_tape = detail::wants_grad<T>({&x});
+  auto r = detail::result(std::move(y), on_tape);
+  if (on_tape)
+    tape<T>::current().record([x, r]() mutable {
+      pooled_vector<T> dx(x.value().size());
+      if constexpr (std::is_same_v<T, float>)
+        kernels::hsigmoid_backward(dx.size(), x.value().data(), r.grad().data(), dx.data());
+      else
+        kernels::hsigmoid_backward_reference(dx.size(), x.value().data(), r.grad().data(), dx.data());
+      detail::add_into(x, dx.data());
+    });
+  return r;
+}
+
+template <class T>
+variable<T> global_avg_pool(const variable<T>& x) {
+  const auto xs = detail::shape_of(x.value());
+  if (xs.size() != 4) detail::bad_shape("global_avg_pool", "input must be NHWC, got " + shape_string(xs));
+  const std::size_t n = xs[0], hw = xs[1] * xs[2], c = xs[3];
+  tensor<T> y(shape_type{n, c});
+  kernels::global_avg_pool(n, hw, c, x.value().data(), y.data());
+  const bool on_tape = detail::wants_grad<T>({&x});
+  auto r = detail::result(std::move(y), on_tape);
+  if (on_tape)
+    tape<T>::current().record([x, r, n, hw, c]() mutable {
+      pooled_vector<T> dx(n * hw * c);
+      kernels::global_avg_pool_backward(n, hw, c, r.grad().data(), dx.data());
+      detail::add_into(x, dx.data());
+    });
+  return r;
+}
+
+template <class T>
+variable<T> channel_scale(const variable<T>& x, const variable<T>& s) {
+  const auto xs = detail::shape_of(x.value());
+  if (xs.size() != 4 || s.value().dimension() != 2 || s.value().shape()[0] != xs[0] || s.value().shape()[1] != xs[3])
+    detail::bad_shape("channel_scale", "input " + shape_string(xs) + " and scale " + shape_string(s.value().shape()) +
+                                           " must be [N,H,W,C] and [N,C]");
+  const std::size_t n = xs[0], hw = xs[1] * xs[2], c = xs[3];
+  tensor<T> y(x.value().shape());
+  kernels::channel_scale(n, hw, c, x.value().data(), s.value().data(), y.data());
+  const bool on_tape = detail::wants_grad<T>({&x, &s});
+  auto r = detail::result(std::move(y), on_tape);
+  if (on_tape)
+    tape<T>::current().record([x, s, r, n, hw, c]() mutable {
+      pooled_vector<T> dx(n * hw * c), ds(n * c);
+      kernels::channel_scale_backward(n, hw, c, x.value().data(), s.value().data(), r.grad().data(), dx.data(), ds.data());
+      detail::add_into(x, dx.data());
+      detail::add_into(s, ds.data());
+    });
+  return r;
+}
+
+template <class T>
+variable<T> add(const variable<T>& a, const variable<T>& b) {
+  if (a.value().shape() != b.value().shape())
+    detail::bad_shape("add", "shapes differ: " + shape_string(a.value().shape()) + " and " + shape_string(b.value().shape()));
+  tensor<T> y(a.value().shape());
+  for (std::size_t i = 0; i < y.size(); ++i) y.data()[i] = a.value().data()[i] + b.value().data()[i];
+  const bool on_tape = detail::wants_grad<T>({&a, &b});
+  auto r = detail::result(std::move(y), on_tape);
+  if (on_tape)
+    tape<T>::current().record([a, b, r]() mutable {
+      detail::add_into(a, r.grad().data());
+      detail::add_into(b, r.grad().data());
+    });
+  return r;
+}
+
+template <class T>
+variable<T> dropout(const variable<T>& x, double p, rng& engine, bool training) {
+  if (p < 0 || p >= 1) throw config_error("ofa::autograd::dropout: p = " + std::to_string(p) + " must be in [0, 1)");
+  if (!training || p == 0) return x;
+  const T keep_scale = T(1) / T(1 - p);
+  auto mask = std::make_shared<pooled_vector<T>>(x.value().size());
+  tensor<T> y(x.value().shape());
+  for (std::size_t i = 0; i < y.size(); ++i) {
+    (*mask)[i] = engine.bernoulli(p) ? T(0) : keep_scale;
+    y.data()[i] = x.value().data()[i] * (*mask)[i];
+  }
+  const bool on_tape = detail::wants_grad<T>({&x});
+  auto r = detail::result(std::move(y), on_tape);
+  if (on_tape)
+    tape<T>::current().record([x, r, mask]() mutable {
+      if (!x.requires_grad()) return;
+      T* dx = x.grad().data();
+      const T* dy = r.grad().data();
+      for (std::size_t i = 0; i < mask->size(); ++i) dx[i] += dy[i] * (*mask)[i];
+    });
+  return r;
+}
+
+template <class T>
+variable<T> resize_bilinear(const variable<T>& x, int out_h, int out_w) {
+  const auto xs = detail::shape_of(x.value());
+  if (xs.size() != 4 || out_h < 1 || out_w < 1)
+    detail::bad_shape("resize_bilinear", "input " + shape_string(xs) + " must be NHWC and the size positive");
+  const int h = static_cast<int>(xs[1]), w = static_cast<int>(xs[2]);
+  tensor<T> y(shape_type{xs[0], static_cast<std::size_t>(out_h), static_cast<std::size_t>(out_w), xs[3]});
+  kernels::resize_bilinear(xs[0], h, w, xs[3], x.value().data(), out_h, out_w, y.data());
+  const bool on_tape = detail::wants_grad<T>({&x});
+  auto r = detail::result(std::move(y), on_tape);
+  if (on_tape)
+    tape<T>::current().record([x, r, xs, h, w, out_h, out_w]() mutable {
+      pooled_vector<T> dx(x.value().size());
+      kernels::resize_bilinear_backward(xs[0], h, w, xs[3], r.grad().data(), out_h, out_w, dx.data());
+      detail::add_into(x, dx.data());
+    });
+  return r;
+}
+
+namespace detail {
+template <class T, class Loss>
+variable<T> scalar_loss(const variable<T>& z, Loss loss) {
+  auto grad = std::make_shared<pooled_vector<T>>(z.value().size());
+  const T value = loss(grad->data());
+  const bool on_tape = wants_grad<T>({&z});
+  tensor<T> out(shape_type{std::size_t{1}});
+  out.data()[0] = value;
+  auto r = result(std::move(out), on_tape);
+  if (on_tape)
+    tape<T>::current().record([z, r, grad]() mutable {
+      if (!z.requires_grad()) return;
+      const T scale = r.grad().data()[0];
+      T* dz = z.grad().data();
+      for (std::size_t i = 0; i < grad->size(); ++i) dz[i] += scale * (*grad)[i];
+    });
+  return r;
+}
+}  // namespace detail
+
+template <class T>
+variable<T> cross_entropy(const variable<T>& logits, const std::vector<int>& labels, T label_smoothing) {
+  if (logits.value().dimension() != 2 || logits.value().shape()[0] != labels.size())
+    detail::bad_shape("cross_entropy", "logits " + shape_string(logits.value().shape()) + " need one label per row, got " +
+                                           std::to_string(labels.size()));
+  const std::size_t n = labels.size(), k = logits.value().shape()[1];
+  for (std::size_t i = 0; i < n; ++i)
+    if (labels[i] < 0 || static_cast<std::size_t>(labels[i]) >= k)
+      detail::bad_shape("cross_entropy", "label " + std::to_string(labels[i]) + " at row " + std::to_string(i) +
+                                             " is outside [0, " + std::to_string(k) + ")");
+  return detail::scalar_loss(logits, [&](T* g) {
+    return kernels::softmax_cross_entropy(n, k, logits.value().data(), labels.data(), label_smoothing, g);
+  });
+}
+
+template <class T>
+variable<T> soft_cross_entropy(const variable<T>& logits, const tensor<T>& teacher_logits) {
+  if (logits.value().shape() != teacher_logits.shape() || logits.value().dimension() != 2)
+    detail::bad_shape("soft_cross_entropy", "logits " + shape_string(logits.value().shape()) + " and teacher " +
+                                                shape_string(teacher_logits.shape()) + " must both be [N, K]");
+  const std::size_t n = logits.value().shape()[0], k = logits.value().shape()[1];
+  return detail::scalar_loss(logits, [&](T* g) {
+    return kernels::soft_cross_entropy(n, k, logits.value().data(), teacher_logits.data(), g);
+  });
+}
+
+template <class T>
+variable<T> mse(const variable<T>& y, const tensor<T>& target) {
+  if (y.value().size() != target.size())
+    detail::bad_shape("mse", "prediction " + shape_string(y.value().shape()) + " and target " +
+                                 shape_string(target.shape()) + " differ in size");
+  return detail::scalar_loss(y, [&](T* g) {
+    return kernels::mean_squared_error(target.size(), y.value().data(), target.data(), g);
+  });
+}
+
+template <class T>
+variable<T> dot(const variable<T>& y, const tensor<T>& weights) {
+  if (y.value().size() != weights.size())
+    detail::bad_shape("dot", "sizes differ: " + shape_string(y.value().shape()) + " and " + shape_string(weights.shape()));
+  return detail::scalar_loss(y, [&](T* g) {
+    T sum = T(0);
+    for (std::size_t i = 0; i < weights.size(); ++i) {
+      sum += y.value().data()[i] * weights.data()[i];
+      g[i] = weights.data()[i];
+    }
+    return sum;
+  });
+}
+
+}  // namespace ofa::autograd

@@ -1,0 +1,69 @@
+#pragma once
+/// @file
+/// variable<T>: a tensor value, its gradient, and whether it wants one. Copies
+/// share the same node (like a PyTorch tensor handle). Parameters are leaves
+/// with requires_grad; op results get a gradient during backward().
+
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "ofa/errors.hpp"
+#include "ofa/tensor/tensor.hpp"
+
+namespace ofa::autograd {
+
+template <class T>
+struct node {
+  tensor<T> value;
+  tensor<T> grad;          // empty until something flows into it
+  bool requires_grad = false;
+};
+
+/** @brief A handle to a value on (or off) the tape. */
+template <class T>
+class variable {
+ public:
+  variable() = default;
+  explicit variable(tensor<T> value, bool requires_grad = false)
+      : node_(std::make_shared<node<T>>(node<T>{std::move(value), tensor<T>{}, requires_grad})) {}
+
+  // A variable is a handle: a const handle still reaches a mutable node (as a const
+  // std::shared_ptr does), which is what backward closures that hold copies need.
+  bool defined() const noexcept { return node_ != nullptr; }
+  tensor<T>& value() const { return checked().value; }
+  bool requires_grad() const { return checked().requires_grad; }
+  void set_requires_grad(bool on) const { checked().requires_grad = on; }
+
+  /** @brief The gradient, allocated (zeros, same shape as the value) on first use. */
+  tensor<T>& grad() const {
+    auto& n = checked();
+    if (n.grad.size() != n.value.size() || n.grad.dimension() != n.value.dimension()) {
+      n.grad = tensor<T>(n.value.shape());
+      n.grad.fill(T(0));
+    }
+    return n.grad;
+  }
+  bool has_grad() const { return defined() && node_->grad.size() == node_->value.size() && node_->grad.size() > 0; }
+  /** @brief Zeros the gradient in place (keeps the buffer: no allocation next step). */
+  void zero_grad() const {
+    if (has_grad()) node_->grad.fill(T(0));
+  }
+  /** @brief The single element of a scalar (e.g. a loss). */
+  T item() const {
+    if (value().size() != 1)
+      throw shape_error("ofa::autograd::variable::item: expected one element, got shape " +
+                        shape_string(value().shape()));
+    return value().data()[0];
+  }
+  const std::shared_ptr<node<T>>& handle() const noexcept { return node_; }
+
+ private:
+  node<T>& checked() const {
+    if (!node_) throw logic_error("ofa::autograd::variable: used before it was given a value");
+    return *node_;
+  }
+  std::shared_ptr<node<T>> node_;
+};
+
+}  // namespace ofa::autograd

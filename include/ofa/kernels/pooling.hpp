@@ -1,0 +1,61 @@
+#pragma once
+/// @file
+/// Squeeze-excite pieces and pooling on NHWC tensors: global average pool
+/// [N,H,W,C] → [N,C] (N·H·W·C FLOPs, one pass), its backward (a broadcast), and
+/// the channel scale y[n,h,w,c] = x[n,h,w,c]·s[n,c] with its backward.
+
+#include <algorithm>
+#include <cstddef>
+
+#include "ofa/parallel/arena.hpp"
+
+namespace ofa::kernels {
+
+/** @brief out[n,c] = mean over h,w of x[n,h,w,c]. */
+template <class T>
+void global_avg_pool(std::size_t n, std::size_t hw, std::size_t c, const T* x, T* out) {
+  parallel::for_chunks(n, 1, [&](std::size_t b, std::size_t e) {
+    for (std::size_t i = b; i < e; ++i) {
+      T* o = out + i * c;
+      std::fill(o, o + c, T(0));
+      for (std::size_t p = 0; p < hw; ++p)
+        for (std::size_t j = 0; j < c; ++j) o[j] += x[(i * hw + p) * c + j];
+      for (std::size_t j = 0; j < c; ++j) o[j] /= T(hw);
+    }
+  });
+}
+
+/** @brief dx[n,h,w,c] = d_out[n,c] / (h·w) (overwrites dx). */
+template <class T>
+void global_avg_pool_backward(std::size_t n, std::size_t hw, std::size_t c, const T* d_out, T* dx) {
+  parallel::for_chunks(n * hw, 256, [&](std::size_t b, std::size_t e) {
+    for (std::size_t r = b; r < e; ++r)
+      for (std::size_t j = 0; j < c; ++j) dx[r * c + j] = d_out[(r / hw) * c + j] / T(hw);
+  });
+}
+
+/** @brief y[n,p,c] = x[n,p,c]·s[n,c]. */
+template <class T>
+void channel_scale(std::size_t n, std::size_t hw, std::size_t c, const T* x, const T* s, T* y) {
+  parallel::for_chunks(n * hw, 256, [&](std::size_t b, std::size_t e) {
+    for (std::size_t r = b; r < e; ++r)
+      for (std::size_t j = 0; j < c; ++j) y[r * c + j] = x[r * c + j] * s[(r / hw) * c + j];
+  });
+}
+
+/** @brief dx = dy·s (overwritten); ds[n,c] = Σ_p dy·x (overwritten). */
+template <class T>
+void channel_scale_backward(std::size_t n, std::size_t hw, std::size_t c, const T* x, const T* s, const T* dy, T* dx,
+                            T* ds) {
+  channel_scale(n, hw, c, dy, s, dx);
+  parallel::for_chunks(n, 1, [&](std::size_t b, std::size_t e) {
+    for (std::size_t i = b; i < e; ++i) {
+      T* o = ds + i * c;
+      std::fill(o, o + c, T(0));
+      for (std::size_t p = 0; p < hw; ++p)
+        for (std::size_t j = 0; j < c; ++j) o[j] += dy[(i * hw + p) * c + j] * x[(i * hw + p) * c + j];
+    }
+  });
+}
+
+}  // namespace ofa::kernels

@@ -1,0 +1,54 @@
+// Depthwise convolution: SIMD kernels against the scalar reference for every
+// kernel size and stride, odd sizes, channel counts off the vector width, and
+// the centre-crop/active-channel view of a max-size 7x7 weight.
+#include <catch2/catch.hpp>
+
+#include <ofa/kernels/depthwise.hpp>
+
+#include "random_fill.hpp"
+
+using ofa::kernels::conv_shape;
+
+TEST_CASE("depthwise forward and backward equal the reference", "[kernels][depthwise]") {
+  std::uint64_t seed = 100;
+  for (int k : {3, 5, 7})
+    for (int stride : {1, 2})
+      for (int channels : {5, 16, 37}) {
+        const conv_shape s{2, 9, 11, channels, k, stride};
+        const int max_c = channels + 3;  // the weight is max-size: 7x7 x (channels + 3)
+        const auto full = test::random_vector<float>(static_cast<std::size_t>(49) * max_c, seed++);
+        const auto w = ofa::kernel_view<const float>::centre(full.data(), 7, max_c, k, channels);
+        const auto in = test::random_vector<float>(static_cast<std::size_t>(2) * 9 * 11 * channels, seed++);
+        const std::size_t out_n = static_cast<std::size_t>(2) * s.out_height() * s.out_width() * channels;
+        const auto dy = test::random_vector<float>(out_n, seed++);
+        std::vector<float> out(out_n), ref(out_n), dx(in.size()), dx_ref(in.size());
+        std::vector<float> dw(static_cast<std::size_t>(k) * k * channels), dw_ref(dw.size());
+        ofa::kernels::depthwise_forward(s, in.data(), w, out.data());
+        ofa::kernels::depthwise_forward_reference(s, in.data(), w, ref.data());
+        ofa::kernels::depthwise_backward_input(s, dy.data(), w, dx.data());
+        ofa::kernels::depthwise_backward_input_reference(s, dy.data(), w, dx_ref.data());
+        ofa::kernels::depthwise_backward_weight(s, in.data(), dy.data(), dw.data());
+        ofa::kernels::depthwise_backward_weight_reference(s, in.data(), dy.data(), dw_ref.data());
+        INFO("k=" << k << " stride=" << stride << " channels=" << channels);
+        CHECK(test::max_relative_error(out, ref) < 1e-5);
+        CHECK(test::max_relative_error(dx, dx_ref) < 1e-5);
+        CHECK(test::max_relative_error(dw, dw_ref) < 1e-4);
+      }
+}
+
+TEST_CASE("depthwise output sizes follow same padding", "[kernels][depthwise]") {
+  CHECK(conv_shape{1, 224, 224, 8, 3, 2}.out_height() == 112);
+  CHECK(conv_shape{1, 7, 7, 8, 7, 1}.out_height() == 7);
+  CHECK(conv_shape{1, 7, 7, 8, 5, 2}.out_width() == 4);
+}
+
+TEST_CASE("depthwise rejects unsupported geometry", "[kernels][depthwise]") {
+  std::vector<float> buf(1000);
+  const auto w = ofa::kernel_view<const float>::centre(buf.data(), 7, 4, 3, 4);
+  CHECK_THROWS_AS(ofa::kernels::depthwise_forward(conv_shape{1, 4, 4, 4, 4, 1}, buf.data(), w, buf.data()),
+                  ofa::shape_error);
+  CHECK_THROWS_AS(ofa::kernels::depthwise_forward(conv_shape{1, 4, 4, 4, 3, 3}, buf.data(), w, buf.data()),
+                  ofa::shape_error);
+  CHECK_THROWS_WITH(ofa::kernels::depthwise_forward(conv_shape{1, 4, 4, 5, 3, 1}, buf.data(), w, buf.data()),
+                    Catch::Matchers::Contains("weight is 3x3x4 but the input needs 3x3x5"));
+}

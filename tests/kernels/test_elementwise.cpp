@@ -1,0 +1,127 @@
+// Activations, batch norm, pooling, resize, dense conv and losses: fast paths
+// against scalar references (float vs double where the fast path is generic).
+#include <catch2/catch.hpp>
+
+#include <cmath>
+
+#include <ofa/kernels/activation.hpp>
+#include <ofa/kernels/batch_norm.hpp>
+#include <ofa/kernels/conv2d.hpp>
+#include <ofa/kernels/loss.hpp>
+#include <ofa/kernels/resize.hpp>
+
+#include "random_fill.hpp"
+
+using ofa::activation;
+
+TEST_CASE("activations equal the reference, including around the kinks", "[kernels][activation]") {
+  const std::size_t n = 1000 + 7;  // not a multiple of any vector width
+  auto x = test::random_vector<float>(n, 1, -5.0, 5.0);
+  x[0] = -3.0f;
+  x[1] = 3.0f;
+  x[2] = 0.0f;
+  const auto dy = test::random_vector<float>(n, 2);
+  for (activation a : {activation::relu, activation::hswish, activation::none}) {
+    std::vector<float> y(n), y_ref(n), dx(n), dx_ref(n);
+    ofa::kernels::activation_forward(a, n, x.data(), y.data());
+    ofa::kernels::activation_forward_reference(a, n, x.data(), y_ref.data());
+    ofa::kernels::activation_backward(a, n, x.data(), dy.data(), dx.data());
+    ofa::kernels::activation_backward_reference(a, n, x.data(), dy.data(), dx_ref.data());
+    CHECK(test::max_relative_error(y, y_ref) < 1e-6);
+    CHECK(test::max_relative_error(dx, dx_ref) < 1e-6);
+  }
+  std::vector<float> y(n), y_ref(n), dx(n), dx_ref(n);
+  ofa::kernels::hsigmoid_forward(n, x.data(), y.data());
+  ofa::kernels::hsigmoid_forward_reference(n, x.data(), y_ref.data());
+  ofa::kernels::hsigmoid_backward(n, x.data(), dy.data(), dx.data());
+  ofa::kernels::hsigmoid_backward_reference(n, x.data(), dy.data(), dx_ref.data());
+  CHECK(test::max_relative_error(y, y_ref) < 1e-6);
+  CHECK(test::max_relative_error(dx, dx_ref) < 1e-6);
+  // h-swish values: hswish(1) = 1·4/6
+  float one = 1.0f, out = 0;
+  ofa::kernels::activation_forward(activation::hswish, 1, &one, &out);
+  CHECK(out == Approx(4.0 / 6.0));
+}
+
+TEST_CASE("batch norm: parallel equals sequential, statistics and folding are right", "[kernels][bn]") {
+  const std::size_t m = 3000, c = 19;
+  const auto x = test::random_vector<float>(m * c, 3, -2.0, 3.0);
+  const auto gamma = test::random_vector<float>(c, 4, 0.5, 1.5);
+  const auto beta = test::random_vector<float>(c, 5);
+  std::vector<float> rm1(c, 0.0f), rv1(c, 1.0f), rm2(c, 0.0f), rv2(c, 1.0f);
+  std::vector<float> y1(m * c), y2(m * c);
+  ofa::kernels::batch_norm_saved<float> s1, s2;
+  ofa::kernels::batch_norm_train(m, c, x.data(), {gamma.data(), beta.data(), rm1.data(), rv1.data()}, y1.data(), s1, true);
+  ofa::kernels::batch_norm_train(m, c, x.data(), {gamma.data(), beta.data(), rm2.data(), rv2.data()}, y2.data(), s2, false);
+  CHECK(test::max_relative_error(y1, y2) < 1e-5);
+  CHECK(test::max_relative_error(rv1, rv2) < 1e-5);
+  // normalised output: per channel mean beta, std gamma
+  double mean0 = 0;
+  for (std::size_t r = 0; r < m; ++r) mean0 += y1[r * c];
+  CHECK(mean0 / m == Approx(beta[0]).margin(1e-4));
+  // running mean moved 10% of the way to the batch mean (momentum 0.1)
+  CHECK(rm1[0] == Approx(0.1 * s1.mean[0]).margin(1e-6));
+  // folding: conv then inference BN == folded conv
+  const std::size_t out_c = c, in_c = 4;
+  auto w = test::random_vector<float>(out_c * in_c, 6);
+  auto folded = w;
+  std::vector<float> bias(out_c);
+  ofa::kernels::batch_norm_params<float> p{gamma.data(), beta.data(), rm1.data(), rv1.data()};
+  ofa::kernels::fold_batch_norm(out_c, in_c, folded.data(), in_c, p, bias.data());
+  const auto input = test::random_vector<float>(in_c, 7);
+  std::vector<float> conv(out_c), bn(out_c);
+  for (std::size_t o = 0; o < out_c; ++o)
+    for (std::size_t i = 0; i < in_c; ++i) conv[o] += w[o * in_c + i] * input[i];
+  ofa::kernels::batch_norm_infer(1, out_c, conv.data(), p, bn.data());
+  for (std::size_t o = 0; o < out_c; ++o) {
+    float f = bias[o];
+    for (std::size_t i = 0; i < in_c; ++i) f += folded[o * in_c + i] * input[i];
+    CHECK(f == Approx(bn[o]).epsilon(1e-5).margin(1e-5));
+  }
+}
+
+TEST_CASE("dense conv (float GEMM path) equals the double reference", "[kernels][conv2d]") {
+  const ofa::kernels::conv_shape s{2, 13, 11, 3, 3, 2};
+  const int cout = 16;
+  const auto in = test::random_vector<float>(2 * 13 * 11 * 3, 8);
+  const auto w = test::random_vector<float>(static_cast<std::size_t>(cout) * 27, 9);
+  const std::size_t out_n = static_cast<std::size_t>(2) * s.out_height() * s.out_width() * cout;
+  std::vector<float> out(out_n);
+  ofa::kernels::conv2d_forward(s, cout, in.data(), w.data(), out.data());
+  std::vector<double> ind(in.begin(), in.end()), wd(w.begin(), w.end()), ref(out_n);
+  ofa::kernels::conv2d_forward<double>(s, cout, ind.data(), wd.data(), ref.data());
+  CHECK(test::max_relative_error(out, ref) < 1e-5);
+  // the direct definition at one output
+  double direct = 0;
+  for (int ky = 0; ky < 3; ++ky)
+    for (int kx = 0; kx < 3; ++kx)
+      for (int c = 0; c < 3; ++c) {
+        const int iy = 2 * 2 - 1 + ky, ix = 3 * 2 - 1 + kx;
+        direct += ind[static_cast<std::size_t>((iy * 11 + ix) * 3 + c)] * wd[static_cast<std::size_t>(5 * 27 + (ky * 3 + kx) * 3 + c)];
+      }
+  CHECK(ref[static_cast<std::size_t>((2 * s.out_width() + 3) * cout + 5)] == Approx(direct));
+}
+
+TEST_CASE("bilinear resize: identity at the same size, constant stays constant", "[kernels][resize]") {
+  const auto x = test::random_vector<float>(2 * 5 * 6 * 3, 10);
+  std::vector<float> y(x.size());
+  ofa::kernels::resize_bilinear(2, 5, 6, 3, x.data(), 5, 6, y.data());
+  CHECK(test::max_relative_error(y, x) < 1e-6);
+  std::vector<float> ones(4 * 4 * 2, 1.0f), up(9 * 7 * 2);
+  ofa::kernels::resize_bilinear(1, 4, 4, 2, ones.data(), 9, 7, up.data());
+  for (float v : up) CHECK(v == Approx(1.0f));
+}
+
+TEST_CASE("losses: values by hand", "[kernels][loss]") {
+  const double z[] = {0.0, 0.0, 0.0, 0.0};
+  const int label[] = {2};
+  double g[4];
+  CHECK(ofa::kernels::softmax_cross_entropy<double>(1, 4, z, label, 0.0, g) == Approx(std::log(4.0)));
+  CHECK(g[2] == Approx(0.25 - 1.0));
+  // label smoothing 0.1 on uniform logits leaves the loss at log K
+  CHECK(ofa::kernels::softmax_cross_entropy<double>(1, 4, z, label, 0.1, g) == Approx(std::log(4.0)));
+  const double teacher[] = {0.0, 0.0, 0.0, 0.0};
+  CHECK(ofa::kernels::soft_cross_entropy<double>(1, 4, z, teacher, g) == Approx(std::log(4.0)));
+  const double y[] = {1.0, 2.0}, t[] = {0.0, 0.0};
+  CHECK(ofa::kernels::mean_squared_error<double>(2, y, t, g) == Approx(2.5));
+}

@@ -131,14 +131,18 @@ struct depthwise_forward_kernel {
   void operator()(Arch, const conv_shape& s, const float* in, kernel_view<const float> w, float* out) const {
     using batch = xsimd::batch<float, Arch>;
     constexpr int width = static_cast<int>(batch::size);
-    const int oh = s.out_height(), ow = s.out_width(), p = s.pad(), C = s.channels, vec_end = C / width * width;
+    const int oh = s.out_height(), ow = s.out_width(), p = s.pad(), C = s.channels;
     tbb::parallel_for(0, s.batch * oh, [&](int row) {
       const int n = row / oh, oy = row % oh;
       const int ky0 = std::max(0, p - oy * s.stride), ky1 = std::min(s.kernel, s.height + p - oy * s.stride);
       for (int ox = 0; ox < ow; ++ox) {
         const int kx0 = std::max(0, p - ox * s.stride), kx1 = std::min(s.kernel, s.width + p - ox * s.stride);
         float* o = out + at(s, n, oy, ox, oh, ow);
-        for (int c = 0; c < vec_end; c += width) {
+        // Channel vectors; when C is not a multiple of the width the last vector overlaps the
+        // one before it (recomputing a few outputs with the same values) instead of a scalar tail.
+        for (int c0 = 0; c0 < C; c0 += width) {
+          const int c = c0 + width <= C ? c0 : C - width;
+          if (c < 0) break;
           batch acc(0.0f);
           for (int ky = ky0; ky < ky1; ++ky) {
             const float* irow = in + at(s, n, oy * s.stride - p + ky, 0, s.height, s.width) + c;
@@ -148,7 +152,7 @@ struct depthwise_forward_kernel {
           }
           acc.store_unaligned(o + c);
         }
-        for (int c = vec_end; c < C; ++c) {
+        for (int c = C < width ? 0 : C; c < C; ++c) {  // only when C < width
           float acc = 0.0f;
           for (int ky = ky0; ky < ky1; ++ky)
             for (int kx = kx0; kx < kx1; ++kx)
@@ -166,12 +170,14 @@ struct depthwise_backward_input_kernel {
   void operator()(Arch, const conv_shape& s, const float* d_out, kernel_view<const float> w, float* d_in) const {
     using batch = xsimd::batch<float, Arch>;
     constexpr int width = static_cast<int>(batch::size);
-    const int oh = s.out_height(), ow = s.out_width(), p = s.pad(), C = s.channels, vec_end = C / width * width;
+    const int oh = s.out_height(), ow = s.out_width(), p = s.pad(), C = s.channels;
     tbb::parallel_for(0, s.batch * s.height, [&](int row) {
       const int n = row / s.height, iy = row % s.height;
       for (int ix = 0; ix < s.width; ++ix) {
         float* o = d_in + at(s, n, iy, ix, s.height, s.width);
-        for (int c = 0; c < vec_end; c += width) {
+        for (int c0 = 0; c0 < C; c0 += width) {  // overlapping last vector, as in the forward
+          const int c = c0 + width <= C ? c0 : C - width;
+          if (c < 0) break;
           batch acc(0.0f);
           for (int ky = 0; ky < s.kernel; ++ky) {
             const int ty = iy + p - ky;
@@ -189,7 +195,7 @@ struct depthwise_backward_input_kernel {
           }
           acc.store_unaligned(o + c);
         }
-        for (int c = vec_end; c < C; ++c) {
+        for (int c = C < width ? 0 : C; c < C; ++c) {  // only when C < width
           float acc = 0.0f;
           for (int ky = 0; ky < s.kernel; ++ky) {
             const int ty = iy + p - ky;

@@ -1,0 +1,162 @@
+#pragma once
+/// @file
+/// The MobileNetV3 inverted-residual block with elastic kernel and width:
+/// [1×1 expand, BN, act] → k×k depthwise (stride), BN, act → [SE] → 1×1
+/// project, BN → + input when the stride is 1 and the widths match.
+/// With a largest expand ratio of 1 there is no expand layer (the first block).
+
+#include <algorithm>
+#include <numeric>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ofa/nn/elastic_layers.hpp"
+#include "ofa/space/activation.hpp"
+
+namespace ofa::nn {
+
+template <class T>
+struct mbconv_block {
+  int in_channels, out_channels, stride;
+  activation act;
+  space::choice_set expands;
+  std::optional<elastic_pointwise<T>> expand_conv;
+  std::optional<elastic_batch_norm<T>> expand_bn;
+  elastic_depthwise<T> depth_conv;
+  elastic_batch_norm<T> depth_bn;
+  std::optional<elastic_se<T>> se;
+  elastic_pointwise<T> project_conv;
+  elastic_batch_norm<T> project_bn;
+
+  mbconv_block(int in, int out, int stride_, activation act_, bool use_se, const space::choice_set& kernels,
+               const space::choice_set& expand_choices)
+      : in_channels(in), out_channels(out), stride(stride_), act(act_), expands(expand_choices),
+        depth_conv(max_middle(in, expand_choices), kernels), depth_bn(max_middle(in, expand_choices)),
+        project_conv(out, max_middle(in, expand_choices)), project_bn(out) {
+    const int mid = max_middle(in, expand_choices);
+    if (expand_choices.max() != 1) {
+      expand_conv.emplace(mid, in);
+      expand_bn.emplace(mid);
+    }
+    if (use_se) se.emplace(mid);
+  }
+
+  static int max_middle(int in, const space::choice_set& e) { return e.max() == 1 ? in : expanded_width(in, e.max()); }
+  int middle(int expand) const { return expand_conv ? expanded_width(in_channels, expand) : in_channels; }
+  bool residual() const { return stride == 1 && in_channels == out_channels; }
+
+  variable<T> forward(const variable<T>& x, int kernel, int expand, bool training) {
+    variable<T> h = x;
+    if (expand_conv) h = autograd::activate(expand_bn->forward(expand_conv->forward(x, middle(expand)), training), act);
+    h = autograd::activate(depth_bn.forward(depth_conv.forward(h, kernel, stride), training), act);
+    if (se) h = se->forward(h);
+    h = project_bn.forward(project_conv.forward(h, out_channels), training);
+    return residual() ? autograd::add(h, x) : h;
+  }
+
+  void init(rng& engine) {
+    if (expand_conv) expand_conv->init(engine);
+    depth_conv.init(engine);
+    if (se) se->init(engine);
+    project_conv.init(engine);
+  }
+
+  void collect(state_list<T>& s, const std::string& prefix) {
+    if (expand_conv) {
+      expand_conv->collect(s, prefix + ".inverted_bottleneck.conv");
+      expand_bn->collect(s, prefix + ".inverted_bottleneck.bn");
+    }
+    depth_conv.collect(s, prefix + ".depth_conv.conv");
+    depth_bn.collect(s, prefix + ".depth_conv.bn");
+    if (se) se->collect(s, prefix + ".depth_conv.se");
+    project_conv.collect(s, prefix + ".point_linear.conv");
+    project_bn.collect(s, prefix + ".point_linear.bn");
+  }
+
+  /** @brief The reference's re_organize_middle_weights: sort middle channels by the L1 norm
+   *  of the projection weights (most important first), keeping the channels of widths
+   *  already supported (expand ratios above `expand_stage` in descending order) in their
+   *  groups, and permute every layer that touches the middle channels to match. */
+  void reorganize_middle(int expand_stage);
+};
+
+// ---------------------------------------------------------------------------
+// implementation
+
+namespace detail {
+/// Reorders rows (dim 0 of a [rows][cols] tensor) or columns by `order`.
+template <class T>
+void permute_rows(tensor<T>& t, std::size_t rows, std::size_t row_len, const std::vector<std::size_t>& order) {
+  tensor<T> copy = t;
+  for (std::size_t r = 0; r < order.size(); ++r)
+    std::copy_n(copy.data() + order[r] * row_len, row_len, t.data() + r * row_len);
+  (void)rows;
+}
+template <class T>
+void permute_cols(tensor<T>& t, std::size_t rows, std::size_t ld, const std::vector<std::size_t>& order) {
+  tensor<T> copy = t;
+  for (std::size_t r = 0; r < rows; ++r)
+    for (std::size_t c = 0; c < order.size(); ++c) t.data()[r * ld + c] = copy.data()[r * ld + order[c]];
+}
+/// Channels-last kernels [K][K][C]: permute the channel axis.
+template <class T>
+void permute_channels_last(tensor<T>& t, std::size_t c_max, const std::vector<std::size_t>& order) {
+  permute_cols(t, t.size() / c_max, c_max, order);
+}
+template <class T>
+std::vector<std::size_t> sort_descending(const std::vector<T>& importance) {
+  std::vector<std::size_t> order(importance.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return importance[a] > importance[b]; });
+  return order;
+}
+}  // namespace detail
+
+template <class T>
+void mbconv_block<T>::reorganize_middle(int expand_stage) {
+  if (!expand_conv) return;
+  const auto mid = static_cast<std::size_t>(max_middle(in_channels, expands));
+  auto& pw = project_conv.weight.value();  // [out][mid]
+  std::vector<double> importance(mid, 0.0);
+  for (std::size_t o = 0; o < std::size_t(out_channels); ++o)
+    for (std::size_t c = 0; c < mid; ++c) importance[c] += std::abs(double(pw.data()[o * mid + c]));
+  if (expand_stage > 0) {
+    std::vector<int> descending(expands.begin(), expands.end());
+    std::sort(descending.rbegin(), descending.rend());
+    std::vector<int> widths;  // the middle width of every expand ratio, widest first
+    for (int e : descending) widths.push_back(expanded_width(in_channels, e));
+    std::size_t right = mid;
+    double base = -static_cast<double>(widths.size()) * 1e5;
+    for (int i = 0; i <= expand_stage && std::size_t(i) < widths.size(); ++i) {
+      const auto left = static_cast<std::size_t>(widths[std::size_t(i)]);
+      for (std::size_t c = left; c < right; ++c) importance[c] += base;
+      base += 1e5;
+      right = left;
+    }
+  }
+  const auto order = detail::sort_descending(importance);
+  detail::permute_cols(pw, std::size_t(out_channels), mid, order);
+  if (se) {
+    const auto se_mid = se->reduce_w.value().shape()[0];
+    detail::permute_rows(se->expand_w.value(), mid, se_mid, order);
+    detail::permute_rows(se->expand_b.value(), mid, 1, order);
+    detail::permute_cols(se->reduce_w.value(), se_mid, mid, order);
+    // and SE's own middle channels by the L1 norm of the expand weights
+    std::vector<double> se_importance(se_mid, 0.0);
+    for (std::size_t c = 0; c < mid; ++c)
+      for (std::size_t j = 0; j < se_mid; ++j) se_importance[j] += std::abs(double(se->expand_w.value().data()[c * se_mid + j]));
+    const auto se_order = detail::sort_descending(se_importance);
+    detail::permute_cols(se->expand_w.value(), mid, se_mid, se_order);
+    detail::permute_rows(se->reduce_w.value(), se_mid, mid, se_order);
+    detail::permute_rows(se->reduce_b.value(), se_mid, 1, se_order);
+  }
+  detail::permute_channels_last(depth_conv.weight.value(), mid, order);
+  for (auto* t : {&depth_bn.gamma.value(), &depth_bn.beta.value(), &depth_bn.running_mean, &depth_bn.running_var})
+    detail::permute_rows(*t, mid, 1, order);
+  detail::permute_rows(expand_conv->weight.value(), mid, std::size_t(in_channels), order);
+  for (auto* t : {&expand_bn->gamma.value(), &expand_bn->beta.value(), &expand_bn->running_mean, &expand_bn->running_var})
+    detail::permute_rows(*t, mid, 1, order);
+}
+
+}  // namespace ofa::nn

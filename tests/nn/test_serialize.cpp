@@ -1,0 +1,101 @@
+// Save/load round trips, and every way a checkpoint can be bad gives an io_error
+// that names the file and the reason.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+#include <ofa/nn/serialize.hpp>
+#include <ofa/spaces/cifar.hpp>
+#include <ofa/spaces/mobilenet_v3.hpp>
+
+#include "net_helpers.hpp"
+
+using cifar = ofa::spaces::cifar;
+using Catch::Matchers::Contains;
+namespace fs = std::filesystem;
+
+namespace {
+std::string temp_path(const std::string& name) { return (fs::temp_directory_path() / ("ofa_test_" + name)).string(); }
+std::string read_all(const std::string& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+void write_all(const std::string& p, const std::string& data) {
+  std::ofstream out(p, std::ios::binary | std::ios::trunc);
+  out.write(data.data(), static_cast<std::streamsize>(data.size()));
+}
+}  // namespace
+
+TEST_CASE("supernet save/load round trip restores outputs", "[nn][io]") {
+  ofa::nn::elastic_net<cifar> a(1), b(2);
+  test::randomize_state(a, 3);
+  const auto path = temp_path("supernet.ofa");
+  ofa::nn::save(a, path, R"({"epoch": 3})");
+  CHECK(ofa::nn::load(b, path) == R"({"epoch": 3})");
+  const auto images = test::random_images(2, 32, 4);
+  ofa::autograd::no_grad<float> off;
+  ofa::rng engine(5);
+  for (int i = 0; i < 3; ++i) {
+    const auto c = ofa::sample_config<cifar>(engine);
+    a.set_active(c);
+    b.set_active(c);
+    const auto ya = a.forward(ofa::autograd::variable<float>(images), false).value();
+    const auto yb = b.forward(ofa::autograd::variable<float>(images), false).value();
+    const bool same = ya == yb;
+    CHECK(same);
+  }
+  CHECK_FALSE(fs::exists(path + ".tmp"));
+  fs::remove(path);
+}
+
+TEST_CASE("static_net save/load round trip", "[nn][io]") {
+  ofa::nn::elastic_net<cifar> net(1);
+  test::randomize_state(net, 2);
+  ofa::rng engine(3);
+  const auto config = ofa::sample_config<cifar>(engine);
+  auto extracted = ofa::nn::static_net<cifar>::extract(net, config);
+  const auto path = temp_path("static.ofa");
+  ofa::nn::save(extracted, path);
+  const auto loaded = ofa::nn::load_static<cifar>(path);
+  CHECK(loaded.config() == config);
+  const auto images = test::random_images(1, 32, 4);
+  const bool same = loaded.forward(images) == extracted.forward(images);
+  CHECK(same);
+  fs::remove(path);
+}
+
+TEST_CASE("bad checkpoints are refused with io_error naming file and reason", "[nn][io]") {
+  ofa::nn::elastic_net<cifar> net(1);
+  const auto path = temp_path("bad.ofa");
+  ofa::nn::save(net, path);
+  const std::string good = read_all(path);
+
+  SECTION("missing file") {
+    CHECK_THROWS_WITH(ofa::nn::load(net, "/no/such/file.ofa"), Contains("/no/such/file.ofa") && Contains("cannot open"));
+  }
+  SECTION("truncated") {
+    write_all(path, good.substr(0, good.size() / 2));
+    CHECK_THROWS_WITH(ofa::nn::load(net, path), Contains(path) && Contains("checksum"));
+  }
+  SECTION("one flipped byte") {
+    auto bad = good;
+    bad[bad.size() / 3] ^= 0x10;
+    write_all(path, bad);
+    CHECK_THROWS_WITH(ofa::nn::load(net, path), Contains(path) && Contains("corrupt"));
+  }
+  SECTION("not a checkpoint") {
+    write_all(path, "hello world, this is not a checkpoint at all");
+    CHECK_THROWS_WITH(ofa::nn::load(net, path), Contains("not an ofa checkpoint"));
+  }
+  SECTION("another space") {
+    ofa::nn::elastic_net<ofa::spaces::mobilenet_v3> other(1);
+    CHECK_THROWS_WITH(ofa::nn::load(other, path), Contains(path) && Contains("different space"));
+  }
+  SECTION("a static_net file is not a supernet") {
+    auto s = ofa::nn::static_net<cifar>::extract(net, ofa::subnet_config<cifar>::min());
+    ofa::nn::save(s, path);
+    CHECK_THROWS_WITH(ofa::nn::load(net, path), Contains("different kind"));
+  }
+  fs::remove(path);
+}

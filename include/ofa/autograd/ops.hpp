@@ -70,9 +70,7 @@ variable<T> result(tensor<T> value, bool on_tape) {
 template <class T>
 void add_into(const variable<T>& v, const T* delta) {
   if (!v.requires_grad()) return;
-  auto& g = v.grad();
-  T* d = g.data();
-  for (std::size_t i = 0; i < g.size(); ++i) d[i] += delta[i];
+  v.accumulate_grad(delta);
 }
 
 template <class T>
@@ -110,9 +108,12 @@ variable<T> pointwise(const variable<T>& x, const variable<T>& w, int out, int i
   if (on_tape)
     tape<T>::current().record([x, w, r, m, out, in, ldw]() mutable {
       const T* dy = r.grad().data();
-      if (x.requires_grad())
+      if (x.requires_grad()) {
+        bool fresh = false;
+        T* dx = x.grad_for_write(fresh);
         kernels::gemm_any<T>(kernels::trans::no, kernels::trans::no, m, in, out, T(1), dy, out, w.value().data(), ldw,
-                             T(1), x.grad().data(), in);
+                             fresh ? T(0) : T(1), dx, in);
+      }
       if (w.requires_grad())
         kernels::gemm_any<T>(kernels::trans::yes, kernels::trans::no, out, in, m, T(1), dy, out, x.value().data(), in,
                              T(1), w.grad().data(), ldw);

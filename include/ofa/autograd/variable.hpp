@@ -4,6 +4,7 @@
 /// share the same node (like a PyTorch tensor handle). Parameters are leaves
 /// with requires_grad; op results get a gradient during backward().
 
+#include <algorithm>  // copy
 #include <memory>
 #include <string>
 #include <utility>
@@ -43,6 +44,25 @@ class variable {
       n.grad.fill(T(0));
     }
     return n.grad;
+  }
+  /** @brief Adds `delta` (value-sized) into the gradient; the first contribution is copied
+   *  into a fresh buffer rather than added to zeros (saves a pass over memory). */
+  void accumulate_grad(const T* delta) const {
+    auto& n = checked();
+    if (!has_grad()) {
+      n.grad = tensor<T>(n.value.shape());
+      std::copy(delta, delta + n.grad.size(), n.grad.data());
+      return;
+    }
+    T* g = n.grad.data();
+    for (std::size_t i = 0; i < n.grad.size(); ++i) g[i] += delta[i];
+  }
+  /** @brief The gradient buffer for a kernel that writes (beta = 0) when `fresh`, else adds. */
+  T* grad_for_write(bool& fresh) const {
+    auto& n = checked();
+    fresh = !has_grad();
+    if (fresh) n.grad = tensor<T>(n.value.shape());
+    return n.grad.data();
   }
   bool has_grad() const { return defined() && node_->grad.size() == node_->value.size() && node_->grad.size() > 0; }
   /** @brief Zeros the gradient in place (keeps the buffer: no allocation next step). */

@@ -135,7 +135,35 @@ struct depthwise_forward_kernel {
     tbb::parallel_for(0, s.batch * oh, [&](int row) {
       const int n = row / oh, oy = row % oh;
       const int ky0 = std::max(0, p - oy * s.stride), ky1 = std::min(s.kernel, s.height + p - oy * s.stride);
-      for (int ox = 0; ox < ow; ++ox) {
+      // Output pixels whose taps all lie inside the image in x: [interior0, interior1).
+      const int interior0 = (p + s.stride - 1) / s.stride;
+      const int interior1 = std::max(interior0, (s.width - s.kernel + p) / s.stride + 1);
+      for (int ox = 0; ox < ow;) {
+        if (ox >= interior0 && ox + 4 <= interior1 && C >= width) {
+          // Four interior outputs at once: each weight load feeds four FMAs.
+          float* o = out + at(s, n, oy, ox, oh, ow);
+          const std::ptrdiff_t step = static_cast<std::ptrdiff_t>(s.stride) * C;
+          for (int c0 = 0; c0 < C; c0 += width) {
+            const int c = c0 + width <= C ? c0 : C - width;
+            batch a0(0.0f), a1(0.0f), a2(0.0f), a3(0.0f);
+            for (int ky = ky0; ky < ky1; ++ky) {
+              const float* i0 = in + at(s, n, oy * s.stride - p + ky, ox * s.stride - p, s.height, s.width) + c;
+              for (int kx = 0; kx < s.kernel; ++kx, i0 += C) {
+                const batch wv = batch::load_unaligned(w.tap(ky, kx) + c);
+                a0 = xsimd::fma(batch::load_unaligned(i0), wv, a0);
+                a1 = xsimd::fma(batch::load_unaligned(i0 + step), wv, a1);
+                a2 = xsimd::fma(batch::load_unaligned(i0 + 2 * step), wv, a2);
+                a3 = xsimd::fma(batch::load_unaligned(i0 + 3 * step), wv, a3);
+              }
+            }
+            a0.store_unaligned(o + c);
+            a1.store_unaligned(o + C + c);
+            a2.store_unaligned(o + 2 * C + c);
+            a3.store_unaligned(o + 3 * C + c);
+          }
+          ox += 4;
+          continue;
+        }
         const int kx0 = std::max(0, p - ox * s.stride), kx1 = std::min(s.kernel, s.width + p - ox * s.stride);
         float* o = out + at(s, n, oy, ox, oh, ow);
         // Channel vectors; when C is not a multiple of the width the last vector overlaps the
@@ -159,6 +187,7 @@ struct depthwise_forward_kernel {
               acc += in[at(s, n, oy * s.stride - p + ky, ox * s.stride - p + kx, s.height, s.width) + c] * w.tap(ky, kx)[c];
           o[c] = acc;
         }
+        ++ox;
       }
     });
   }
@@ -166,6 +195,7 @@ struct depthwise_forward_kernel {
 
 struct depthwise_backward_input_kernel {
   // Gather form: each input pixel sums the outputs it fed, so rows are independent (no races).
+  // The (tap, output) pairs that reach a pixel are listed once per pixel, not per channel vector.
   template <class Arch>
   void operator()(Arch, const conv_shape& s, const float* d_out, kernel_view<const float> w, float* d_in) const {
     using batch = xsimd::batch<float, Arch>;
@@ -173,39 +203,36 @@ struct depthwise_backward_input_kernel {
     const int oh = s.out_height(), ow = s.out_width(), p = s.pad(), C = s.channels;
     tbb::parallel_for(0, s.batch * s.height, [&](int row) {
       const int n = row / s.height, iy = row % s.height;
+      int ys[7], oys[7], ny = 0;
+      for (int ky = 0; ky < s.kernel; ++ky) {
+        const int ty = iy + p - ky;
+        if (ty < 0 || ty % s.stride || ty / s.stride >= oh) continue;
+        ys[ny] = ky;
+        oys[ny++] = ty / s.stride;
+      }
       for (int ix = 0; ix < s.width; ++ix) {
+        const float* wt[49];
+        const float* go[49];
+        int taps = 0;
+        for (int a = 0; a < ny; ++a)
+          for (int kx = 0; kx < s.kernel; ++kx) {
+            const int tx = ix + p - kx;
+            if (tx < 0 || tx % s.stride || tx / s.stride >= ow) continue;
+            wt[taps] = w.tap(ys[a], kx);
+            go[taps++] = d_out + at(s, n, oys[a], tx / s.stride, oh, ow);
+          }
         float* o = d_in + at(s, n, iy, ix, s.height, s.width);
         for (int c0 = 0; c0 < C; c0 += width) {  // overlapping last vector, as in the forward
           const int c = c0 + width <= C ? c0 : C - width;
           if (c < 0) break;
           batch acc(0.0f);
-          for (int ky = 0; ky < s.kernel; ++ky) {
-            const int ty = iy + p - ky;
-            if (ty < 0 || ty % s.stride) continue;
-            const int oy = ty / s.stride;
-            if (oy >= oh) continue;
-            for (int kx = 0; kx < s.kernel; ++kx) {
-              const int tx = ix + p - kx;
-              if (tx < 0 || tx % s.stride) continue;
-              const int ox = tx / s.stride;
-              if (ox >= ow) continue;
-              acc = xsimd::fma(batch::load_unaligned(d_out + at(s, n, oy, ox, oh, ow) + c),
-                               batch::load_unaligned(w.tap(ky, kx) + c), acc);
-            }
-          }
+          for (int t = 0; t < taps; ++t)
+            acc = xsimd::fma(batch::load_unaligned(go[t] + c), batch::load_unaligned(wt[t] + c), acc);
           acc.store_unaligned(o + c);
         }
         for (int c = C < width ? 0 : C; c < C; ++c) {  // only when C < width
           float acc = 0.0f;
-          for (int ky = 0; ky < s.kernel; ++ky) {
-            const int ty = iy + p - ky;
-            if (ty < 0 || ty % s.stride || ty / s.stride >= oh) continue;
-            for (int kx = 0; kx < s.kernel; ++kx) {
-              const int tx = ix + p - kx;
-              if (tx < 0 || tx % s.stride || tx / s.stride >= ow) continue;
-              acc += d_out[at(s, n, ty / s.stride, tx / s.stride, oh, ow) + c] * w.tap(ky, kx)[c];
-            }
-          }
+          for (int t = 0; t < taps; ++t) acc += go[t][c] * wt[t][c];
           o[c] = acc;
         }
       }
@@ -218,29 +245,45 @@ struct depthwise_backward_weight_kernel {
   void operator()(Arch, const conv_shape& s, const float* in, const float* d_out, float* d_w) const {
     using batch = xsimd::batch<float, Arch>;
     constexpr int width = static_cast<int>(batch::size);
-    const int oh = s.out_height(), ow = s.out_width(), p = s.pad(), C = s.channels, vec_end = C / width * width;
+    const int oh = s.out_height(), ow = s.out_width(), p = s.pad(), C = s.channels;
     const int k = s.kernel;
     const std::size_t taps = static_cast<std::size_t>(k) * k * C;
     std::fill(d_w, d_w + taps, 0.0f);
     // Fixed chunks of output rows, summed in order: deterministic for any thread count.
     parallel::deterministic_sum<float>(
-        static_cast<std::size_t>(s.batch) * oh, std::max<std::size_t>(4, (static_cast<std::size_t>(s.batch) * oh + 63) / 64), taps, d_w, [&](std::size_t begin, std::size_t end, float* acc) {
+        // 8 chunks at most: each needs its own k·k·C partial, zeroed and summed.
+        static_cast<std::size_t>(s.batch) * oh, std::max<std::size_t>(1, (static_cast<std::size_t>(s.batch) * oh + 7) / 8), taps, d_w, [&](std::size_t begin, std::size_t end, float* acc) {
           for (std::size_t row = begin; row < end; ++row) {
             const int n = static_cast<int>(row) / oh, oy = static_cast<int>(row) % oh;
             for (int ky = 0; ky < k; ++ky) {
               const int iy = oy * s.stride - p + ky;
               if (iy < 0 || iy >= s.height) continue;
-              for (int ox = 0; ox < ow; ++ox) {
-                const float* g = d_out + at(s, n, oy, ox, oh, ow);
-                for (int kx = 0; kx < k; ++kx) {
-                  const int ix = ox * s.stride - p + kx;
-                  if (ix < 0 || ix >= s.width) continue;
-                  const float* x = in + at(s, n, iy, ix, s.height, s.width);
-                  float* a = acc + (ky * k + kx) * C;
-                  for (int c = 0; c < vec_end; c += width)
-                    xsimd::fma(batch::load_unaligned(g + c), batch::load_unaligned(x + c), batch::load_unaligned(a + c))
-                        .store_unaligned(a + c);
-                  for (int c = vec_end; c < C; ++c) a[c] += g[c] * x[c];
+              const float* g_row = d_out + at(s, n, oy, 0, oh, ow);
+              const float* x_row = in + at(s, n, iy, 0, s.height, s.width);
+              for (int kx = 0; kx < k; ++kx) {
+                // outputs whose input column ox·s - p + kx lies inside the image
+                const int ox0 = std::max(0, (p - kx + s.stride - 1) / s.stride);
+                const int ox1 = std::min(ow, (s.width - 1 + p - kx) / s.stride + 1);
+                if (ox0 >= ox1) continue;
+                float* a = acc + (ky * k + kx) * C;
+                const std::ptrdiff_t x_step = static_cast<std::ptrdiff_t>(s.stride) * C;
+                const float* x0 = x_row + static_cast<std::ptrdiff_t>(ox0 * s.stride - p + kx) * C;
+                const float* g0 = g_row + static_cast<std::ptrdiff_t>(ox0) * C;
+                int c = 0;
+                for (; c + width <= C; c += width) {  // the sum over ox stays in a register
+                  batch sum = batch::load_unaligned(a + c);
+                  const float* g = g0 + c;
+                  const float* x = x0 + c;
+                  for (int ox = ox0; ox < ox1; ++ox, g += C, x += x_step)
+                    sum = xsimd::fma(batch::load_unaligned(g), batch::load_unaligned(x), sum);
+                  sum.store_unaligned(a + c);
+                }
+                for (; c < C; ++c) {
+                  float sum = a[c];
+                  const float* g = g0 + c;
+                  const float* x = x0 + c;
+                  for (int ox = ox0; ox < ox1; ++ox, g += C, x += x_step) sum += *g * *x;
+                  a[c] = sum;
                 }
               }
             }

@@ -9,6 +9,7 @@
 #include <ofa/errors.hpp>
 #include <ofa/version.hpp>
 
+#include "cmd_bench.hpp"
 #include "cmd_space.hpp"
 
 int main(int argc, char** argv) {
@@ -18,6 +19,7 @@ int main(int argc, char** argv) {
   ofa_cli::add_info(app);
   ofa_cli::add_profile(app);
   ofa_cli::add_sample(app);
+  ofa_cli::add_bench(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -1,0 +1,139 @@
+#pragma once
+// `ofa bench train|infer`: times a training step or static_net inference of one
+// subnet, so users can size their servers. Warm-up, then the median of the
+// repetitions; FLOPs are 2·MACs per image forward and 3× that for a training step.
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <ofa/autograd/ops.hpp>
+#include <ofa/nn/elastic_net.hpp>
+#include <ofa/nn/static_net.hpp>
+#include <ofa/parallel/arena.hpp>
+#include <ofa/space/config_json.hpp>
+#include <ofa/space/profile.hpp>
+
+#include "spaces.hpp"
+
+namespace ofa_cli {
+
+struct bench_options {
+  std::string mode, space = "mbv3", config = "max";
+  int batch = 16, resolution = 0, threads = 0, repetitions = 7, warmup = 2;
+  double peak_per_core = 117.0;  // measured FP32 FMA peak of the CI machine's cores (AMD EPYC Zen 4)
+  bool json = false;
+};
+
+/// "max", "min", "mid" (every unit at its middle depth, kernel and expand) or a file.
+template <class Space>
+ofa::subnet_config<Space> bench_config(const std::string& value) {
+  if (value == "mid") {
+    auto c = ofa::subnet_config<Space>::max();
+    for (std::size_t u = 0; u < Space::unit_count; ++u) {
+      const auto& info = Space::unit_table[u];
+      c.depth[u] = info.depths[info.depths.size / 2];
+      for (int i = 0; i < info.depths.max(); ++i) {
+        c.kernel[std::size_t(info.first_slot + i)] = info.kernels[info.kernels.size / 2];
+        c.expand[std::size_t(info.first_slot + i)] = info.expands[info.expands.size / 2];
+      }
+    }
+    return c;
+  }
+  if (value == "max") return ofa::subnet_config<Space>::max();
+  if (value == "min") return ofa::subnet_config<Space>::min();
+  return ofa::load_config<Space>(value);
+}
+
+template <class F>
+double median_seconds(int warmup, int repetitions, F&& step) {
+  for (int i = 0; i < warmup; ++i) step();
+  std::vector<double> times;
+  for (int i = 0; i < repetitions; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    step();
+    times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(times.begin(), times.end());
+  return times[times.size() / 2];
+}
+
+template <class Space>
+void run_bench(const bench_options& o) {
+  ofa::parallel::arena arena(o.threads);
+  auto config = bench_config<Space>(o.config);
+  if (o.resolution) config.resolution = o.resolution;
+  config.validate();
+  const auto r = static_cast<std::size_t>(config.resolution), n = static_cast<std::size_t>(o.batch);
+  const auto macs = ofa::profile_subnet(config).macs;
+  ofa::tensor<float> images(ofa::shape_type{n, r, r, 3});
+  ofa::rng engine(1);
+  for (auto& v : images) v = static_cast<float>(engine.normal());
+  ofa::nn::elastic_net<Space> net(1);
+  net.set_active(config);
+  double seconds = 0, flops = 0;
+  if (o.mode == "train") {
+    std::vector<int> labels(n);
+    for (auto& l : labels) l = static_cast<int>(engine.uniform_index(Space::class_count));
+    auto state = net.state();
+    std::vector<ofa::tensor<float>> momentum;
+    for (auto& p : state.parameters) momentum.push_back(ofa::make_tensor<float>(ofa::autograd::detail::shape_of(p.value.value())));
+    const ofa::autograd::variable<float> input(images);
+    seconds = median_seconds(o.warmup, o.repetitions, [&] {
+      net.zero_grad();
+      auto loss = ofa::autograd::cross_entropy(net.forward(input, true), labels);
+      ofa::autograd::backward(loss);
+      for (std::size_t i = 0; i < state.parameters.size(); ++i) {  // SGD, momentum 0.9
+        float* w = state.parameters[i].value.value().data();
+        const float* g = state.parameters[i].value.grad().data();
+        float* m = momentum[i].data();
+        for (std::size_t j = 0; j < momentum[i].size(); ++j) {
+          m[j] = 0.9f * m[j] + g[j];
+          w[j] -= 0.01f * m[j];
+        }
+      }
+    });
+    flops = 3.0 * 2.0 * double(macs) * double(n);
+  } else {
+    const auto extracted = ofa::nn::static_net<Space>::extract(net, config);
+    seconds = median_seconds(o.warmup, o.repetitions, [&] { (void)extracted.forward(images); });
+    flops = 2.0 * double(macs) * double(n);
+  }
+  const int threads = ofa::parallel::arena::threads();
+  const double gflops = flops / seconds / 1e9, peak = o.peak_per_core * threads;
+  if (o.json) {
+    nlohmann::json j{{"mode", o.mode},     {"space", o.space},        {"config", ofa::to_json(config)},
+                     {"batch", o.batch},   {"resolution", config.resolution}, {"threads", threads},
+                     {"macs_per_image", macs}, {"images_per_s", double(n) / seconds}, {"ms", seconds * 1e3},
+                     {"gflops", gflops},   {"peak_gflops", peak},     {"peak_fraction", gflops / peak}};
+    std::cout << j.dump() << "\n";
+    return;
+  }
+  std::printf("%s %s (%s) batch %d @%d, %d threads: %.1f images/s, %.2f ms per step, %.1f GFLOP/s = %.0f%% of %.0f GFLOP/s FMA peak\n",
+              o.mode.c_str(), o.space.c_str(), o.config.c_str(), o.batch, config.resolution, threads, double(n) / seconds,
+              seconds * 1e3, gflops, 100 * gflops / peak, peak);
+}
+
+inline void add_bench(CLI::App& app) {
+  auto* cmd = app.add_subcommand("bench", "Time a training step or inference of one subnet");
+  auto o = std::make_shared<bench_options>();
+  cmd->add_option("mode", o->mode, "train or infer")->required()->check(CLI::IsMember({"train", "infer"}));
+  cmd->add_option("--space", o->space, std::string("Space name (") + space_names + ")");
+  cmd->add_option("--config", o->config, "max, min, mid or a config JSON file");
+  cmd->add_option("--batch", o->batch, "Images per step")->check(CLI::Range(1, 4096));
+  cmd->add_option("--resolution", o->resolution, "Input side (default: the config's)");
+  cmd->add_option("--threads", o->threads, "Threads (default: all cores)")->check(CLI::Range(0, 1024));
+  cmd->add_option("--repetitions", o->repetitions, "Timed repetitions (median reported)")->check(CLI::Range(1, 1000));
+  cmd->add_option("--peak-per-core", o->peak_per_core, "FP32 FMA peak of one core in GFLOP/s");
+  cmd->add_flag("--json", o->json, "Print JSON");
+  cmd->callback([o] { with_space(o->space, [&]<class Space>(std::type_identity<Space>) { run_bench<Space>(*o); }); });
+}
+
+}  // namespace ofa_cli

@@ -7,7 +7,7 @@ packages=(
   cmake g++ ninja-build ccache                       # toolchain
   xtensor-dev libxsimd-dev libtbb-dev                # the library's dependencies
   nlohmann-json3-dev                                 # JSON configs and checkpoints' metadata
-  libturbojpeg0-dev libpng-dev                       # image-folder data sets
+  libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev   # image-folder data sets
   catch2 libbenchmark-dev libcli11-dev               # tests, benchmarks, the ofa command
 )
 

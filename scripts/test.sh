@@ -7,6 +7,8 @@ scripts/setup.sh
 presets=("$@")
 [ ${#presets[@]} -eq 0 ] && presets=(release asan)
 jobs=$(nproc 2>/dev/null || echo 2)
+# ccache: hash paths relative to the checkout, so a fresh clone (CI) hits the cache too.
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
 for preset in "${presets[@]}"; do
   echo "== ofa tests, preset $preset"
   start=$(date +%s)

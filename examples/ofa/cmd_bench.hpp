@@ -21,6 +21,7 @@
 #include <ofa/space/config_json.hpp>
 #include <ofa/space/profile.hpp>
 
+#include "cmd_data.hpp"
 #include "spaces.hpp"
 
 namespace ofa_cli {
@@ -121,10 +122,10 @@ void run_bench(const bench_options& o) {
               seconds * 1e3, gflops, 100 * gflops / peak, peak);
 }
 
-inline void add_bench(CLI::App& app) {
-  auto* cmd = app.add_subcommand("bench", "Time a training step or inference of one subnet");
+inline void add_bench_mode(CLI::App& bench, const std::string& mode, const std::string& help) {
+  auto* cmd = bench.add_subcommand(mode, help);
   auto o = std::make_shared<bench_options>();
-  cmd->add_option("mode", o->mode, "train or infer")->required()->check(CLI::IsMember({"train", "infer"}));
+  o->mode = mode;
   cmd->add_option("--space", o->space, std::string("Space name (") + space_names + ")");
   cmd->add_option("--config", o->config, "max, min, mid or a config JSON file");
   cmd->add_option("--batch", o->batch, "Images per step")->check(CLI::Range(1, 4096));
@@ -134,6 +135,14 @@ inline void add_bench(CLI::App& app) {
   cmd->add_option("--peak-per-core", o->peak_per_core, "FP32 FMA peak of one core in GFLOP/s");
   cmd->add_flag("--json", o->json, "Print JSON");
   cmd->callback([o] { with_space(o->space, [&]<class Space>(std::type_identity<Space>) { run_bench<Space>(*o); }); });
+}
+
+inline void add_bench(CLI::App& app) {
+  auto* bench = app.add_subcommand("bench", "Time training, inference or data loading");
+  bench->require_subcommand(1);
+  add_bench_mode(*bench, "train", "Time a training step (forward, loss, backward, SGD) of one subnet");
+  add_bench_mode(*bench, "infer", "Time static_net inference of one extracted subnet");
+  add_data_bench(*bench);
 }
 
 }  // namespace ofa_cli

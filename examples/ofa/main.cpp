@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <exception>
+#include <string>
 
 #include <CLI/CLI.hpp>
 
@@ -32,7 +33,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "ofa: error: %s (see ofa --help)\n", e.what());
     return 2;
   } catch (const ofa::error& e) {
-    std::fprintf(stderr, "ofa: error: %s\n", e.what());
+    std::string message = e.what();
+    if (message.rfind("ofa: ", 0) == 0) message.erase(0, 5);  // the library's messages start with "ofa: "
+    std::fprintf(stderr, "ofa: error: %s\n", message.c_str());
     return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "ofa: error: %s\n", e.what());

@@ -12,6 +12,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include <ofa/nn/elastic_net.hpp>
 #include <ofa/random.hpp>
 #include <ofa/space/config_json.hpp>
 #include <ofa/space/profile.hpp>
@@ -47,13 +48,19 @@ inline void add_info(CLI::App& app) {
       const auto largest = ofa::profile_subnet(ofa::subnet_config<Space>::max(), r);
       const auto smallest = ofa::profile_subnet(ofa::subnet_config<Space>::min(), r);
       const auto supernet = ofa::supernet_param_count<Space>();
+      // Count the real weights too: building the supernet must give exactly the analytic figure.
+      const auto real = ofa::nn::elastic_net<Space>(0).parameter_count();
+      if (real != supernet)
+        throw ofa::logic_error("supernet has " + std::to_string(real) + " weights but the analytic count is " +
+                               std::to_string(supernet) + " (a bug: please report it)");
       if (*json) {
         nlohmann::json j;
         j["space"] = *space;
         j["subnets"] = ofa::to_decimal(Space::subnet_count);
         j["architectures"] = ofa::to_decimal(Space::architecture_count);
         j["resolutions"] = std::vector<int>(Space::resolution_set.begin(), Space::resolution_set.end());
-        j["supernet_params"] = supernet;
+        j["supernet_params"] = real;
+        j["supernet_params_analytic"] = supernet;
         j["units"] = Space::unit_count;
         j["block_slots"] = Space::block_slots;
         j["classes"] = Space::class_count;
@@ -70,7 +77,7 @@ inline void add_info(CLI::App& app) {
                 << "resolutions    " << Space::resolution_set.to_string() << "\n"
                 << "units          " << Space::unit_count << " (" << Space::block_slots << " block slots), "
                 << Space::class_count << " classes\n"
-                << "supernet       " << grouped(supernet) << " parameters\n"
+                << "supernet       " << grouped(real) << " parameters (weights built and counted; = analytic count)\n"
                 << "largest @" << r << "  " << human(double(largest.macs)) << "MACs, "
                 << human(double(largest.params)) << "params\n"
                 << "smallest @" << r << " " << human(double(smallest.macs)) << "MACs, "

@@ -52,3 +52,19 @@ TEST_CASE("depthwise rejects unsupported geometry", "[kernels][depthwise]") {
   CHECK_THROWS_WITH(ofa::kernels::depthwise_forward(conv_shape{1, 4, 4, 5, 3, 1}, buf.data(), w, buf.data()),
                     Catch::Matchers::Contains("weight is 3x3x4 but the input needs 3x3x5"));
 }
+
+TEST_CASE("depthwise forward with the fused bias + activation", "[kernels][depthwise]") {
+  const conv_shape s{1, 10, 10, 24, 5, 1};
+  const auto w = test::random_vector<float>(25 * 24, 50);
+  const auto in = test::random_vector<float>(10 * 10 * 24, 51, -3, 3);
+  const auto bias = test::random_vector<float>(24, 52);
+  const ofa::kernel_view<const float> view{w.data(), 5, 24, 5 * 24, 24};
+  std::vector<float> out(in.size()), expected(in.size());
+  ofa::kernels::depthwise_forward(s, in.data(), view, out.data(), bias.data(), ofa::activation::hswish);
+  ofa::kernels::depthwise_forward_reference(s, in.data(), view, expected.data());
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    expected[i] += bias[i % 24];
+    ofa::kernels::activation_forward_reference(ofa::activation::hswish, 1, &expected[i], &expected[i]);
+  }
+  CHECK(test::max_relative_error(out, expected) < 1e-5);
+}

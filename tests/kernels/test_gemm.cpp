@@ -2,6 +2,8 @@
 // (leading dimensions), alpha/beta, and the shapes the MobileNetV3 space makes.
 #include <catch2/catch.hpp>
 
+#include <tuple>
+
 #include <ofa/kernels/gemm.hpp>
 
 #include "random_fill.hpp"
@@ -71,4 +73,38 @@ TEST_CASE("gemm rejects bad sizes with a shape_error", "[kernels][gemm]") {
                   ofa::shape_error);
   CHECK_THROWS_AS(ofa::kernels::gemm(trans::no, trans::no, -1, 4, 4, 1.0f, a.data(), 4, b.data(), 4, 0.0f, c.data(), 4),
                   ofa::shape_error);
+}
+
+TEST_CASE("gemm with pre-packed weights equals the plain gemm", "[kernels][gemm]") {
+  for (auto [m, n, k] : {std::tuple{1, 1, 1}, {49, 960, 160}, {7, 33, 300}, {130, 70, 517}}) {
+    const int ldw = k + 3;
+    const auto w = test::random_vector<float>(static_cast<std::size_t>(n) * ldw, 30);
+    const auto a = test::random_vector<float>(static_cast<std::size_t>(m) * k, 31);
+    std::vector<float> c(static_cast<std::size_t>(m) * n), expected(c.size());
+    const auto packed = ofa::kernels::pack_weights(w.data(), ldw, n, k);
+    ofa::kernels::gemm_packed(m, a.data(), k, packed, 0.0f, c.data(), n);
+    ofa::kernels::gemm_reference(trans::no, trans::yes, m, n, k, 1.0f, a.data(), k, w.data(), ldw, 0.0f, expected.data(), n);
+    INFO("m=" << m << " n=" << n << " k=" << k);
+    CHECK(test::max_relative_error(c, expected) < 1e-5 * (k + 1));
+  }
+}
+
+TEST_CASE("the fused bias + activation epilogue", "[kernels][gemm]") {
+  for (auto act : {ofa::activation::none, ofa::activation::relu, ofa::activation::hswish})
+    for (auto [m, n, k] : {std::tuple{5, 7, 3}, {64, 96, 600}}) {
+      const auto w = test::random_vector<float>(static_cast<std::size_t>(n) * k, 40);
+      const auto a = test::random_vector<float>(static_cast<std::size_t>(m) * k, 41, -3, 3);
+      const auto bias = test::random_vector<float>(static_cast<std::size_t>(n), 42);
+      std::vector<float> c(static_cast<std::size_t>(m) * n), expected(c.size());
+      ofa::kernels::gemm_packed(m, a.data(), k, ofa::kernels::pack_weights(w.data(), k, n, k), 0.0f, c.data(), n,
+                                bias.data(), act);
+      ofa::kernels::gemm_reference(trans::no, trans::yes, m, n, k, 1.0f, a.data(), k, w.data(), k, 0.0f, expected.data(), n);
+      for (int i = 0; i < m; ++i)
+        for (int j = 0; j < n; ++j) {
+          float& e = expected[static_cast<std::size_t>(i * n + j)];
+          e += bias[static_cast<std::size_t>(j)];
+          ofa::kernels::activation_forward_reference(act, 1, &e, &e);
+        }
+      CHECK(test::max_relative_error(c, expected) < 1e-5 * (k + 1));
+    }
 }

@@ -6,6 +6,7 @@
 #include <ofa/nn/elastic_net.hpp>
 #include <ofa/spaces/cifar.hpp>
 
+#include "../sanitized.hpp"
 #include "net_helpers.hpp"
 
 namespace ag = ofa::autograd;

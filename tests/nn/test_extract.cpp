@@ -7,6 +7,7 @@
 #include <ofa/spaces/cifar.hpp>
 #include <ofa/spaces/mobilenet_v3.hpp>
 
+#include "../sanitized.hpp"
 #include "net_helpers.hpp"
 
 namespace ag = ofa::autograd;
@@ -40,11 +41,11 @@ static void check_equivalence(int configs, std::uint64_t seed) {
 }
 
 TEST_CASE("extracted cifar subnets equal the elastic net", "[nn][extract]") {
-  check_equivalence<ofa::spaces::cifar>(100, 11);
+  check_equivalence<ofa::spaces::cifar>(test::sanitized ? 10 : 100, 11);
 }
 
 TEST_CASE("extracted mbv3 subnets equal the elastic net", "[nn][extract]") {
-  check_equivalence<ofa::spaces::mobilenet_v3>(100, 21);
+  check_equivalence<ofa::spaces::mobilenet_v3>(test::sanitized ? 5 : 100, 21);
 }
 
 TEST_CASE("the supernet's parameter count is the analytic one", "[nn]") {

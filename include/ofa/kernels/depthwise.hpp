@@ -17,6 +17,7 @@
 #include <xsimd/xsimd.hpp>
 
 #include "ofa/errors.hpp"
+#include "ofa/kernels/activation.hpp"  // the fused epilogue
 #include "ofa/kernels/simd.hpp"
 #include "ofa/parallel/arena.hpp"
 #include "ofa/tensor/matrix_view.hpp"
@@ -42,8 +43,10 @@ void depthwise_backward_input_reference(const conv_shape& s, const T* d_out, ker
 template <class T>
 void depthwise_backward_weight_reference(const conv_shape& s, const T* in, const T* d_out, T* d_w);
 
-/** @brief Fast float versions (xsimd, oneTBB); same contracts. */
-void depthwise_forward(const conv_shape& s, const float* in, kernel_view<const float> w, float* out);
+/** @brief Fast float versions (xsimd, oneTBB); same contracts. The forward optionally adds a
+ *  per-channel bias and applies an activation as it stores (inference with BN folded). */
+void depthwise_forward(const conv_shape& s, const float* in, kernel_view<const float> w, float* out,
+                       const float* bias = nullptr, activation act = activation::none);
 void depthwise_backward_input(const conv_shape& s, const float* d_out, kernel_view<const float> w, float* d_in);
 void depthwise_backward_weight(const conv_shape& s, const float* in, const float* d_out, float* d_w);
 
@@ -128,8 +131,17 @@ void depthwise_backward_weight_reference(const conv_shape& s, const T* in, const
 namespace detail {
 struct depthwise_forward_kernel {
   template <class Arch>
-  void operator()(Arch, const conv_shape& s, const float* in, kernel_view<const float> w, float* out) const {
+  void operator()(Arch, const conv_shape& s, const float* in, kernel_view<const float> w, float* out,
+                  const float* bias, activation act) const {
     using batch = xsimd::batch<float, Arch>;
+    auto finish = [&](batch v, int c) {  // bias + activation, fused into the store
+      if (bias) v += batch::load_unaligned(bias + c);
+      return act == activation::relu ? relu_f(v) : act == activation::hswish ? hswish_f(v) : v;
+    };
+    auto finish_scalar = [&](float v, int c) {
+      if (bias) v += bias[c];
+      return act == activation::relu ? std::max(v, 0.0f) : act == activation::hswish ? v * hsig_s(v) : v;
+    };
     constexpr int width = static_cast<int>(batch::size);
     const int oh = s.out_height(), ow = s.out_width(), p = s.pad(), C = s.channels;
     tbb::parallel_for(0, s.batch * oh, [&](int row) {
@@ -156,10 +168,10 @@ struct depthwise_forward_kernel {
                 a3 = xsimd::fma(batch::load_unaligned(i0 + 3 * step), wv, a3);
               }
             }
-            a0.store_unaligned(o + c);
-            a1.store_unaligned(o + C + c);
-            a2.store_unaligned(o + 2 * C + c);
-            a3.store_unaligned(o + 3 * C + c);
+            finish(a0, c).store_unaligned(o + c);
+            finish(a1, c).store_unaligned(o + C + c);
+            finish(a2, c).store_unaligned(o + 2 * C + c);
+            finish(a3, c).store_unaligned(o + 3 * C + c);
           }
           ox += 4;
           continue;
@@ -178,14 +190,14 @@ struct depthwise_forward_kernel {
               acc = xsimd::fma(batch::load_unaligned(irow + static_cast<std::ptrdiff_t>(ox * s.stride - p + kx) * C),
                                batch::load_unaligned(w.tap(ky, kx) + c), acc);
           }
-          acc.store_unaligned(o + c);
+          finish(acc, c).store_unaligned(o + c);
         }
         for (int c = C < width ? 0 : C; c < C; ++c) {  // only when C < width
           float acc = 0.0f;
           for (int ky = ky0; ky < ky1; ++ky)
             for (int kx = kx0; kx < kx1; ++kx)
               acc += in[at(s, n, oy * s.stride - p + ky, ox * s.stride - p + kx, s.height, s.width) + c] * w.tap(ky, kx)[c];
-          o[c] = acc;
+          o[c] = finish_scalar(acc, c);
         }
         ++ox;
       }
@@ -293,9 +305,10 @@ struct depthwise_backward_weight_kernel {
 };
 }  // namespace detail
 
-inline void depthwise_forward(const conv_shape& s, const float* in, kernel_view<const float> w, float* out) {
+inline void depthwise_forward(const conv_shape& s, const float* in, kernel_view<const float> w, float* out,
+                              const float* bias, activation act) {
   detail::check_depthwise(s, w.kernel_size, w.channels);
-  dispatch(detail::depthwise_forward_kernel{}, s, in, w, out);
+  dispatch(detail::depthwise_forward_kernel{}, s, in, w, out, bias, act);
 }
 inline void depthwise_backward_input(const conv_shape& s, const float* d_out, kernel_view<const float> w, float* d_in) {
   detail::check_depthwise(s, w.kernel_size, w.channels);

@@ -66,6 +66,7 @@ static_net<Space> load_static(const std::string& path) {
       throw io_error("ofa: checkpoint '" + path + "': tensor '" + name + "' is missing or has the wrong shape");
     *t = it->second;
   }
+  net.prepare();
   return net;
 }
 

@@ -32,6 +32,8 @@ struct static_block {
   tensor<float> dw_w, dw_b;            // [k][k][mid], [mid]
   tensor<float> se_rw, se_rb, se_ew, se_eb;  // [se][mid], [se], [mid][se], [mid]
   tensor<float> project_w, project_b;  // [out][mid], [out]
+  // The 1×1 weights packed once for the GEMM micro-kernel (prepare()).
+  kernels::packed_weights expand_p, se_rp, se_ep, project_p;
 };
 
 template <class Space>
@@ -49,6 +51,10 @@ class static_net {
   const config_type& config() const noexcept { return config_; }
   std::int64_t parameter_count() const;
 
+  /** @brief Packs every 1×1 weight for the GEMM micro-kernel; call after changing weights
+   *  (extract() and loading do). */
+  void prepare();
+
   /** @brief All tensors by name, for checkpoints. */
   std::vector<std::pair<std::string, tensor<float>*>> tensors();
 
@@ -58,6 +64,7 @@ class static_net {
   tensor<float> final_w, final_b;     // [F][in], [F]
   tensor<float> mix_w;                // [M][F]
   tensor<float> classifier_w, classifier_b;
+  kernels::packed_weights final_p, mix_p, classifier_p;
 };
 
 // ---------------------------------------------------------------------------
@@ -98,17 +105,10 @@ tensor<float> fold(tensor<float>& w, const elastic_batch_norm<T>& bn, std::size_
 }
 
 /// y[m][out] = x[m][in]·wᵀ + b, then act; parallel GEMM then one fused pass.
-inline void dense_layer(int m, int out, int in, const float* x, const tensor<float>& w, const float* b, activation act,
-                        float* y) {
-  kernels::gemm(kernels::trans::no, kernels::trans::yes, m, out, in, 1.0f, x, in, w.data(), in, 0.0f, y, out);
-  parallel::for_chunks(static_cast<std::size_t>(m), 64, [&](std::size_t begin, std::size_t end) {
-    for (std::size_t r = begin; r < end; ++r) {
-      float* row = y + r * static_cast<std::size_t>(out);
-      if (b)
-        for (int j = 0; j < out; ++j) row[j] += b[j];
-      kernels::activation_forward(act, static_cast<std::size_t>(out), row, row);
-    }
-  });
+inline void dense_layer(int m, int out, int in, const float* x, const kernels::packed_weights& w, const float* b,
+                        activation act, float* y) {
+  (void)out;
+  kernels::gemm_packed(m, x, in, w, 0.0f, y, w.n, b, act);
 }
 }  // namespace detail
 
@@ -174,7 +174,27 @@ static_net<Space> static_net<Space>::extract(const elastic_net<Space, T>& net, c
                           std::size_t(Space::head.final_expand));
   s.classifier_w = detail::to_float(net.classifier_w.value().data(), autograd::detail::shape_of(net.classifier_w.value()));
   s.classifier_b = detail::to_float(net.classifier_b.value().data(), autograd::detail::shape_of(net.classifier_b.value()));
+  s.prepare();
   return s;
+}
+
+template <class Space>
+void static_net<Space>::prepare() {
+  auto pack = [](const tensor<float>& w) {
+    return kernels::pack_weights(w.data(), static_cast<int>(w.shape()[1]), static_cast<int>(w.shape()[0]),
+                                 static_cast<int>(w.shape()[1]));
+  };
+  for (auto& b : blocks) {
+    if (b.has_expand) b.expand_p = pack(b.expand_w);
+    if (b.se_mid > 0) {
+      b.se_rp = pack(b.se_rw);
+      b.se_ep = pack(b.se_ew);
+    }
+    b.project_p = pack(b.project_w);
+  }
+  final_p = pack(final_w);
+  mix_p = pack(mix_w);
+  classifier_p = pack(classifier_w);
 }
 
 template <class Space>
@@ -205,7 +225,7 @@ tensor<float> static_net<Space>::forward(const tensor<float>& images) const {
     const float* mid_in = x.data();
     if (blk.has_expand) {
       mid_buf.resize(static_cast<std::size_t>(m) * blk.mid);
-      detail::dense_layer(m, blk.mid, blk.in, x.data(), blk.expand_w, blk.expand_b.data(), blk.act, mid_buf.data());
+      detail::dense_layer(m, blk.mid, blk.in, x.data(), blk.expand_p, blk.expand_b.data(), blk.act, mid_buf.data());
       mid_in = mid_buf.data();
     }
     kernels::conv_shape ds{n, h, w, blk.mid, blk.kernel, blk.stride};
@@ -213,26 +233,19 @@ tensor<float> static_net<Space>::forward(const tensor<float>& images) const {
     dw_buf.resize(static_cast<std::size_t>(om) * blk.mid);
     kernels::depthwise_forward(ds, mid_in, kernel_view<const float>{blk.dw_w.data(), blk.kernel, blk.mid,
                                                                      blk.kernel * blk.mid, blk.mid},
-                               dw_buf.data());
-    parallel::for_chunks(static_cast<std::size_t>(om), 64, [&](std::size_t b, std::size_t e) {
-      for (std::size_t r = b; r < e; ++r) {
-        float* row = dw_buf.data() + r * std::size_t(blk.mid);
-        for (int j = 0; j < blk.mid; ++j) row[j] += blk.dw_b.data()[j];
-        kernels::activation_forward(blk.act, std::size_t(blk.mid), row, row);
-      }
-    });
+                               dw_buf.data(), blk.dw_b.data(), blk.act);
     if (blk.se_mid > 0) {
       pooled_vector<float> pooled(static_cast<std::size_t>(n) * blk.mid), hidden(static_cast<std::size_t>(n) * blk.se_mid),
           gate(static_cast<std::size_t>(n) * blk.mid);
       kernels::global_avg_pool(std::size_t(n), std::size_t(oh) * ow, std::size_t(blk.mid), dw_buf.data(), pooled.data());
-      detail::dense_layer(n, blk.se_mid, blk.mid, pooled.data(), blk.se_rw, blk.se_rb.data(), activation::relu, hidden.data());
-      detail::dense_layer(n, blk.mid, blk.se_mid, hidden.data(), blk.se_ew, blk.se_eb.data(), activation::none, gate.data());
+      detail::dense_layer(n, blk.se_mid, blk.mid, pooled.data(), blk.se_rp, blk.se_rb.data(), activation::relu, hidden.data());
+      detail::dense_layer(n, blk.mid, blk.se_mid, hidden.data(), blk.se_ep, blk.se_eb.data(), activation::none, gate.data());
       kernels::hsigmoid_forward(gate.size(), gate.data(), gate.data());
       kernels::channel_scale(std::size_t(n), std::size_t(oh) * ow, std::size_t(blk.mid), dw_buf.data(), gate.data(),
                              dw_buf.data());
     }
     out_buf.resize(static_cast<std::size_t>(om) * blk.out);
-    detail::dense_layer(om, blk.out, blk.mid, dw_buf.data(), blk.project_w, blk.project_b.data(), activation::none,
+    detail::dense_layer(om, blk.out, blk.mid, dw_buf.data(), blk.project_p, blk.project_b.data(), activation::none,
                         out_buf.data());
     if (blk.residual)
       for (std::size_t i = 0; i < out_buf.size(); ++i) out_buf[i] += x[i];
@@ -244,11 +257,11 @@ tensor<float> static_net<Space>::forward(const tensor<float>& images) const {
   const int m = n * h * w, fe = Space::head.final_expand, fm = Space::head.feature_mix;
   pooled_vector<float> head(static_cast<std::size_t>(m) * fe), pooled(static_cast<std::size_t>(n) * fe),
       mixed(static_cast<std::size_t>(n) * fm);
-  detail::dense_layer(m, fe, c, x.data(), final_w, final_b.data(), activation::hswish, head.data());
+  detail::dense_layer(m, fe, c, x.data(), final_p, final_b.data(), activation::hswish, head.data());
   kernels::global_avg_pool(std::size_t(n), std::size_t(h) * w, std::size_t(fe), head.data(), pooled.data());
-  detail::dense_layer(n, fm, fe, pooled.data(), mix_w, nullptr, activation::hswish, mixed.data());
+  detail::dense_layer(n, fm, fe, pooled.data(), mix_p, nullptr, activation::hswish, mixed.data());
   tensor<float> logits(shape_type{std::size_t(n), std::size_t(Space::class_count)});
-  detail::dense_layer(n, Space::class_count, fm, mixed.data(), classifier_w, classifier_b.data(), activation::none,
+  detail::dense_layer(n, Space::class_count, fm, mixed.data(), classifier_p, classifier_b.data(), activation::none,
                       logits.data());
   return logits;
 }

@@ -124,7 +124,8 @@ TEST_CASE("a cifar subnet learns; a second config learns on the shared weights",
   for (const auto& c : {config, second}) {
     net.set_active(c);
     float first_loss = 0, last_loss = 0;
-    for (int step = 0; step < 80; ++step) {
+    const int steps = test::sanitized ? 6 : 80;  // sanitizers check memory, the Release run checks learning
+    for (int step = 0; step < steps; ++step) {
       ofa::tensor<float> images;
       std::vector<int> labels;
       make_batch(16, 24, data, images, labels);
@@ -134,15 +135,16 @@ TEST_CASE("a cifar subnet learns; a second config learns on the shared weights",
       for (auto& p : state.parameters)
         for (std::size_t i = 0; i < p.value.value().size(); ++i)
           p.value.value().data()[i] -= 0.05f * p.value.grad().data()[i];
-      if (step < 10) first_loss += loss.item() / 10;
-      if (step >= 70) last_loss += loss.item() / 10;
+      if (step < steps / 8) first_loss += loss.item() / float(steps / 8);
+      if (step >= steps - steps / 8) last_loss += loss.item() / float(steps / 8);
     }
     ofa::tensor<float> images;
     std::vector<int> labels;
-    make_batch(128, 24, data, images, labels);
+    make_batch(test::sanitized ? 16 : 128, 24, data, images, labels);
     ag::no_grad<float> off;
     const auto acc = accuracy(net.forward(ag::variable<float>(images), true).value(), labels);
     INFO("loss " << first_loss << " -> " << last_loss << ", accuracy " << acc);
+    if (test::sanitized) continue;
     CHECK(last_loss < 0.5f * first_loss);
     CHECK(acc > 0.6f);  // chance is 0.25
   }

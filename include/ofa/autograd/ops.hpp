@@ -73,6 +73,22 @@ void add_into(const variable<T>& v, const T* delta) {
   v.accumulate_grad(delta);
 }
 
+/// Runs compute(out) for x's full gradient contribution: straight into x's gradient when this
+/// is the first contribution (no temporary, no copy), else into a temporary that is added.
+template <class T, class Compute>
+void backprop_into(const variable<T>& x, Compute&& compute) {
+  if (!x.requires_grad()) return;
+  bool fresh = false;
+  T* g = x.grad_for_write(fresh);
+  if (fresh) {
+    compute(g);
+    return;
+  }
+  pooled_vector<T> tmp(x.value().size());
+  compute(tmp.data());
+  for (std::size_t i = 0; i < tmp.size(); ++i) g[i] += tmp[i];
+}
+
 template <class T>
 std::vector<std::size_t> shape_of(const tensor<T>& t) {
   return std::vector<std::size_t>(t.shape().begin(), t.shape().end());
@@ -173,14 +189,12 @@ variable<T> depthwise(const variable<T>& x, const variable<T>& w, int kernel, in
     tape<T>::current().record([x, w, r, s, full_k, max_c]() mutable {
       const T* dy = r.grad().data();
       auto view = kernel_view<const T>::centre(w.value().data(), full_k, max_c, s.kernel, s.channels);
-      if (x.requires_grad()) {
-        pooled_vector<T> dx(x.value().size());
+      detail::backprop_into(x, [&](T* dx) {
         if constexpr (std::is_same_v<T, float>)
-          kernels::depthwise_backward_input(s, dy, view, dx.data());
+          kernels::depthwise_backward_input(s, dy, view, dx);
         else
-          kernels::depthwise_backward_input_reference(s, dy, view, dx.data());
-        detail::add_into(x, dx.data());
-      }
+          kernels::depthwise_backward_input_reference(s, dy, view, dx);
+      });
       if (w.requires_grad()) {
         pooled_vector<T> dw(static_cast<std::size_t>(s.kernel) * s.kernel * s.channels);
         if constexpr (std::is_same_v<T, float>)
@@ -215,12 +229,13 @@ variable<T> conv2d(const variable<T>& x, const variable<T>& w, int stride) {
   auto r = detail::result(std::move(y), on_tape);
   if (on_tape)
     tape<T>::current().record([x, w, r, s, cout]() mutable {
-      pooled_vector<T> dx(x.requires_grad() ? x.value().size() : 0);
       pooled_vector<T> dw(w.value().size(), T(0));
-      kernels::conv2d_backward(s, cout, x.value().data(), w.value().data(), r.grad().data(),
-                               x.requires_grad() ? dx.data() : nullptr, dw.data());
-      if (x.requires_grad()) detail::add_into(x, dx.data());
+      kernels::conv2d_backward(s, cout, x.value().data(), w.value().data(), r.grad().data(), static_cast<T*>(nullptr), dw.data());
       detail::add_into(w, dw.data());
+      detail::backprop_into(x, [&](T* dx) {
+        kernels::conv2d_backward(s, cout, x.value().data(), w.value().data(), r.grad().data(), dx,
+                                 static_cast<T*>(nullptr));
+      });
     });
   return r;
 }
@@ -262,11 +277,18 @@ variable<T> batch_norm(const variable<T>& x, const variable<T>& gamma, const var
   auto r = detail::result(std::move(y), on_tape);
   if (on_tape)
     tape<T>::current().record([x, gamma, beta, r, m, c, saved]() mutable {
-      pooled_vector<T> dx(m * c);
-      kernels::batch_norm_backward(m, c, x.value().data(), r.grad().data(), gamma.value().data(), *saved, dx.data(),
-                                   gamma.requires_grad() ? gamma.grad().data() : nullptr,
-                                   beta.requires_grad() ? beta.grad().data() : nullptr, std::is_same_v<T, float>);
-      detail::add_into(x, dx.data());
+      if (!x.requires_grad()) {
+        pooled_vector<T> dx(m * c);
+        kernels::batch_norm_backward(m, c, x.value().data(), r.grad().data(), gamma.value().data(), *saved, dx.data(),
+                                     gamma.requires_grad() ? gamma.grad().data() : nullptr,
+                                     beta.requires_grad() ? beta.grad().data() : nullptr, std::is_same_v<T, float>);
+        return;
+      }
+      detail::backprop_into(x, [&](T* dx) {
+        kernels::batch_norm_backward(m, c, x.value().data(), r.grad().data(), gamma.value().data(), *saved, dx,
+                                     gamma.requires_grad() ? gamma.grad().data() : nullptr,
+                                     beta.requires_grad() ? beta.grad().data() : nullptr, std::is_same_v<T, float>);
+      });
     });
   return r;
 }
@@ -282,12 +304,13 @@ variable<T> activate(const variable<T>& x, activation act) {
   auto r = detail::result(std::move(y), on_tape);
   if (on_tape)
     tape<T>::current().record([x, r, act]() mutable {
-      pooled_vector<T> dx(x.value().size());
-      if constexpr (std::is_same_v<T, float>)
-        kernels::activation_backward(act, dx.size(), x.value().data(), r.grad().data(), dx.data());
-      else
-        kernels::activation_backward_reference(act, dx.size(), x.value().data(), r.grad().data(), dx.data());
-      detail::add_into(x, dx.data());
+      const std::size_t n = x.value().size();
+      detail::backprop_into(x, [&](T* dx) {
+        if constexpr (std::is_same_v<T, float>)
+          kernels::activation_backward(act, n, x.value().data(), r.grad().data(), dx);
+        else
+          kernels::activation_backward_reference(act, n, x.value().data(), r.grad().data(), dx);
+      });
     });
   return r;
 }
@@ -303,12 +326,13 @@ variable<T> hsigmoid(const variable<T>& x) {
   auto r = detail::result(std::move(y), on_tape);
   if (on_tape)
     tape<T>::current().record([x, r]() mutable {
-      pooled_vector<T> dx(x.value().size());
-      if constexpr (std::is_same_v<T, float>)
-        kernels::hsigmoid_backward(dx.size(), x.value().data(), r.grad().data(), dx.data());
-      else
-        kernels::hsigmoid_backward_reference(dx.size(), x.value().data(), r.grad().data(), dx.data());
-      detail::add_into(x, dx.data());
+      const std::size_t n = x.value().size();
+      detail::backprop_into(x, [&](T* dx) {
+        if constexpr (std::is_same_v<T, float>)
+          kernels::hsigmoid_backward(n, x.value().data(), r.grad().data(), dx);
+        else
+          kernels::hsigmoid_backward_reference(n, x.value().data(), r.grad().data(), dx);
+      });
     });
   return r;
 }
@@ -324,9 +348,7 @@ variable<T> global_avg_pool(const variable<T>& x) {
   auto r = detail::result(std::move(y), on_tape);
   if (on_tape)
     tape<T>::current().record([x, r, n, hw, c]() mutable {
-      pooled_vector<T> dx(n * hw * c);
-      kernels::global_avg_pool_backward(n, hw, c, r.grad().data(), dx.data());
-      detail::add_into(x, dx.data());
+      detail::backprop_into(x, [&](T* dx) { kernels::global_avg_pool_backward(n, hw, c, r.grad().data(), dx); });
     });
   return r;
 }
@@ -344,10 +366,10 @@ variable<T> channel_scale(const variable<T>& x, const variable<T>& s) {
   auto r = detail::result(std::move(y), on_tape);
   if (on_tape)
     tape<T>::current().record([x, s, r, n, hw, c]() mutable {
-      pooled_vector<T> dx(n * hw * c), ds(n * c);
-      kernels::channel_scale_backward(n, hw, c, x.value().data(), s.value().data(), r.grad().data(), dx.data(), ds.data());
-      detail::add_into(x, dx.data());
+      pooled_vector<T> ds(n * c);
+      kernels::channel_scale_backward(n, hw, c, x.value().data(), s.value().data(), r.grad().data(), ds.data());
       detail::add_into(s, ds.data());
+      detail::backprop_into(x, [&](T* dx) { kernels::channel_scale(n, hw, c, r.grad().data(), s.value().data(), dx); });
     });
   return r;
 }
@@ -403,9 +425,9 @@ variable<T> resize_bilinear(const variable<T>& x, int out_h, int out_w) {
   auto r = detail::result(std::move(y), on_tape);
   if (on_tape)
     tape<T>::current().record([x, r, xs, h, w, out_h, out_w]() mutable {
-      pooled_vector<T> dx(x.value().size());
-      kernels::resize_bilinear_backward(xs[0], h, w, xs[3], r.grad().data(), out_h, out_w, dx.data());
-      detail::add_into(x, dx.data());
+      detail::backprop_into(x, [&](T* dx) {
+        kernels::resize_bilinear_backward(xs[0], h, w, xs[3], r.grad().data(), out_h, out_w, dx);
+      });
     });
   return r;
 }

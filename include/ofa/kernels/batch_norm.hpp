@@ -9,6 +9,7 @@
 #include <algorithm>  // fill, max
 #include <cmath>
 #include <cstddef>
+#include <utility>  // pair
 #include <vector>
 
 #include "ofa/parallel/arena.hpp"
@@ -75,6 +76,26 @@ void channel_sums(std::size_t m, std::size_t c, bool parallel, T* out, const F& 
   const std::size_t chunk = std::max<std::size_t>(64, (m + 31) / 32);
   parallel::deterministic_sum<T>(m, chunk, c, out, body);
 }
+/// Two per-channel sums in one pass over the rows: out[j] = Σ f(r, j).first, out[c + j] = Σ .second.
+template <class T, class F>
+void channel_sums2(std::size_t m, std::size_t c, bool parallel, T* out, const F& f) {
+  std::fill(out, out + 2 * c, T(0));
+  auto body = [&](std::size_t b, std::size_t e, T* acc) {
+    for (std::size_t r = b; r < e; ++r)
+      for (std::size_t j = 0; j < c; ++j) {
+        const auto [first, second] = f(r, j);
+        acc[j] += first;
+        acc[c + j] += second;
+      }
+  };
+  if (!parallel) {
+    body(0, m, out);
+    return;
+  }
+  const std::size_t chunk = std::max<std::size_t>(64, (m + 31) / 32);
+  parallel::deterministic_sum<T>(m, chunk, 2 * c, out, body);
+}
+
 template <class F>
 void for_rows(std::size_t m, bool parallel, const F& f) {
   if (!parallel) {
@@ -92,19 +113,23 @@ void batch_norm_train(std::size_t m, std::size_t c, const T* x, const batch_norm
                       batch_norm_saved<T>& saved, bool parallel) {
   saved.mean.assign(c, T(0));
   saved.inv_std.assign(c, T(0));
-  detail::channel_sums<T>(m, c, parallel, saved.mean.data(), [&](std::size_t r, std::size_t j) { return x[r * c + j]; });
-  for (auto& v : saved.mean) v /= T(m);
-  pooled_vector<T> var(c);
-  const T* mean = saved.mean.data();
-  detail::channel_sums<T>(m, c, parallel, var.data(), [&](std::size_t r, std::size_t j) {
-    const T d = x[r * c + j] - mean[j];
-    return d * d;
+  // One pass: Σ(x - x0) and Σ(x - x0)² in double, shifted by the first row so that large
+  // means do not cancel the variance away.
+  pooled_vector<double> sums(2 * c);
+  const T* x0 = x;
+  detail::channel_sums2<double>(m, c, parallel, sums.data(), [&](std::size_t r, std::size_t j) {
+    const double d = double(x[r * c + j]) - double(x0[j]);
+    return std::pair<double, double>{d, d * d};
   });
+  const T* mean = saved.mean.data();
   for (std::size_t j = 0; j < c; ++j) {
-    const T biased = var[j] / T(m);
+    const double shifted_mean = sums[j] / double(m);
+    const double var_sum = std::max(0.0, sums[c + j] - double(m) * shifted_mean * shifted_mean);  // Σ(x - mean)²
+    saved.mean[j] = static_cast<T>(double(x0[j]) + shifted_mean);
+    const T biased = static_cast<T>(var_sum / double(m));
     saved.inv_std[j] = T(1) / std::sqrt(biased + p.eps);
     if (p.running_mean) {
-      const T unbiased = m > 1 ? var[j] / T(m - 1) : biased;
+      const T unbiased = m > 1 ? static_cast<T>(var_sum / double(m - 1)) : biased;
       p.running_mean[j] = (T(1) - p.momentum) * p.running_mean[j] + p.momentum * mean[j];
       p.running_var[j] = (T(1) - p.momentum) * p.running_var[j] + p.momentum * unbiased;
     }
@@ -132,11 +157,13 @@ void batch_norm_backward(std::size_t m, std::size_t c, const T* x, const T* dy, 
                          const batch_norm_saved<T>& saved, T* dx, T* dgamma, T* dbeta, bool parallel) {
   const T* mean = saved.mean.data();
   const T* inv = saved.inv_std.data();
-  pooled_vector<T> sum_dy(c), sum_dy_xhat(c);
-  detail::channel_sums<T>(m, c, parallel, sum_dy.data(), [&](std::size_t r, std::size_t j) { return dy[r * c + j]; });
-  detail::channel_sums<T>(m, c, parallel, sum_dy_xhat.data(), [&](std::size_t r, std::size_t j) {
-    return dy[r * c + j] * (x[r * c + j] - mean[j]) * inv[j];
+  pooled_vector<T> sums(2 * c);  // Σdy and Σdy·x̂, one pass
+  detail::channel_sums2<T>(m, c, parallel, sums.data(), [&](std::size_t r, std::size_t j) {
+    const T g = dy[r * c + j];
+    return std::pair<T, T>{g, g * (x[r * c + j] - mean[j]) * inv[j]};
   });
+  const T* sum_dy = sums.data();
+  const T* sum_dy_xhat = sums.data() + c;
   for (std::size_t j = 0; j < c; ++j) {
     if (dgamma) dgamma[j] += sum_dy_xhat[j];
     if (dbeta) dbeta[j] += sum_dy[j];

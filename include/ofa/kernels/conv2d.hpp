@@ -76,14 +76,16 @@ void conv2d_forward(const conv_shape& s, int out_channels, const T* in, const T*
   gemm_any<T>(trans::no, trans::yes, m, out_channels, kk, T(1), cols.data(), kk, weight, kk, T(0), out, out_channels);
 }
 
-/** @brief d_weight += dYᵀ·cols; d_in = col2im(dY·W) when d_in is not null. */
+/** @brief d_weight += dYᵀ·cols when d_weight is not null; d_in = col2im(dY·W) when d_in is not null. */
 template <class T>
 void conv2d_backward(const conv_shape& s, int out_channels, const T* in, const T* weight, const T* d_out, T* d_in,
                      T* d_weight) {
   const int m = s.batch * s.out_height() * s.out_width(), kk = s.kernel * s.kernel * s.channels;
   pooled_vector<T> cols(static_cast<std::size_t>(m) * kk);
-  im2col(s, in, cols.data());
-  gemm_any<T>(trans::yes, trans::no, out_channels, kk, m, T(1), d_out, out_channels, cols.data(), kk, T(1), d_weight, kk);
+  if (d_weight) {
+    im2col(s, in, cols.data());
+    gemm_any<T>(trans::yes, trans::no, out_channels, kk, m, T(1), d_out, out_channels, cols.data(), kk, T(1), d_weight, kk);
+  }
   if (d_in) {
     gemm_any<T>(trans::no, trans::no, m, kk, out_channels, T(1), d_out, out_channels, weight, kk, T(0), cols.data(), kk);
     col2im(s, cols.data(), d_in);

@@ -130,9 +130,14 @@ variable<T> pointwise(const variable<T>& x, const variable<T>& w, int out, int i
         kernels::gemm_any<T>(kernels::trans::no, kernels::trans::no, m, in, out, T(1), dy, out, w.value().data(), ldw,
                              fresh ? T(0) : T(1), dx, in);
       }
-      if (w.requires_grad())
+      if (w.requires_grad()) {
+        // The whole weight active: the first contribution overwrites the lazily zeroed gradient.
+        const bool whole = std::size_t(out) == w.value().shape()[0] && std::size_t(in) == w.value().shape()[1];
+        bool fresh = false;
+        T* dw = whole ? w.grad_for_write(fresh) : w.grad().data();
         kernels::gemm_any<T>(kernels::trans::yes, kernels::trans::no, out, in, m, T(1), dy, out, x.value().data(), in,
-                             T(1), w.grad().data(), ldw);
+                             fresh ? T(0) : T(1), dw, ldw);
+      }
     });
   return r;
 }

@@ -17,8 +17,9 @@ namespace ofa::autograd {
 template <class T>
 struct node {
   tensor<T> value;
-  tensor<T> grad;          // empty until something flows into it
+  tensor<T> grad;           // buffer; its contents count only while grad_valid
   bool requires_grad = false;
+  bool grad_valid = false;  // false: the gradient is zero (whatever the buffer holds)
 };
 
 /** @brief A handle to a value on (or off) the tape. */
@@ -27,7 +28,7 @@ class variable {
  public:
   variable() = default;
   explicit variable(tensor<T> value, bool requires_grad = false)
-      : node_(std::make_shared<node<T>>(node<T>{std::move(value), tensor<T>{}, requires_grad})) {}
+      : node_(std::make_shared<node<T>>(node<T>{std::move(value), tensor<T>{}, requires_grad, false})) {}
 
   // A variable is a handle: a const handle still reaches a mutable node (as a const
   // std::shared_ptr does), which is what backward closures that hold copies need.
@@ -39,35 +40,42 @@ class variable {
   /** @brief The gradient, allocated (zeros, same shape as the value) on first use. */
   tensor<T>& grad() const {
     auto& n = checked();
-    if (n.grad.size() != n.value.size() || n.grad.dimension() != n.value.dimension()) {
-      n.grad = tensor<T>(n.value.shape());
+    if (!n.grad_valid) {
+      ensure_buffer(n);
       n.grad.fill(T(0));
+      n.grad_valid = true;
     }
     return n.grad;
   }
   /** @brief Adds `delta` (value-sized) into the gradient; the first contribution is copied
-   *  into a fresh buffer rather than added to zeros (saves a pass over memory). */
+   *  rather than added to zeros (saves a pass over memory). */
   void accumulate_grad(const T* delta) const {
     auto& n = checked();
-    if (!has_grad()) {
-      n.grad = tensor<T>(n.value.shape());
+    if (!n.grad_valid) {
+      ensure_buffer(n);
       std::copy(delta, delta + n.grad.size(), n.grad.data());
+      n.grad_valid = true;
       return;
     }
     T* g = n.grad.data();
     for (std::size_t i = 0; i < n.grad.size(); ++i) g[i] += delta[i];
   }
-  /** @brief The gradient buffer for a kernel that writes (beta = 0) when `fresh`, else adds. */
+  /** @brief The gradient buffer for a kernel that overwrites all of it (beta = 0) when `fresh`,
+   *  else adds into it. */
   T* grad_for_write(bool& fresh) const {
     auto& n = checked();
-    fresh = !has_grad();
-    if (fresh) n.grad = tensor<T>(n.value.shape());
+    fresh = !n.grad_valid;
+    if (fresh) {
+      ensure_buffer(n);
+      n.grad_valid = true;
+    }
     return n.grad.data();
   }
-  bool has_grad() const { return defined() && node_->grad.size() == node_->value.size() && node_->grad.size() > 0; }
-  /** @brief Zeros the gradient in place (keeps the buffer: no allocation next step). */
+  bool has_grad() const { return defined() && node_->grad_valid; }
+  /** @brief Zeros the gradient. Lazily: the buffer is kept and the next contribution
+   *  overwrites it, so a training step never spends a pass clearing gradients. */
   void zero_grad() const {
-    if (has_grad()) node_->grad.fill(T(0));
+    if (defined()) node_->grad_valid = false;
   }
   /** @brief The single element of a scalar (e.g. a loss). */
   T item() const {
@@ -77,6 +85,13 @@ class variable {
     return value().data()[0];
   }
   const std::shared_ptr<node<T>>& handle() const noexcept { return node_; }
+
+ private:
+  static void ensure_buffer(node<T>& n) {
+    if (n.grad.size() != n.value.size() || n.grad.dimension() != n.value.dimension()) n.grad = tensor<T>(n.value.shape());
+  }
+
+ public:
 
  private:
   node<T>& checked() const {

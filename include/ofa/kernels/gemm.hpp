@@ -170,6 +170,12 @@ struct gemm_tile {
       }
       bp += nr;
     }
+    if (rows == mr && cols == nr && beta == 0.0f && !bias && act == activation::none) {  // the common case, inline
+      const batch va(alpha);
+      for (int r = 0; r < mr; ++r)
+        for (int v = 0; v < nv; ++v) (va * acc[r][v]).store_unaligned(c + static_cast<std::ptrdiff_t>(r) * ldc + v * width);
+      return;
+    }
     store(acc, alpha, beta, c, ldc, rows, cols, bias, act);
   }
 

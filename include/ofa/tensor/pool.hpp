@@ -12,6 +12,8 @@
 #include <cstdlib>
 #include <mutex>
 #include <new>
+#include <type_traits>
+#include <utility>  // forward
 #include <vector>
 
 namespace ofa {
@@ -107,11 +109,22 @@ struct pool_allocator {
   template <class U> pool_allocator(const pool_allocator<U>&) noexcept {}
   T* allocate(std::size_t n) { return static_cast<T*>(detail::block_pool::instance().allocate(n * sizeof(T))); }
   void deallocate(T* p, std::size_t n) noexcept { detail::block_pool::instance().deallocate(p, n * sizeof(T)); }
+  /// Default-initialises (leaves floats unset) where std::allocator would zero: kernels
+  /// overwrite their scratch, and a memset per buffer per layer is measurable. Constructing
+  /// with a value (v(n, 0.0f), assign) still initialises.
+  template <class U>
+  void construct(U* p) noexcept(std::is_nothrow_default_constructible_v<U>) {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <class U, class... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
   template <class U> struct rebind { using other = pool_allocator<U>; };
   friend bool operator==(const pool_allocator&, const pool_allocator&) noexcept { return true; }
 };
 
-/** @brief Scratch vectors of kernels: pooled, aligned. */
+/** @brief Scratch vectors of kernels: pooled, aligned, and not zeroed by resize(n). */
 template <class T>
 using pooled_vector = std::vector<T, pool_allocator<T>>;
 

@@ -194,15 +194,27 @@ struct gemm_tile {
       }
       return;
     }
+    // A partial tile (the last rows or columns of C): whole vectors are still stored as
+    // vectors; only the columns past the last whole vector go through the scalar loop.
     alignas(64) float tile[mr * nr];
-    for (int r = 0; r < mr; ++r)
-      for (int v = 0; v < nv; ++v) (va * acc[r][v]).store_aligned(tile + r * nr + v * width);
     for (int r = 0; r < rows; ++r) {
       float* row = c + static_cast<std::ptrdiff_t>(r) * ldc;
-      for (int j = 0; j < cols; ++j) {
-        float out = (beta == 0.0f ? 0.0f : beta * row[j]) + tile[r * nr + j];
-        if (bias) out += bias[j];
-        row[j] = act == activation::relu ? std::max(out, 0.0f) : act == activation::hswish ? out * hsig_s(out) : out;
+      for (int v = 0; v < nv; ++v) {
+        const int first = v * width, count = std::min(width, cols - first);
+        if (count <= 0) break;
+        batch out = va * acc[r][v];
+        if (count == width) {
+          if (beta != 0.0f) out = xsimd::fma(batch(beta), batch::load_unaligned(row + first), out);
+          if (bias) out += batch::load_unaligned(bias + first);
+          epilogue(out, act).store_unaligned(row + first);
+          continue;
+        }
+        out.store_aligned(tile + r * nr + first);
+        for (int j = first; j < first + count; ++j) {
+          float value = (beta == 0.0f ? 0.0f : beta * row[j]) + tile[r * nr + j];
+          if (bias) value += bias[j];
+          row[j] = act == activation::relu ? std::max(value, 0.0f) : act == activation::hswish ? value * hsig_s(value) : value;
+        }
       }
     }
   }

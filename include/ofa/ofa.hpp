@@ -1,11 +1,13 @@
 #pragma once
 /// @file
-/// The umbrella header: everything ofa offers. Internal headers never include it.
+/// The umbrella header: everything ofa offers. Internal headers never include it;
+/// include the area headers you use for faster builds.
 
 #include "ofa/errors.hpp"
 #include "ofa/random.hpp"
 #include "ofa/version.hpp"
 
+// the architecture space
 #include "ofa/space/activation.hpp"
 #include "ofa/space/arch_encoding.hpp"
 #include "ofa/space/choices.hpp"
@@ -18,3 +20,22 @@
 #include "ofa/space/subnet_config.hpp"
 #include "ofa/spaces/cifar.hpp"
 #include "ofa/spaces/mobilenet_v3.hpp"
+
+// tensors, kernels, autograd
+#include "ofa/autograd/gradcheck.hpp"
+#include "ofa/autograd/kernel_transform.hpp"
+#include "ofa/autograd/ops.hpp"
+#include "ofa/kernels/gemm.hpp"
+#include "ofa/parallel/arena.hpp"
+#include "ofa/tensor/tensor.hpp"
+
+// the supernet and its subnets
+#include "ofa/io/checkpoint.hpp"
+#include "ofa/nn/elastic_net.hpp"
+#include "ofa/nn/serialize.hpp"
+#include "ofa/nn/static_net.hpp"
+
+// data
+#include "ofa/data/loader.hpp"
+#include "ofa/data/spec.hpp"
+#include "ofa/data/split.hpp"

@@ -21,8 +21,8 @@ static void gemm_bench(benchmark::State& state, trans ta, trans tb) {
     ofa::kernels::gemm(ta, tb, m, n, k, 1.0f, a.data(), lda, b.data(), ldb, 0.0f, c.data(), n);
     benchmark::ClobberMemory();
   }
-  state.counters["GFLOPS"] = benchmark::Counter(2.0 * m * n * k, benchmark::Counter::kIsIterationInvariantRate,
-                                                benchmark::Counter::kIs1000);
+  state.counters["GFLOPS"] =
+      benchmark::Counter(2.0 * m * n * k, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
   state.counters["threads"] = threads;
 }
 
@@ -37,9 +37,15 @@ static void shapes(benchmark::internal::Benchmark* b) {
   b->ArgNames({"M", "N", "K", "threads"})->UseRealTime();
 }
 
-static void bm_gemm_nt(benchmark::State& s) { gemm_bench(s, trans::no, trans::yes); }   // forward: X·Wᵀ
-static void bm_gemm_nn(benchmark::State& s) { gemm_bench(s, trans::no, trans::no); }    // backward dX = dY·W
-static void bm_gemm_tn(benchmark::State& s) { gemm_bench(s, trans::yes, trans::no); }   // backward dW = dYᵀ·X
+static void bm_gemm_nt(benchmark::State& s) {
+  gemm_bench(s, trans::no, trans::yes);
+}  // forward: X·Wᵀ
+static void bm_gemm_nn(benchmark::State& s) {
+  gemm_bench(s, trans::no, trans::no);
+}  // backward dX = dY·W
+static void bm_gemm_tn(benchmark::State& s) {
+  gemm_bench(s, trans::yes, trans::no);
+}  // backward dW = dYᵀ·X
 BENCHMARK(bm_gemm_nt)->Apply(shapes);
 BENCHMARK(bm_gemm_nn)->Apply(shapes);
 BENCHMARK(bm_gemm_tn)->Apply(shapes);

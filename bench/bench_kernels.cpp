@@ -16,8 +16,10 @@ using ofa::kernels::conv_shape;
 
 namespace {
 void set_counters(benchmark::State& state, double flops, double bytes) {
-  state.counters["GFLOPS"] = benchmark::Counter(flops, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
-  state.counters["GBps"] = benchmark::Counter(bytes, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
+  state.counters["GFLOPS"] =
+      benchmark::Counter(flops, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
+  state.counters["GBps"] =
+      benchmark::Counter(bytes, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
 }
 
 // {batch, size, channels}: mbv3 at resolution 128, batch 16: unit 1 (72 mid at 32x32),
@@ -76,19 +78,25 @@ static void bm_mbconv_block(benchmark::State& state) {
             e = static_cast<int>(state.range(2)), k = static_cast<int>(state.range(3));
   const bool se = state.range(4) != 0;
   const int mid = in * e, se_mid = ofa::squeeze_excite_width(mid), batch = 16;
-  auto param = [](ofa::shape_type shape, float v) { return ag::variable<float>(ofa::make_tensor<float>(shape, v), true); };
-  auto x = ag::variable<float>(ofa::make_tensor<float>({std::size_t(batch), std::size_t(hw), std::size_t(hw), std::size_t(in)}, 0.3f));
+  auto param = [](ofa::shape_type shape, float v) {
+    return ag::variable<float>(ofa::make_tensor<float>(shape, v), true);
+  };
+  auto x = ag::variable<float>(
+      ofa::make_tensor<float>({std::size_t(batch), std::size_t(hw), std::size_t(hw), std::size_t(in)}, 0.3f));
   auto w1 = param({std::size_t(mid), std::size_t(in)}, 0.05f), w2 = param({7, 7, std::size_t(mid)}, 0.02f),
        w3 = param({std::size_t(in), std::size_t(mid)}, 0.05f);
   auto g1 = param({std::size_t(mid)}, 1.0f), b1 = param({std::size_t(mid)}, 0.0f), g2 = param({std::size_t(mid)}, 1.0f),
        b2 = param({std::size_t(mid)}, 0.0f), g3 = param({std::size_t(in)}, 1.0f), b3 = param({std::size_t(in)}, 0.0f);
   auto s1 = param({std::size_t(se_mid), std::size_t(mid)}, 0.05f), sb1 = param({std::size_t(se_mid)}, 0.0f),
        s2 = param({std::size_t(mid), std::size_t(se_mid)}, 0.05f), sb2 = param({std::size_t(mid)}, 0.0f);
-  ofa::tensor<float> rm1 = ofa::make_tensor<float>({std::size_t(mid)}), rv1 = ofa::make_tensor<float>({std::size_t(mid)}, 1.0f),
-                     rm2 = rm1, rv2 = rv1, rm3 = ofa::make_tensor<float>({std::size_t(in)}), rv3 = ofa::make_tensor<float>({std::size_t(in)}, 1.0f);
+  ofa::tensor<float> rm1 = ofa::make_tensor<float>({std::size_t(mid)}),
+                     rv1 = ofa::make_tensor<float>({std::size_t(mid)}, 1.0f), rm2 = rm1, rv2 = rv1,
+                     rm3 = ofa::make_tensor<float>({std::size_t(in)}),
+                     rv3 = ofa::make_tensor<float>({std::size_t(in)}, 1.0f);
   const auto target = ofa::make_tensor<float>({std::size_t(batch * hw * hw * in)}, 0.1f);
   for (auto _ : state) {
-    auto h = ag::activate(ag::batch_norm(ag::pointwise(x, w1, mid, in), g1, b1, rm1, rv1, true), ofa::activation::hswish);
+    auto h =
+        ag::activate(ag::batch_norm(ag::pointwise(x, w1, mid, in), g1, b1, rm1, rv1, true), ofa::activation::hswish);
     h = ag::activate(ag::batch_norm(ag::depthwise(h, w2, k, 1), g2, b2, rm2, rv2, true), ofa::activation::hswish);
     if (se) {
       auto s = ag::activate(ag::linear(ag::global_avg_pool(h), s1, sb1, se_mid, mid), ofa::activation::relu);
@@ -103,9 +111,13 @@ static void bm_mbconv_block(benchmark::State& state) {
   set_counters(state, 3 * 2 * macs, 0);  // forward + ~2x for backward
 }
 BENCHMARK(bm_mbconv_block)
-    ->Args({32, 24, 6, 5, 0, 1})->Args({32, 24, 6, 5, 0, 2})
-    ->Args({16, 40, 6, 7, 1, 1})->Args({16, 40, 6, 7, 1, 2})
-    ->Args({8, 112, 6, 3, 1, 2})->Args({4, 160, 4, 5, 1, 2})
-    ->ArgNames({"hw", "in", "e", "k", "se", "threads"})->UseRealTime();
+    ->Args({32, 24, 6, 5, 0, 1})
+    ->Args({32, 24, 6, 5, 0, 2})
+    ->Args({16, 40, 6, 7, 1, 1})
+    ->Args({16, 40, 6, 7, 1, 2})
+    ->Args({8, 112, 6, 3, 1, 2})
+    ->Args({4, 160, 4, 5, 1, 2})
+    ->ArgNames({"hw", "in", "e", "k", "se", "threads"})
+    ->UseRealTime();
 
 BENCHMARK_MAIN();

@@ -85,7 +85,8 @@ void run_bench(const bench_options& o) {
     for (auto& l : labels) l = static_cast<int>(engine.uniform_index(Space::class_count));
     auto state = net.state();
     std::vector<ofa::tensor<float>> momentum;
-    for (auto& p : state.parameters) momentum.push_back(ofa::make_tensor<float>(ofa::autograd::detail::shape_of(p.value.value())));
+    for (auto& p : state.parameters)
+      momentum.push_back(ofa::make_tensor<float>(ofa::autograd::detail::shape_of(p.value.value())));
     const ofa::autograd::variable<float> input(images);
     seconds = median_seconds(o.warmup, o.repetitions, [&] {
       net.zero_grad();
@@ -110,16 +111,26 @@ void run_bench(const bench_options& o) {
   const int threads = ofa::parallel::arena::threads();
   const double gflops = flops / seconds / 1e9, peak = o.peak_per_core * threads;
   if (o.json) {
-    nlohmann::json j{{"mode", o.mode},     {"space", o.space},        {"config", ofa::to_json(config)},
-                     {"batch", o.batch},   {"resolution", config.resolution}, {"threads", threads},
-                     {"macs_per_image", macs}, {"images_per_s", double(n) / seconds}, {"ms", seconds * 1e3},
-                     {"gflops", gflops},   {"peak_gflops", peak},     {"peak_fraction", gflops / peak}};
+    nlohmann::json j{{"mode", o.mode},
+                     {"space", o.space},
+                     {"config", ofa::to_json(config)},
+                     {"batch", o.batch},
+                     {"resolution", config.resolution},
+                     {"threads", threads},
+                     {"macs_per_image", macs},
+                     {"images_per_s", double(n) / seconds},
+                     {"ms", seconds * 1e3},
+                     {"gflops", gflops},
+                     {"peak_gflops", peak},
+                     {"peak_fraction", gflops / peak}};
     std::cout << j.dump() << "\n";
     return;
   }
-  std::printf("%s %s (%s) batch %d @%d, %d threads: %.1f images/s, %.2f ms per step, %.1f GFLOP/s = %.0f%% of %.0f GFLOP/s FMA peak\n",
-              o.mode.c_str(), o.space.c_str(), o.config.c_str(), o.batch, config.resolution, threads, double(n) / seconds,
-              seconds * 1e3, gflops, 100 * gflops / peak, peak);
+  std::printf(
+      "%s %s (%s) batch %d @%d, %d threads: %.1f images/s, %.2f ms per step, %.1f GFLOP/s = %.0f%% of %.0f GFLOP/s FMA "
+      "peak\n",
+      o.mode.c_str(), o.space.c_str(), o.config.c_str(), o.batch, config.resolution, threads, double(n) / seconds,
+      seconds * 1e3, gflops, 100 * gflops / peak, peak);
 }
 
 inline void add_bench_mode(CLI::App& bench, const std::string& mode, const std::string& help) {

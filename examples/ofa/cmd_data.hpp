@@ -41,8 +41,12 @@ inline void run_data_bench(const data_bench_options& o) {
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const int threads = ofa::parallel::arena::threads();
   if (o.json) {
-    std::cout << nlohmann::json{{"data", o.data}, {"threads", threads}, {"images", images}, {"seconds", seconds},
-                                {"images_per_s", double(images) / seconds}, {"skipped", loader.skipped()}}
+    std::cout << nlohmann::json{{"data", o.data},
+                                {"threads", threads},
+                                {"images", images},
+                                {"seconds", seconds},
+                                {"images_per_s", double(images) / seconds},
+                                {"skipped", loader.skipped()}}
                      .dump()
               << "\n";
     return;

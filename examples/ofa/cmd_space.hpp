@@ -78,8 +78,8 @@ inline void add_info(CLI::App& app) {
                 << "units          " << Space::unit_count << " (" << Space::block_slots << " block slots), "
                 << Space::class_count << " classes\n"
                 << "supernet       " << grouped(real) << " parameters (weights built and counted; = analytic count)\n"
-                << "largest @" << r << "  " << human(double(largest.macs)) << "MACs, "
-                << human(double(largest.params)) << "params\n"
+                << "largest @" << r << "  " << human(double(largest.macs)) << "MACs, " << human(double(largest.params))
+                << "params\n"
                 << "smallest @" << r << " " << human(double(smallest.macs)) << "MACs, "
                 << human(double(smallest.params)) << "params\n";
     });
@@ -109,21 +109,27 @@ inline void add_profile(CLI::App& app) {
         if (o->layers) {
           j["layers"] = nlohmann::json::array();
           for (const auto& l : p.layers)
-            j["layers"].push_back({{"name", l.name}, {"kind", l.kind}, {"in_channels", l.in_channels},
-                                   {"out_channels", l.out_channels}, {"kernel_size", l.kernel_size},
-                                   {"stride", l.stride}, {"in_size", l.in_size}, {"out_size", l.out_size},
-                                   {"macs", l.macs}, {"params", l.params}});
+            j["layers"].push_back({{"name", l.name},
+                                   {"kind", l.kind},
+                                   {"in_channels", l.in_channels},
+                                   {"out_channels", l.out_channels},
+                                   {"kernel_size", l.kernel_size},
+                                   {"stride", l.stride},
+                                   {"in_size", l.in_size},
+                                   {"out_size", l.out_size},
+                                   {"macs", l.macs},
+                                   {"params", l.params}});
         }
         std::cout << j.dump(2) << "\n";
         return;
       }
       if (o->layers) {
-        std::printf("%-32s %-10s %5s %5s %2s %2s %5s %14s %10s\n", "layer", "kind", "in", "out", "k", "s",
-                    "size", "MACs", "params");
+        std::printf("%-32s %-10s %5s %5s %2s %2s %5s %14s %10s\n", "layer", "kind", "in", "out", "k", "s", "size",
+                    "MACs", "params");
         for (const auto& l : p.layers)
-          std::printf("%-32s %-10s %5d %5d %2d %2d %5d %14s %10s\n", l.name.c_str(), l.kind.c_str(),
-                      l.in_channels, l.out_channels, l.kernel_size, l.stride, l.out_size,
-                      grouped(l.macs).c_str(), grouped(l.params).c_str());
+          std::printf("%-32s %-10s %5d %5d %2d %2d %5d %14s %10s\n", l.name.c_str(), l.kind.c_str(), l.in_channels,
+                      l.out_channels, l.kernel_size, l.stride, l.out_size, grouped(l.macs).c_str(),
+                      grouped(l.params).c_str());
       }
       std::cout << "resolution " << p.resolution << ": " << grouped(p.macs) << " MACs (" << human(double(p.macs))
                 << "), " << grouped(p.params) << " parameters (" << human(double(p.params)) << ")\n";

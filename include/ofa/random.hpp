@@ -69,9 +69,7 @@ class rng {
   double uniform01() noexcept { return static_cast<double>((*this)() >> 11) * 0x1.0p-53; }
 
   /** @brief Uniform float in [lo, hi). */
-  float uniform(float lo, float hi) noexcept {
-    return lo + static_cast<float>(uniform01()) * (hi - lo);
-  }
+  float uniform(float lo, float hi) noexcept { return lo + static_cast<float>(uniform01()) * (hi - lo); }
 
   /** @brief True with probability p. */
   bool bernoulli(double p) noexcept { return uniform01() < p; }
@@ -80,9 +78,7 @@ class rng {
   double normal() noexcept;
 
  private:
-  static constexpr std::uint64_t rotl(std::uint64_t x, int k) noexcept {
-    return (x << k) | (x >> (64 - k));
-  }
+  static constexpr std::uint64_t rotl(std::uint64_t x, int k) noexcept { return (x << k) | (x >> (64 - k)); }
   static constexpr std::uint64_t splitmix64(std::uint64_t& x) noexcept {
     std::uint64_t z = (x += 0x9e3779b97f4a7c15ULL);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;

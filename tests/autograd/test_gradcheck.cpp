@@ -90,13 +90,23 @@ TEST_CASE("gradcheck: squeeze-excite pieces, add, resize, dropout", "[autograd]"
   auto s = random_var({2, 5}, 111);
   auto y = random_var({2, 3, 4, 5}, 112);
   require_close(ag::gradcheck([&] { return ag::dot(ag::global_avg_pool(x), random_tensor({2, 5}, 113)); }, {x}));
-  require_close(ag::gradcheck([&] { return ag::dot(ag::channel_scale(x, s), random_tensor({2, 3, 4, 5}, 114)); }, {x, s}));
+  require_close(ag::gradcheck(
+      [&] {
+        return ag::dot(ag::channel_scale(x, s), random_tensor({2, 3, 4, 5}, 114));
+      },
+      {x, s}));
   require_close(ag::gradcheck([&] { return ag::dot(ag::add(x, y), random_tensor({2, 3, 4, 5}, 115)); }, {x, y}));
-  require_close(ag::gradcheck([&] { return ag::dot(ag::resize_bilinear(x, 5, 3), random_tensor({2, 5, 3, 5}, 116)); }, {x}));
-  require_close(ag::gradcheck([&] {
-    ofa::rng mask(7);  // the same mask at every evaluation
-    return ag::dot(ag::dropout(x, 0.3, mask, true), random_tensor({2, 3, 4, 5}, 117));
-  }, {x}));
+  require_close(ag::gradcheck(
+      [&] {
+        return ag::dot(ag::resize_bilinear(x, 5, 3), random_tensor({2, 5, 3, 5}, 116));
+      },
+      {x}));
+  require_close(ag::gradcheck(
+      [&] {
+        ofa::rng mask(7);  // the same mask at every evaluation
+        return ag::dot(ag::dropout(x, 0.3, mask, true), random_tensor({2, 3, 4, 5}, 117));
+      },
+      {x}));
 }
 
 TEST_CASE("gradcheck: losses", "[autograd]") {
@@ -110,7 +120,8 @@ TEST_CASE("gradcheck: losses", "[autograd]") {
 TEST_CASE("gradcheck: a whole MBConv block with SE at random widths", "[autograd]") {
   for (int trial = 0; trial < 3; ++trial) {
     ofa::rng pick(static_cast<std::uint64_t>(trial) + 200);
-    const int in = 4, mid = 6 + 2 * static_cast<int>(pick.uniform_index(3)), k = 3 + 2 * static_cast<int>(pick.uniform_index(3));
+    const int in = 4, mid = 6 + 2 * static_cast<int>(pick.uniform_index(3)),
+              k = 3 + 2 * static_cast<int>(pick.uniform_index(3));
     auto x = random_var({2, 5, 5, static_cast<std::size_t>(in)}, 130 + trial);
     auto w_expand = random_var({12, 4}, 131), w_dw = random_var({7, 7, 12}, 132), w_proj = random_var({4, 12}, 133);
     auto w_se1 = random_var({4, 12}, 134), b_se1 = random_var({4}, 135), w_se2 = random_var({12, 4}, 136),
@@ -121,7 +132,8 @@ TEST_CASE("gradcheck: a whole MBConv block with SE at random widths", "[autograd
     rv.fill(1);
     const auto r = random_tensor({2, 5, 5, 4}, 140);
     auto block = [&] {
-      auto h = ag::activate(ag::batch_norm(ag::pointwise(x, w_expand, mid, in), g1, be1, rm, rv, true), ofa::activation::hswish);
+      auto h = ag::activate(ag::batch_norm(ag::pointwise(x, w_expand, mid, in), g1, be1, rm, rv, true),
+                            ofa::activation::hswish);
       h = ag::depthwise(h, w_dw, k, 1);
       auto se = ag::global_avg_pool(h);
       se = ag::activate(ag::linear(se, w_se1, b_se1, 2, mid), ofa::activation::relu);

@@ -48,8 +48,8 @@ TEST_CASE("no_grad records nothing", "[autograd]") {
 TEST_CASE("misuse gives typed errors naming the op and shapes", "[autograd]") {
   auto w = param({3, 4}, 3, 1.0);
   auto x = fvar(ofa::make_tensor<float>({2, 5}, 1.0f));
-  CHECK_THROWS_WITH(ag::pointwise(x, w, 3, 4), Catch::Matchers::Contains("pointwise") &&
-                                                   Catch::Matchers::Contains("[2, 5]"));
+  CHECK_THROWS_WITH(ag::pointwise(x, w, 3, 4),
+                    Catch::Matchers::Contains("pointwise") && Catch::Matchers::Contains("[2, 5]"));
   CHECK_THROWS_AS(ag::pointwise(fvar(ofa::make_tensor<float>({2, 4})), w, 5, 4), ofa::shape_error);
   auto not_scalar = ag::pointwise(fvar(ofa::make_tensor<float>({2, 4}, 1.0f)), w, 3, 4);
   CHECK_THROWS_AS(ag::backward(not_scalar), ofa::logic_error);

@@ -35,7 +35,8 @@ void write_file(const fs::path& p, const std::vector<std::uint8_t>& bytes) {
 }
 std::vector<std::uint8_t> test_pixels(int w, int h, int seed) {
   std::vector<std::uint8_t> px(static_cast<std::size_t>(w) * h * 3);
-  for (std::size_t i = 0; i < px.size(); ++i) px[i] = static_cast<std::uint8_t>((i * 7 + static_cast<std::size_t>(seed) * 31) % 251);
+  for (std::size_t i = 0; i < px.size(); ++i)
+    px[i] = static_cast<std::uint8_t>((i * 7 + static_cast<std::size_t>(seed) * 31) % 251);
   return px;
 }
 std::vector<std::uint8_t> encode_jpeg(int w, int h, int seed) {
@@ -144,7 +145,8 @@ TEST_CASE("CIFAR-10 binary: layout, and wrong sizes are refused", "[data][cifar]
   CHECK(img.at(5, 7, 2) == 202);
   bytes.pop_back();
   write_file(dir / "test_batch.bin", bytes);
-  CHECK_THROWS_WITH(od::cifar10_binary(dir.string(), false), Contains("test_batch.bin") && Contains("not a multiple of 3073"));
+  CHECK_THROWS_WITH(od::cifar10_binary(dir.string(), false),
+                    Contains("test_batch.bin") && Contains("not a multiple of 3073"));
   CHECK_THROWS_WITH(od::cifar10_binary(dir.string(), true), Contains("data_batch_1.bin"));
   bytes.push_back(0);
   bytes[0] = 11;

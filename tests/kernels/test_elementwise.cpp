@@ -51,8 +51,10 @@ TEST_CASE("batch norm: parallel equals sequential, statistics and folding are ri
   std::vector<float> rm1(c, 0.0f), rv1(c, 1.0f), rm2(c, 0.0f), rv2(c, 1.0f);
   std::vector<float> y1(m * c), y2(m * c);
   ofa::kernels::batch_norm_saved<float> s1, s2;
-  ofa::kernels::batch_norm_train(m, c, x.data(), {gamma.data(), beta.data(), rm1.data(), rv1.data()}, y1.data(), s1, true);
-  ofa::kernels::batch_norm_train(m, c, x.data(), {gamma.data(), beta.data(), rm2.data(), rv2.data()}, y2.data(), s2, false);
+  ofa::kernels::batch_norm_train(m, c, x.data(), {gamma.data(), beta.data(), rm1.data(), rv1.data()}, y1.data(), s1,
+                                 true);
+  ofa::kernels::batch_norm_train(m, c, x.data(), {gamma.data(), beta.data(), rm2.data(), rv2.data()}, y2.data(), s2,
+                                 false);
   CHECK(test::max_relative_error(y1, y2) < 1e-5);
   CHECK(test::max_relative_error(rv1, rv2) < 1e-5);
   // normalised output: per channel mean beta, std gamma
@@ -97,7 +99,8 @@ TEST_CASE("dense conv (float GEMM path) equals the double reference", "[kernels]
     for (int kx = 0; kx < 3; ++kx)
       for (int c = 0; c < 3; ++c) {
         const int iy = 2 * 2 - 1 + ky, ix = 3 * 2 - 1 + kx;
-        direct += ind[static_cast<std::size_t>((iy * 11 + ix) * 3 + c)] * wd[static_cast<std::size_t>(5 * 27 + (ky * 3 + kx) * 3 + c)];
+        direct += ind[static_cast<std::size_t>((iy * 11 + ix) * 3 + c)] *
+                  wd[static_cast<std::size_t>(5 * 27 + (ky * 3 + kx) * 3 + c)];
       }
   CHECK(ref[static_cast<std::size_t>((2 * s.out_width() + 3) * cout + 5)] == Approx(direct));
 }

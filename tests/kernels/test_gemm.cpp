@@ -37,9 +37,9 @@ TEST_CASE("gemm equals the reference for every transposition and odd sizes", "[k
 }
 
 TEST_CASE("gemm honours leading dimensions, alpha and beta", "[kernels][gemm]") {
-  check_gemm(trans::no, trans::yes, 37, 45, 29, 11, 1.0f, 1.0f, 3);   // accumulate into C
+  check_gemm(trans::no, trans::yes, 37, 45, 29, 11, 1.0f, 1.0f, 3);  // accumulate into C
   check_gemm(trans::yes, trans::no, 19, 64, 40, 5, 0.5f, 2.0f, 4);
-  check_gemm(trans::no, trans::no, 64, 32, 513, 3, -1.0f, 0.0f, 5);   // K spans two KC blocks
+  check_gemm(trans::no, trans::no, 64, 32, 513, 3, -1.0f, 0.0f, 5);  // K spans two KC blocks
 }
 
 TEST_CASE("gemm at MobileNetV3 shapes", "[kernels][gemm]") {
@@ -83,7 +83,8 @@ TEST_CASE("gemm with pre-packed weights equals the plain gemm", "[kernels][gemm]
     std::vector<float> c(static_cast<std::size_t>(m) * n), expected(c.size());
     const auto packed = ofa::kernels::pack_weights(w.data(), ldw, n, k);
     ofa::kernels::gemm_packed(m, a.data(), k, packed, 0.0f, c.data(), n);
-    ofa::kernels::gemm_reference(trans::no, trans::yes, m, n, k, 1.0f, a.data(), k, w.data(), ldw, 0.0f, expected.data(), n);
+    ofa::kernels::gemm_reference(trans::no, trans::yes, m, n, k, 1.0f, a.data(), k, w.data(), ldw, 0.0f,
+                                 expected.data(), n);
     INFO("m=" << m << " n=" << n << " k=" << k);
     CHECK(test::max_relative_error(c, expected) < 1e-5 * (k + 1));
   }
@@ -98,7 +99,8 @@ TEST_CASE("the fused bias + activation epilogue", "[kernels][gemm]") {
       std::vector<float> c(static_cast<std::size_t>(m) * n), expected(c.size());
       ofa::kernels::gemm_packed(m, a.data(), k, ofa::kernels::pack_weights(w.data(), k, n, k), 0.0f, c.data(), n,
                                 bias.data(), act);
-      ofa::kernels::gemm_reference(trans::no, trans::yes, m, n, k, 1.0f, a.data(), k, w.data(), k, 0.0f, expected.data(), n);
+      ofa::kernels::gemm_reference(trans::no, trans::yes, m, n, k, 1.0f, a.data(), k, w.data(), k, 0.0f,
+                                   expected.data(), n);
       for (int i = 0; i < m; ++i)
         for (int j = 0; j < n; ++j) {
           float& e = expected[static_cast<std::size_t>(i * n + j)];

@@ -30,7 +30,8 @@ TEST_CASE("re-organising middle channels keeps the function at full width", "[nn
   for (int stage : {0, 1, 2}) {
     net.reorganize_channels(stage);
     const auto after = net.forward(ag::variable<float>(images), false).value();
-    for (std::size_t i = 0; i < before.size(); ++i) CHECK(after.data()[i] == Approx(before.data()[i]).epsilon(1e-4).margin(1e-4));
+    for (std::size_t i = 0; i < before.size(); ++i)
+      CHECK(after.data()[i] == Approx(before.data()[i]).epsilon(1e-4).margin(1e-4));
   }
 }
 
@@ -86,10 +87,18 @@ void make_batch(std::size_t n, int size, ofa::rng& engine, ofa::tensor<float>& i
         const int dx = x - cx, dy = y - cy;
         bool inside = false;
         switch (label) {
-          case 0: inside = dx * dx + dy * dy <= r * r; break;           // disc
-          case 1: inside = std::abs(dx) <= r && std::abs(dy) <= r; break;  // square
-          case 2: inside = std::abs(dx) <= 1 || std::abs(dy) <= 1; break;  // cross
-          default: inside = (x + y) % 6 < 3; break;                       // stripes
+          case 0:
+            inside = dx * dx + dy * dy <= r * r;
+            break;  // disc
+          case 1:
+            inside = std::abs(dx) <= r && std::abs(dy) <= r;
+            break;  // square
+          case 2:
+            inside = std::abs(dx) <= 1 || std::abs(dy) <= 1;
+            break;  // cross
+          default:
+            inside = (x + y) % 6 < 3;
+            break;  // stripes
         }
         const float colour[4][3] = {{1, -1, -1}, {-1, 1, -1}, {-1, -1, 1}, {1, 1, -1}};
         for (int ch = 0; ch < 3; ++ch)
@@ -125,7 +134,7 @@ TEST_CASE("a cifar subnet learns; a second config learns on the shared weights",
     net.set_active(c);
     float first_loss = 0, last_loss = 0;
     const int steps = test::sanitized ? 6 : 80;  // sanitizers check memory, the Release run checks learning
-    const int window = std::max(1, steps / 8);    // steps averaged at the start and at the end
+    const int window = std::max(1, steps / 8);   // steps averaged at the start and at the end
     for (int step = 0; step < steps; ++step) {
       ofa::tensor<float> images;
       std::vector<int> labels;

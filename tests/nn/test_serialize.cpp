@@ -16,7 +16,9 @@ using Catch::Matchers::Contains;
 namespace fs = std::filesystem;
 
 namespace {
-std::string temp_path(const std::string& name) { return (fs::temp_directory_path() / ("ofa_test_" + name)).string(); }
+std::string temp_path(const std::string& name) {
+  return (fs::temp_directory_path() / ("ofa_test_" + name)).string();
+}
 std::string read_all(const std::string& p) {
   std::ifstream in(p, std::ios::binary);
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
@@ -72,7 +74,8 @@ TEST_CASE("bad checkpoints are refused with io_error naming file and reason", "[
   const std::string good = read_all(path);
 
   SECTION("missing file") {
-    CHECK_THROWS_WITH(ofa::nn::load(net, "/no/such/file.ofa"), Contains("/no/such/file.ofa") && Contains("cannot open"));
+    CHECK_THROWS_WITH(ofa::nn::load(net, "/no/such/file.ofa"),
+                      Contains("/no/such/file.ofa") && Contains("cannot open"));
   }
   SECTION("truncated") {
     write_all(path, good.substr(0, good.size() / 2));

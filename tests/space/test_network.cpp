@@ -75,7 +75,7 @@ TEST_CASE("make_divisible matches the reference", "[space]") {
   CHECK(ofa::expanded_width(40, 3) == 120);
   CHECK(ofa::expanded_width(112, 6) == 672);
   CHECK(ofa::make_divisible(10) == 16);  // 10+4 = 14 -> 8, below 0.9*10 -> 16
-  CHECK(ofa::make_divisible(3) == 8);     // never below the divisor
+  CHECK(ofa::make_divisible(3) == 8);    // never below the divisor
   CHECK(ofa::squeeze_excite_width(120) == 32);
   CHECK(ofa::squeeze_excite_width(72) == 24);  // 18 -> 24
   CHECK(ofa::round_half_even(2.5) == 2);

@@ -27,7 +27,8 @@ variable<T> transform_kernel(const variable<T>& source, const variable<T>& matri
                       shape_string(matrix.value().shape()) + " cannot make a " + std::to_string(k) + "x" +
                       std::to_string(k) + " kernel over " + std::to_string(channels) + " channels");
   const int full = static_cast<int>(ss[0]), max_c = static_cast<int>(ss[2]);
-  tensor<T> out(shape_type{static_cast<std::size_t>(k), static_cast<std::size_t>(k), static_cast<std::size_t>(channels)});
+  tensor<T> out(
+      shape_type{static_cast<std::size_t>(k), static_cast<std::size_t>(k), static_cast<std::size_t>(channels)});
   auto src = kernel_view<const T>::centre(source.value().data(), full, max_c, k, channels);
   const T* m = matrix.value().data();
   for (std::size_t j = 0; j < taps; ++j) {

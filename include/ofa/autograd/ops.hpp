@@ -28,26 +28,41 @@
 
 namespace ofa::autograd {
 
-template <class T> variable<T> pointwise(const variable<T>& x, const variable<T>& w, int out, int in);
-template <class T> variable<T> bias_add(const variable<T>& x, const variable<T>& b);
-template <class T> variable<T> linear(const variable<T>& x, const variable<T>& w, const variable<T>& b, int out, int in);
-template <class T> variable<T> depthwise(const variable<T>& x, const variable<T>& w, int kernel, int stride);
-template <class T> variable<T> conv2d(const variable<T>& x, const variable<T>& w, int stride);
+template <class T>
+variable<T> pointwise(const variable<T>& x, const variable<T>& w, int out, int in);
+template <class T>
+variable<T> bias_add(const variable<T>& x, const variable<T>& b);
+template <class T>
+variable<T> linear(const variable<T>& x, const variable<T>& w, const variable<T>& b, int out, int in);
+template <class T>
+variable<T> depthwise(const variable<T>& x, const variable<T>& w, int kernel, int stride);
+template <class T>
+variable<T> conv2d(const variable<T>& x, const variable<T>& w, int stride);
 template <class T>
 variable<T> batch_norm(const variable<T>& x, const variable<T>& gamma, const variable<T>& beta, tensor<T>& running_mean,
                        tensor<T>& running_var, bool training, T momentum = T(0.1), T eps = T(1e-5));
-template <class T> variable<T> activate(const variable<T>& x, activation act);
-template <class T> variable<T> hsigmoid(const variable<T>& x);
-template <class T> variable<T> global_avg_pool(const variable<T>& x);
-template <class T> variable<T> channel_scale(const variable<T>& x, const variable<T>& s);
-template <class T> variable<T> add(const variable<T>& a, const variable<T>& b);
-template <class T> variable<T> dropout(const variable<T>& x, double p, rng& engine, bool training);
-template <class T> variable<T> resize_bilinear(const variable<T>& x, int out_h, int out_w);
+template <class T>
+variable<T> activate(const variable<T>& x, activation act);
+template <class T>
+variable<T> hsigmoid(const variable<T>& x);
+template <class T>
+variable<T> global_avg_pool(const variable<T>& x);
+template <class T>
+variable<T> channel_scale(const variable<T>& x, const variable<T>& s);
+template <class T>
+variable<T> add(const variable<T>& a, const variable<T>& b);
+template <class T>
+variable<T> dropout(const variable<T>& x, double p, rng& engine, bool training);
+template <class T>
+variable<T> resize_bilinear(const variable<T>& x, int out_h, int out_w);
 template <class T>
 variable<T> cross_entropy(const variable<T>& logits, const std::vector<int>& labels, T label_smoothing = T(0));
-template <class T> variable<T> soft_cross_entropy(const variable<T>& logits, const tensor<T>& teacher_logits);
-template <class T> variable<T> mse(const variable<T>& y, const tensor<T>& target);
-template <class T> variable<T> dot(const variable<T>& y, const tensor<T>& weights);
+template <class T>
+variable<T> soft_cross_entropy(const variable<T>& logits, const tensor<T>& teacher_logits);
+template <class T>
+variable<T> mse(const variable<T>& y, const tensor<T>& target);
+template <class T>
+variable<T> dot(const variable<T>& y, const tensor<T>& weights);
 
 // ---------------------------------------------------------------------------
 // implementation
@@ -100,7 +115,8 @@ std::vector<std::size_t> shape_of(const tensor<T>& t) {
 
 inline kernels::conv_shape nhwc_shape(const char* op, const std::vector<std::size_t>& s, int kernel, int stride) {
   if (s.size() != 4) bad_shape(op, "input must be NHWC (rank 4), got " + shape_string(s));
-  return {static_cast<int>(s[0]), static_cast<int>(s[1]), static_cast<int>(s[2]), static_cast<int>(s[3]), kernel, stride};
+  return {
+      static_cast<int>(s[0]), static_cast<int>(s[1]), static_cast<int>(s[2]), static_cast<int>(s[3]), kernel, stride};
 }
 }  // namespace detail
 
@@ -146,8 +162,8 @@ template <class T>
 variable<T> bias_add(const variable<T>& x, const variable<T>& b) {
   const std::size_t c = x.value().shape().back();
   if (b.value().size() < c)
-    detail::bad_shape("bias_add", "bias has " + std::to_string(b.value().size()) + " entries, input needs " +
-                                      std::to_string(c));
+    detail::bad_shape("bias_add",
+                      "bias has " + std::to_string(b.value().size()) + " entries, input needs " + std::to_string(c));
   tensor<T> y = x.value();
   const std::size_t rows = y.size() / c;
   for (std::size_t r = 0; r < rows; ++r)
@@ -183,7 +199,8 @@ variable<T> depthwise(const variable<T>& x, const variable<T>& w, int kernel, in
                                        " on " + std::to_string(s.channels) + " channels (need [K][K][C], K >= k)");
   const int full_k = static_cast<int>(ws[0]), max_c = static_cast<int>(ws[2]);
   auto view = kernel_view<const T>::centre(w.value().data(), full_k, max_c, kernel, s.channels);
-  tensor<T> y(shape_type{xs[0], static_cast<std::size_t>(s.out_height()), static_cast<std::size_t>(s.out_width()), xs[3]});
+  tensor<T> y(
+      shape_type{xs[0], static_cast<std::size_t>(s.out_height()), static_cast<std::size_t>(s.out_width()), xs[3]});
   if constexpr (std::is_same_v<T, float>)
     kernels::depthwise_forward(s, x.value().data(), view, y.data());
   else
@@ -209,7 +226,8 @@ variable<T> depthwise(const variable<T>& x, const variable<T>& w, int kernel, in
         auto g = kernel_view<T>::centre(w.grad().data(), full_k, max_c, s.kernel, s.channels);
         for (int ky = 0; ky < s.kernel; ++ky)
           for (int kx = 0; kx < s.kernel; ++kx)
-            for (int c = 0; c < s.channels; ++c) g.tap(ky, kx)[c] += dw[static_cast<std::size_t>((ky * s.kernel + kx) * s.channels + c)];
+            for (int c = 0; c < s.channels; ++c)
+              g.tap(ky, kx)[c] += dw[static_cast<std::size_t>((ky * s.kernel + kx) * s.channels + c)];
       }
     });
   return r;
@@ -228,14 +246,15 @@ variable<T> conv2d(const variable<T>& x, const variable<T>& w, int stride) {
   if (s.stride < 1) detail::bad_shape("conv2d", "stride must be positive");
   const int cout = static_cast<int>(ws[0]);
   tensor<T> y(shape_type{xs[0], static_cast<std::size_t>(s.out_height()), static_cast<std::size_t>(s.out_width()),
-               static_cast<std::size_t>(cout)});
+                         static_cast<std::size_t>(cout)});
   kernels::conv2d_forward(s, cout, x.value().data(), w.value().data(), y.data());
   const bool on_tape = detail::wants_grad<T>({&x, &w});
   auto r = detail::result(std::move(y), on_tape);
   if (on_tape)
     tape<T>::current().record([x, w, r, s, cout]() mutable {
       pooled_vector<T> dw(w.value().size(), T(0));
-      kernels::conv2d_backward(s, cout, x.value().data(), w.value().data(), r.grad().data(), static_cast<T*>(nullptr), dw.data());
+      kernels::conv2d_backward(s, cout, x.value().data(), w.value().data(), r.grad().data(), static_cast<T*>(nullptr),
+                               dw.data());
       detail::add_into(w, dw.data());
       detail::backprop_into(x, [&](T* dx) {
         kernels::conv2d_backward(s, cout, x.value().data(), w.value().data(), r.grad().data(), dx,
@@ -253,8 +272,8 @@ variable<T> batch_norm(const variable<T>& x, const variable<T>& gamma, const var
     detail::bad_shape("batch_norm", "input has " + std::to_string(c) + " channels, more than the BN layer's " +
                                         std::to_string(gamma.value().size()));
   tensor<T> y(x.value().shape());
-  kernels::batch_norm_params<T> p{gamma.value().data(), beta.value().data(), running_mean.data(), running_var.data(),
-                                  momentum, eps};
+  kernels::batch_norm_params<T> p{
+      gamma.value().data(), beta.value().data(), running_mean.data(), running_var.data(), momentum, eps};
   if (!training) {
     kernels::batch_norm_infer(m, c, x.value().data(), p, y.data());
     const bool on_tape = detail::wants_grad<T>({&x, &gamma, &beta});
@@ -275,7 +294,8 @@ variable<T> batch_norm(const variable<T>& x, const variable<T>& gamma, const var
       });
     return r;
   }
-  if (m < 2) detail::bad_shape("batch_norm", "training needs more than one value per channel, got " + std::to_string(m));
+  if (m < 2)
+    detail::bad_shape("batch_norm", "training needs more than one value per channel, got " + std::to_string(m));
   auto saved = std::make_shared<kernels::batch_norm_saved<T>>();
   kernels::batch_norm_train(m, c, x.value().data(), p, y.data(), *saved, std::is_same_v<T, float>);
   const bool on_tape = detail::wants_grad<T>({&x, &gamma, &beta});
@@ -382,7 +402,8 @@ variable<T> channel_scale(const variable<T>& x, const variable<T>& s) {
 template <class T>
 variable<T> add(const variable<T>& a, const variable<T>& b) {
   if (a.value().shape() != b.value().shape())
-    detail::bad_shape("add", "shapes differ: " + shape_string(a.value().shape()) + " and " + shape_string(b.value().shape()));
+    detail::bad_shape("add",
+                      "shapes differ: " + shape_string(a.value().shape()) + " and " + shape_string(b.value().shape()));
   tensor<T> y(a.value().shape());
   for (std::size_t i = 0; i < y.size(); ++i) y.data()[i] = a.value().data()[i] + b.value().data()[i];
   const bool on_tape = detail::wants_grad<T>({&a, &b});
@@ -430,9 +451,8 @@ variable<T> resize_bilinear(const variable<T>& x, int out_h, int out_w) {
   auto r = detail::result(std::move(y), on_tape);
   if (on_tape)
     tape<T>::current().record([x, r, xs, h, w, out_h, out_w]() mutable {
-      detail::backprop_into(x, [&](T* dx) {
-        kernels::resize_bilinear_backward(xs[0], h, w, xs[3], r.grad().data(), out_h, out_w, dx);
-      });
+      detail::backprop_into(
+          x, [&](T* dx) { kernels::resize_bilinear_backward(xs[0], h, w, xs[3], r.grad().data(), out_h, out_w, dx); });
     });
   return r;
 }
@@ -460,8 +480,8 @@ variable<T> scalar_loss(const variable<T>& z, Loss loss) {
 template <class T>
 variable<T> cross_entropy(const variable<T>& logits, const std::vector<int>& labels, T label_smoothing) {
   if (logits.value().dimension() != 2 || logits.value().shape()[0] != labels.size())
-    detail::bad_shape("cross_entropy", "logits " + shape_string(logits.value().shape()) + " need one label per row, got " +
-                                           std::to_string(labels.size()));
+    detail::bad_shape("cross_entropy", "logits " + shape_string(logits.value().shape()) +
+                                           " need one label per row, got " + std::to_string(labels.size()));
   const std::size_t n = labels.size(), k = logits.value().shape()[1];
   for (std::size_t i = 0; i < n; ++i)
     if (labels[i] < 0 || static_cast<std::size_t>(labels[i]) >= k)
@@ -478,9 +498,8 @@ variable<T> soft_cross_entropy(const variable<T>& logits, const tensor<T>& teach
     detail::bad_shape("soft_cross_entropy", "logits " + shape_string(logits.value().shape()) + " and teacher " +
                                                 shape_string(teacher_logits.shape()) + " must both be [N, K]");
   const std::size_t n = logits.value().shape()[0], k = logits.value().shape()[1];
-  return detail::scalar_loss(logits, [&](T* g) {
-    return kernels::soft_cross_entropy(n, k, logits.value().data(), teacher_logits.data(), g);
-  });
+  return detail::scalar_loss(
+      logits, [&](T* g) { return kernels::soft_cross_entropy(n, k, logits.value().data(), teacher_logits.data(), g); });
 }
 
 template <class T>
@@ -488,15 +507,15 @@ variable<T> mse(const variable<T>& y, const tensor<T>& target) {
   if (y.value().size() != target.size())
     detail::bad_shape("mse", "prediction " + shape_string(y.value().shape()) + " and target " +
                                  shape_string(target.shape()) + " differ in size");
-  return detail::scalar_loss(y, [&](T* g) {
-    return kernels::mean_squared_error(target.size(), y.value().data(), target.data(), g);
-  });
+  return detail::scalar_loss(
+      y, [&](T* g) { return kernels::mean_squared_error(target.size(), y.value().data(), target.data(), g); });
 }
 
 template <class T>
 variable<T> dot(const variable<T>& y, const tensor<T>& weights) {
   if (y.value().size() != weights.size())
-    detail::bad_shape("dot", "sizes differ: " + shape_string(y.value().shape()) + " and " + shape_string(weights.shape()));
+    detail::bad_shape("dot",
+                      "sizes differ: " + shape_string(y.value().shape()) + " and " + shape_string(weights.shape()));
   return detail::scalar_loss(y, [&](T* g) {
     T sum = T(0);
     for (std::size_t i = 0; i < weights.size(); ++i) {

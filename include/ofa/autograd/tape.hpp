@@ -39,8 +39,9 @@ class tape {
       throw logic_error("ofa::autograd::backward: the loss must be a scalar, got shape " +
                         shape_string(loss.value().shape()) + "; reduce it (mean, a loss op) first");
     if (entries_.empty() && !loss.requires_grad())
-      throw logic_error("ofa::autograd::backward: nothing was recorded; run the forward pass "
-                        "outside no_grad and with parameters that require gradients");
+      throw logic_error(
+          "ofa::autograd::backward: nothing was recorded; run the forward pass "
+          "outside no_grad and with parameters that require gradients");
     loss.grad().fill(T(1));
     auto entries = std::move(entries_);
     entries_.clear();

@@ -17,7 +17,7 @@ namespace ofa::autograd {
 template <class T>
 struct node {
   tensor<T> value;
-  tensor<T> grad;           // buffer; its contents count only while grad_valid
+  tensor<T> grad;  // buffer; its contents count only while grad_valid
   bool requires_grad = false;
   bool grad_valid = false;  // false: the gradient is zero (whatever the buffer holds)
 };
@@ -88,11 +88,11 @@ class variable {
 
  private:
   static void ensure_buffer(node<T>& n) {
-    if (n.grad.size() != n.value.size() || n.grad.dimension() != n.value.dimension()) n.grad = tensor<T>(n.value.shape());
+    if (n.grad.size() != n.value.size() || n.grad.dimension() != n.value.dimension())
+      n.grad = tensor<T>(n.value.shape());
   }
 
  public:
-
  private:
   node<T>& checked() const {
     if (!node_) throw logic_error("ofa::autograd::variable: used before it was given a value");

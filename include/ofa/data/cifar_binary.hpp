@@ -46,14 +46,17 @@ class cifar10_binary {
     img.height = img.width = 32;
     img.pixels.resize(3072);
     for (int p = 0; p < 1024; ++p)
-      for (int c = 0; c < 3; ++c) img.pixels[static_cast<std::size_t>(p * 3 + c)] = r.bytes[static_cast<std::size_t>(c * 1024 + p)];
+      for (int c = 0; c < 3; ++c)
+        img.pixels[static_cast<std::size_t>(p * 3 + c)] = r.bytes[static_cast<std::size_t>(c * 1024 + p)];
     return img;
   }
 
  private:
   void append(const std::string& file) {
     std::ifstream in(file, std::ios::binary);
-    if (!in) throw data_error("ofa: cannot open CIFAR-10 file '" + file + "'; expected the official binary release (data_batch_1.bin ... test_batch.bin)");
+    if (!in)
+      throw data_error("ofa: cannot open CIFAR-10 file '" + file +
+                       "'; expected the official binary release (data_batch_1.bin ... test_batch.bin)");
     std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     if (bytes.empty() || bytes.size() % record_bytes != 0)
       throw data_error("ofa: CIFAR-10 file '" + file + "' has " + std::to_string(bytes.size()) +

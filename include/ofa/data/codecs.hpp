@@ -46,10 +46,11 @@ inline image decode_jpeg(const std::vector<std::uint8_t>& bytes, const std::stri
   img.width = width;
   img.height = height;
   img.pixels.resize(static_cast<std::size_t>(width) * height * 3);
-  if (tjDecompress2(handle, data, static_cast<unsigned long>(bytes.size()), img.pixels.data(), width, 0, height, TJPF_RGB,
-                    TJFLAG_FASTDCT) != 0) {
+  if (tjDecompress2(handle, data, static_cast<unsigned long>(bytes.size()), img.pixels.data(), width, 0, height,
+                    TJPF_RGB, TJFLAG_FASTDCT) != 0) {
     // Truncated files decode with a warning; anything else is an error.
-    if (tjGetErrorCode(handle) != TJERR_WARNING) bad_image(source, std::string("corrupt JPEG data (") + tjGetErrorStr2(handle) + ")");
+    if (tjGetErrorCode(handle) != TJERR_WARNING)
+      bad_image(source, std::string("corrupt JPEG data (") + tjGetErrorStr2(handle) + ")");
     bad_image(source, std::string("truncated or damaged JPEG (") + tjGetErrorStr2(handle) + ")");
   }
   return img;
@@ -76,7 +77,8 @@ inline image decode_png(const std::vector<std::uint8_t>& bytes, const std::strin
 }  // namespace detail
 
 inline image decode_image(const std::vector<std::uint8_t>& bytes, const std::string& source) {
-  if (bytes.size() >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF) return detail::decode_jpeg(bytes, source);
+  if (bytes.size() >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF)
+    return detail::decode_jpeg(bytes, source);
   if (bytes.size() >= 8 && bytes[0] == 0x89 && bytes[1] == 'P' && bytes[2] == 'N' && bytes[3] == 'G')
     return detail::decode_png(bytes, source);
   detail::bad_image(source, bytes.empty() ? "the file is empty" : "neither JPEG nor PNG (unknown signature)");

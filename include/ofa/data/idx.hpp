@@ -31,10 +31,12 @@ class idx_dataset {
     count_ = be32(img, 4);
     rows_ = static_cast<int>(be32(img, 8));
     cols_ = static_cast<int>(be32(img, 12));
-    if (rows_ <= 0 || cols_ <= 0 || rows_ > 4096 || cols_ > 4096) throw data_error("ofa: '" + images + "' has an impossible image size");
+    if (rows_ <= 0 || cols_ <= 0 || rows_ > 4096 || cols_ > 4096)
+      throw data_error("ofa: '" + images + "' has an impossible image size");
     if (img.size() != 16 + count_ * static_cast<std::size_t>(rows_) * cols_)
       throw data_error("ofa: '" + images + "' has " + std::to_string(img.size()) + " bytes but its header promises " +
-                       std::to_string(16 + count_ * static_cast<std::size_t>(rows_) * cols_) + "; the file is truncated");
+                       std::to_string(16 + count_ * static_cast<std::size_t>(rows_) * cols_) +
+                       "; the file is truncated");
     if (be32(lab, 4) != count_ || lab.size() != 8 + count_)
       throw data_error("ofa: '" + labels + "' does not hold one label per image of '" + images + "'");
     pixels_.assign(img.begin() + 16, img.end());
@@ -52,7 +54,8 @@ class idx_dataset {
     r.index = i;
     r.label = labels_[i];
     r.source = source_ + "#" + std::to_string(i);
-    r.bytes.assign(pixels_.begin() + static_cast<std::ptrdiff_t>(i * n), pixels_.begin() + static_cast<std::ptrdiff_t>((i + 1) * n));
+    r.bytes.assign(pixels_.begin() + static_cast<std::ptrdiff_t>(i * n),
+                   pixels_.begin() + static_cast<std::ptrdiff_t>((i + 1) * n));
     return r;
   }
   image decode(const record& r) const {
@@ -60,14 +63,16 @@ class idx_dataset {
     img.height = rows_;
     img.width = cols_;
     img.pixels.resize(r.bytes.size() * 3);
-    for (std::size_t p = 0; p < r.bytes.size(); ++p) img.pixels[3 * p] = img.pixels[3 * p + 1] = img.pixels[3 * p + 2] = r.bytes[p];
+    for (std::size_t p = 0; p < r.bytes.size(); ++p)
+      img.pixels[3 * p] = img.pixels[3 * p + 1] = img.pixels[3 * p + 2] = r.bytes[p];
     return img;
   }
 
  private:
   static std::vector<std::uint8_t> read_file(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
-    if (!in) throw data_error("ofa: cannot open IDX file '" + path + "'; check the directory and prefix (train or t10k)");
+    if (!in)
+      throw data_error("ofa: cannot open IDX file '" + path + "'; check the directory and prefix (train or t10k)");
     return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
   }
   static std::size_t be32(const std::vector<std::uint8_t>& b, std::size_t at) {

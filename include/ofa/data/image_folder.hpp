@@ -48,22 +48,26 @@ inline image_folder::image_folder(const std::string& root) {
   namespace fs = std::filesystem;
   std::error_code ec;
   if (!fs::is_directory(root, ec))
-    throw data_error("ofa: image folder '" + root + "' does not exist or is not a directory; expected root/<class>/<image>");
+    throw data_error("ofa: image folder '" + root +
+                     "' does not exist or is not a directory; expected root/<class>/<image>");
   for (const auto& entry : fs::directory_iterator(root, ec))
     if (entry.is_directory()) classes_.push_back(entry.path().filename().string());
   std::sort(classes_.begin(), classes_.end());
-  if (classes_.empty()) throw data_error("ofa: image folder '" + root + "' has no class folders; expected root/<class>/<image>");
+  if (classes_.empty())
+    throw data_error("ofa: image folder '" + root + "' has no class folders; expected root/<class>/<image>");
   for (std::size_t c = 0; c < classes_.size(); ++c) {
     std::vector<std::string> images;
     const fs::path dir = fs::path(root) / classes_[c];
     for (const auto& entry : fs::directory_iterator(dir, ec)) {
       if (!entry.is_regular_file()) continue;
       auto ext = entry.path().extension().string();
-      std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+      std::transform(ext.begin(), ext.end(), ext.begin(),
+                     [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
       if (ext == ".jpg" || ext == ".jpeg" || ext == ".png") images.push_back(entry.path().string());
     }
     if (images.empty())
-      throw data_error("ofa: class folder '" + dir.string() + "' has no .jpg, .jpeg or .png images; add images or remove it");
+      throw data_error("ofa: class folder '" + dir.string() +
+                       "' has no .jpg, .jpeg or .png images; add images or remove it");
     std::sort(images.begin(), images.end());
     for (auto& f : images) {
       files_.push_back(std::move(f));

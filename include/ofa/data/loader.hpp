@@ -36,9 +36,9 @@ struct loader_options {
   int batch_size = 64;
   std::vector<int> resolutions{32};  ///< one is drawn per batch
   bool shuffle = true;
-  bool drop_last = true;             ///< drop a last, smaller batch (training)
+  bool drop_last = true;  ///< drop a last, smaller batch (training)
   std::uint64_t seed = 0;
-  int prefetch_batches = 2;          ///< batches in flight beyond the one being consumed
+  int prefetch_batches = 2;  ///< batches in flight beyond the one being consumed
   augmentation aug{};
   corrupt_policy on_corrupt = corrupt_policy::fail;
 };
@@ -107,8 +107,8 @@ void loader<D>::run_epoch(std::size_t epoch, const std::function<bool(batch&)>& 
     shuffle(order.begin(), order.end(), e);
   }
   const std::size_t total_batches = batches_per_epoch();
-  std::size_t next = 0;          // next position to read
-  std::size_t batch_number = 0;  // batches emitted
+  std::size_t next = 0;           // next position to read
+  std::size_t batch_number = 0;   // batches emitted
   std::atomic<bool> stop{false};  // set by the last stage, read by the first
   batch current;
   auto start_batch = [&] {
@@ -125,60 +125,61 @@ void loader<D>::run_epoch(std::size_t epoch, const std::function<bool(batch&)>& 
   // position and the serial stage re-renders the rare item whose guess was wrong.
   const auto ntokens = static_cast<std::size_t>(std::max(2, o_.prefetch_batches + 1) * o_.batch_size);
   tbb::parallel_pipeline(
-      ntokens,
-      tbb::make_filter<void, std::shared_ptr<item>>(
-          tbb::filter_mode::serial_in_order,
-          [&](tbb::flow_control& fc) -> std::shared_ptr<item> {
-            if (stop.load() || next >= n) {
-              fc.stop();
-              return nullptr;
-            }
-            auto it = std::make_shared<item>();
-            it->position = next;
-            it->resolution = resolution_of(epoch, next / bs);
-            it->rec = data_->read(order[next]);
-            ++next;
-            return it;
-          }) &
-          tbb::make_filter<std::shared_ptr<item>, std::shared_ptr<item>>(
-              tbb::filter_mode::parallel,
-              [&](std::shared_ptr<item> it) {
-                try {
-                  const image img = data_->decode(it->rec);
-                  rng e = rng::derive(o_.seed ^ 0xa11aULL, epoch, it->rec.index);
-                  it->pixels.resize(static_cast<std::size_t>(it->resolution) * it->resolution * 3);
-                  transform_image(img, o_.aug, it->resolution, e, it->pixels.data());
-                } catch (const data_error& err) {
-                  if (o_.on_corrupt == corrupt_policy::fail) throw;
-                  it->failed = true;
-                  it->error = err.what();
-                }
-                return it;
-              }) &
-          tbb::make_filter<std::shared_ptr<item>, void>(tbb::filter_mode::serial_in_order, [&](std::shared_ptr<item> it) {
-            if (stop.load()) return;
-            if (it->failed) {
-              ++skipped_;
-              return;
-            }
-            const auto r = static_cast<std::size_t>(current.resolution);
-            if (it->resolution != current.resolution) {  // a skip shifted this item into another batch
-              const image img = data_->decode(it->rec);
-              rng e = rng::derive(o_.seed ^ 0xa11aULL, epoch, it->rec.index);
-              it->pixels.resize(r * r * 3);
-              transform_image(img, o_.aug, current.resolution, e, it->pixels.data());
-            }
-            std::copy(it->pixels.begin(), it->pixels.end(), current.images.data() + filled * r * r * 3);
-            current.labels.push_back(it->rec.label);
-            if (++filled == bs) {
-              bool go_on = on_batch(current);
-              ++batch_number;
-              filled = 0;
-              if (o_.drop_last && batch_number >= total_batches) go_on = false;
-              if (go_on) start_batch();
-              else stop = true;
-            }
-          }));
+      ntokens, tbb::make_filter<void, std::shared_ptr<item>>(tbb::filter_mode::serial_in_order,
+                                                             [&](tbb::flow_control& fc) -> std::shared_ptr<item> {
+                                                               if (stop.load() || next >= n) {
+                                                                 fc.stop();
+                                                                 return nullptr;
+                                                               }
+                                                               auto it = std::make_shared<item>();
+                                                               it->position = next;
+                                                               it->resolution = resolution_of(epoch, next / bs);
+                                                               it->rec = data_->read(order[next]);
+                                                               ++next;
+                                                               return it;
+                                                             }) &
+                   tbb::make_filter<std::shared_ptr<item>, std::shared_ptr<item>>(
+                       tbb::filter_mode::parallel,
+                       [&](std::shared_ptr<item> it) {
+                         try {
+                           const image img = data_->decode(it->rec);
+                           rng e = rng::derive(o_.seed ^ 0xa11aULL, epoch, it->rec.index);
+                           it->pixels.resize(static_cast<std::size_t>(it->resolution) * it->resolution * 3);
+                           transform_image(img, o_.aug, it->resolution, e, it->pixels.data());
+                         } catch (const data_error& err) {
+                           if (o_.on_corrupt == corrupt_policy::fail) throw;
+                           it->failed = true;
+                           it->error = err.what();
+                         }
+                         return it;
+                       }) &
+                   tbb::make_filter<std::shared_ptr<item>, void>(
+                       tbb::filter_mode::serial_in_order, [&](std::shared_ptr<item> it) {
+                         if (stop.load()) return;
+                         if (it->failed) {
+                           ++skipped_;
+                           return;
+                         }
+                         const auto r = static_cast<std::size_t>(current.resolution);
+                         if (it->resolution != current.resolution) {  // a skip shifted this item into another batch
+                           const image img = data_->decode(it->rec);
+                           rng e = rng::derive(o_.seed ^ 0xa11aULL, epoch, it->rec.index);
+                           it->pixels.resize(r * r * 3);
+                           transform_image(img, o_.aug, current.resolution, e, it->pixels.data());
+                         }
+                         std::copy(it->pixels.begin(), it->pixels.end(), current.images.data() + filled * r * r * 3);
+                         current.labels.push_back(it->rec.label);
+                         if (++filled == bs) {
+                           bool go_on = on_batch(current);
+                           ++batch_number;
+                           filled = 0;
+                           if (o_.drop_last && batch_number >= total_batches) go_on = false;
+                           if (go_on)
+                             start_batch();
+                           else
+                             stop = true;
+                         }
+                       }));
   if (!stop && filled > 0 && !o_.drop_last) {  // the last, smaller batch
     const auto r = static_cast<std::size_t>(current.resolution);
     tensor<float> last(shape_type{filled, r, r, 3});

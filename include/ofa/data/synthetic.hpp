@@ -38,8 +38,8 @@ class synthetic {
   image decode(const record& r) const { return render(r.index, r.label); }
 
   static const char* class_name(int c) {
-    static const char* names[classes] = {"disc", "square", "triangle", "ring", "cross",
-                                         "diamond", "hbars", "vbars", "checker", "two-dots"};
+    static const char* names[classes] = {"disc",    "square", "triangle", "ring",    "cross",
+                                         "diamond", "hbars",  "vbars",    "checker", "two-dots"};
     return names[c];
   }
 
@@ -47,16 +47,28 @@ class synthetic {
   static bool inside(int shape, double dx, double dy, double r) {
     const double ax = std::abs(dx), ay = std::abs(dy), d2 = dx * dx + dy * dy;
     switch (shape) {
-      case 0: return d2 <= r * r;
-      case 1: return ax <= r * 0.85 && ay <= r * 0.85;
-      case 2: return dy <= r * 0.8 && dy >= -r * 0.8 && ax <= (dy + r * 0.8) * 0.6;
-      case 3: return d2 <= r * r && d2 >= 0.45 * r * r;
-      case 4: return (ax <= r * 0.28 && ay <= r) || (ay <= r * 0.28 && ax <= r);
-      case 5: return ax + ay <= r;
-      case 6: return ax <= r && ay <= r && static_cast<int>(std::floor((dy + r) / (r * 0.5))) % 2 == 0;
-      case 7: return ax <= r && ay <= r && static_cast<int>(std::floor((dx + r) / (r * 0.5))) % 2 == 0;
-      case 8: return ax <= r && ay <= r &&
-                     (static_cast<int>(std::floor((dx + r) / (r * 0.5))) + static_cast<int>(std::floor((dy + r) / (r * 0.5)))) % 2 == 0;
+      case 0:
+        return d2 <= r * r;
+      case 1:
+        return ax <= r * 0.85 && ay <= r * 0.85;
+      case 2:
+        return dy <= r * 0.8 && dy >= -r * 0.8 && ax <= (dy + r * 0.8) * 0.6;
+      case 3:
+        return d2 <= r * r && d2 >= 0.45 * r * r;
+      case 4:
+        return (ax <= r * 0.28 && ay <= r) || (ay <= r * 0.28 && ax <= r);
+      case 5:
+        return ax + ay <= r;
+      case 6:
+        return ax <= r && ay <= r && static_cast<int>(std::floor((dy + r) / (r * 0.5))) % 2 == 0;
+      case 7:
+        return ax <= r && ay <= r && static_cast<int>(std::floor((dx + r) / (r * 0.5))) % 2 == 0;
+      case 8:
+        return ax <= r && ay <= r &&
+               (static_cast<int>(std::floor((dx + r) / (r * 0.5))) +
+                static_cast<int>(std::floor((dy + r) / (r * 0.5)))) %
+                       2 ==
+                   0;
       default: {
         const double ex = ax - r * 0.55;
         return ex * ex + dy * dy <= r * r * 0.16;
@@ -82,10 +94,15 @@ class synthetic {
     const double angle = 6.283185307179586 * e.uniform01();
     const double r = 6 + 6 * e.uniform01();
     const double cx = r + (side - 2 * r) * e.uniform01(), cy = r + (side - 2 * r) * e.uniform01();
-    struct blob { double x, y, s, col[3]; } clutter[3];
+    struct blob {
+      double x, y, s, col[3];
+    } clutter[3];
     const int n_clutter = static_cast<int>(e.uniform_index(4));
     for (int k = 0; k < n_clutter; ++k) {
-      clutter[k] = {side * e.uniform01(), side * e.uniform01(), 1 + 2 * e.uniform01(), {255 * e.uniform01(), 255 * e.uniform01(), 255 * e.uniform01()}};
+      clutter[k] = {side * e.uniform01(),
+                    side * e.uniform01(),
+                    1 + 2 * e.uniform01(),
+                    {255 * e.uniform01(), 255 * e.uniform01(), 255 * e.uniform01()}};
     }
     const double noise = 4 + 12 * e.uniform01();
     for (int y = 0; y < side; ++y)

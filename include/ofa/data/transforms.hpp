@@ -23,12 +23,12 @@ struct augmentation {
   };
   recipe kind = recipe::cifar;
   bool train = true;
-  int padding = 4;                  ///< cifar: zero padding before the random crop
-  bool flip = true;                 ///< random horizontal flip
-  float scale_min = 0.08f, scale_max = 1.0f;              ///< imagenet: crop area fraction
+  int padding = 4;                                         ///< cifar: zero padding before the random crop
+  bool flip = true;                                        ///< random horizontal flip
+  float scale_min = 0.08f, scale_max = 1.0f;               ///< imagenet: crop area fraction
   float ratio_min = 3.0f / 4.0f, ratio_max = 4.0f / 3.0f;  ///< imagenet: crop aspect ratio
-  float eval_crop = 0.875f;         ///< imagenet eval: centre crop fraction
-  float jitter = 0.0f;              ///< colour jitter: brightness/contrast/saturation in [1-j, 1+j]
+  float eval_crop = 0.875f;                                ///< imagenet eval: centre crop fraction
+  float jitter = 0.0f;  ///< colour jitter: brightness/contrast/saturation in [1-j, 1+j]
   std::array<float, 3> mean{0.4914f, 0.4822f, 0.4465f};  ///< CIFAR-10 statistics by default
   std::array<float, 3> stddev{0.2470f, 0.2435f, 0.2616f};
 };
@@ -52,7 +52,8 @@ inline void transform_image(const image& img, const augmentation& aug, int resol
     bool found = false;
     for (int attempt = 0; attempt < 10 && !found; ++attempt) {
       const double area = H * W * (aug.scale_min + (aug.scale_max - aug.scale_min) * engine.uniform01());
-      const double log_r = std::log(aug.ratio_min) + (std::log(aug.ratio_max) - std::log(aug.ratio_min)) * engine.uniform01();
+      const double log_r =
+          std::log(aug.ratio_min) + (std::log(aug.ratio_max) - std::log(aug.ratio_min)) * engine.uniform01();
       const double ratio = std::exp(log_r);
       const double w = std::round(std::sqrt(area * ratio)), h = std::round(std::sqrt(area / ratio));
       if (w >= 1 && h >= 1 && w <= W && h <= H) {
@@ -106,7 +107,8 @@ inline void transform_image(const image& img, const augmentation& aug, int resol
         for (double& v : rgb) v = std::clamp(((v - grey) * saturation + grey) * contrast * brightness, 0.0, 255.0);
       }
       float* o = out + (static_cast<std::size_t>(oy) * resolution + ox) * 3;
-      for (int c = 0; c < 3; ++c) o[c] = static_cast<float>((rgb[c] / 255.0 - aug.mean[std::size_t(c)]) / aug.stddev[std::size_t(c)]);
+      for (int c = 0; c < 3; ++c)
+        o[c] = static_cast<float>((rgb[c] / 255.0 - aug.mean[std::size_t(c)]) / aug.stddev[std::size_t(c)]);
     }
   }
 }

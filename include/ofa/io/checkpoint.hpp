@@ -40,10 +40,12 @@ struct checkpoint {
 
 /** @brief Writes atomically (temporary file + rename). */
 void save_checkpoint(const std::string& path, checkpoint_kind kind, const std::string& signature,
-                     const std::string& metadata, const std::vector<std::pair<std::string, const tensor<float>*>>& tensors);
+                     const std::string& metadata,
+                     const std::vector<std::pair<std::string, const tensor<float>*>>& tensors);
 
 /** @brief Reads and verifies; `expected_signature` (if not empty) must match. */
-checkpoint load_checkpoint(const std::string& path, checkpoint_kind expected_kind, const std::string& expected_signature);
+checkpoint load_checkpoint(const std::string& path, checkpoint_kind expected_kind,
+                           const std::string& expected_signature);
 
 // ---------------------------------------------------------------------------
 // implementation
@@ -60,7 +62,10 @@ inline std::uint64_t fnv1a(const char* data, std::size_t n, std::uint64_t h = 14
 class writer {
  public:
   void bytes(const void* p, std::size_t n) { buffer_.append(static_cast<const char*>(p), n); }
-  template <class U> void pod(U v) { bytes(&v, sizeof v); }
+  template <class U>
+  void pod(U v) {
+    bytes(&v, sizeof v);
+  }
   void str(const std::string& s) {
     pod<std::uint64_t>(s.size());
     bytes(s.data(), s.size());
@@ -79,7 +84,8 @@ class reader {
     std::memcpy(p, data_.data() + pos_, n);
     pos_ += n;
   }
-  template <class U> U pod() {
+  template <class U>
+  U pod() {
     U v;
     bytes(&v, sizeof v);
     return v;
@@ -126,7 +132,9 @@ inline void save_checkpoint(const std::string& path, checkpoint_kind kind, const
   const std::string temporary = path + ".tmp";
   {
     std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-    if (!out) throw io_error("ofa: cannot write checkpoint '" + temporary + "'; check that the directory exists and is writable");
+    if (!out)
+      throw io_error("ofa: cannot write checkpoint '" + temporary +
+                     "'; check that the directory exists and is writable");
     out.write(w.buffer().data(), static_cast<std::streamsize>(w.buffer().size()));
     out.flush();
     if (!out) {

@@ -38,22 +38,56 @@ void hsigmoid_backward(std::size_t n, const float* x, const float* dy, float* dx
 
 namespace detail {
 // One formula per function, written once for scalars and SIMD batches alike.
-template <class V> V relu_f(V x) { using std::max; using xsimd::max; return max(x, V(0)); }
-template <class V> V relu_d(V x, V g) { return xsimd::select(x > V(0), g, V(0)); }
-template <class V> V hsig_f(V x) { using std::max; using std::min; using xsimd::max; using xsimd::min;
-  return min(max(x + V(3), V(0)), V(6)) * V(1.0 / 6.0); }
-template <class V> V hsig_d(V x, V g) { return xsimd::select((x > V(-3)) && (x < V(3)), g * V(1.0 / 6.0), V(0)); }
-template <class V> V hswish_f(V x) { return x * hsig_f(x); }
-template <class V> V hswish_d(V x, V g) {
+template <class V>
+V relu_f(V x) {
+  using std::max;
+  using xsimd::max;
+  return max(x, V(0));
+}
+template <class V>
+V relu_d(V x, V g) {
+  return xsimd::select(x > V(0), g, V(0));
+}
+template <class V>
+V hsig_f(V x) {
+  using std::max;
+  using std::min;
+  using xsimd::max;
+  using xsimd::min;
+  return min(max(x + V(3), V(0)), V(6)) * V(1.0 / 6.0);
+}
+template <class V>
+V hsig_d(V x, V g) {
+  return xsimd::select((x > V(-3)) && (x < V(3)), g * V(1.0 / 6.0), V(0));
+}
+template <class V>
+V hswish_f(V x) {
+  return x * hsig_f(x);
+}
+template <class V>
+V hswish_d(V x, V g) {
   return xsimd::select(x <= V(-3), V(0), xsimd::select(x >= V(3), g, g * (V(2) * x + V(3)) * V(1.0 / 6.0)));
 }
 // Scalar overloads of the two selects (xsimd::select takes batches).
-inline float relu_d(float x, float g) { return x > 0 ? g : 0.0f; }
-inline double relu_d(double x, double g) { return x > 0 ? g : 0.0; }
-template <class T> T hsig_d_s(T x, T g) { return (x > T(-3) && x < T(3)) ? g / T(6) : T(0); }
-template <class T> T hswish_d_s(T x, T g) { return x <= T(-3) ? T(0) : (x >= T(3) ? g : g * (T(2) * x + T(3)) / T(6)); }
+inline float relu_d(float x, float g) {
+  return x > 0 ? g : 0.0f;
+}
+inline double relu_d(double x, double g) {
+  return x > 0 ? g : 0.0;
+}
+template <class T>
+T hsig_d_s(T x, T g) {
+  return (x > T(-3) && x < T(3)) ? g / T(6) : T(0);
+}
+template <class T>
+T hswish_d_s(T x, T g) {
+  return x <= T(-3) ? T(0) : (x >= T(3) ? g : g * (T(2) * x + T(3)) / T(6));
+}
 
-template <class T> T hsig_s(T x) { return std::min(std::max(x + T(3), T(0)), T(6)) / T(6); }
+template <class T>
+T hsig_s(T x) {
+  return std::min(std::max(x + T(3), T(0)), T(6)) / T(6);
+}
 
 struct unary_kernel {
   template <class Arch, class F, class G>
@@ -74,7 +108,8 @@ struct binary_kernel {
     constexpr std::size_t w = batch::size;
     parallel::for_chunks(n, 1 << 14, [&](std::size_t b, std::size_t e) {
       std::size_t i = b;
-      for (; i + w <= e; i += w) simd_f(batch::load_unaligned(x + i), batch::load_unaligned(g + i)).store_unaligned(out + i);
+      for (; i + w <= e; i += w)
+        simd_f(batch::load_unaligned(x + i), batch::load_unaligned(g + i)).store_unaligned(out + i);
       for (; i < e; ++i) out[i] = scalar_f(x[i], g[i]);
     });
   }
@@ -84,13 +119,16 @@ struct binary_kernel {
 template <class T>
 void activation_forward_reference(activation act, std::size_t n, const T* x, T* y) {
   for (std::size_t i = 0; i < n; ++i)
-    y[i] = act == activation::relu ? std::max(x[i], T(0)) : act == activation::hswish ? x[i] * detail::hsig_s(x[i]) : x[i];
+    y[i] = act == activation::relu     ? std::max(x[i], T(0))
+           : act == activation::hswish ? x[i] * detail::hsig_s(x[i])
+                                       : x[i];
 }
 template <class T>
 void activation_backward_reference(activation act, std::size_t n, const T* x, const T* dy, T* dx) {
   for (std::size_t i = 0; i < n; ++i)
-    dx[i] = act == activation::relu ? (x[i] > T(0) ? dy[i] : T(0))
-            : act == activation::hswish ? detail::hswish_d_s(x[i], dy[i]) : dy[i];
+    dx[i] = act == activation::relu     ? (x[i] > T(0) ? dy[i] : T(0))
+            : act == activation::hswish ? detail::hswish_d_s(x[i], dy[i])
+                                        : dy[i];
 }
 template <class T>
 void hsigmoid_forward_reference(std::size_t n, const T* x, T* y) {
@@ -105,11 +143,13 @@ void hsigmoid_backward_reference(std::size_t n, const T* x, const T* dy, T* dx) 
 inline void activation_forward(activation act, std::size_t n, const float* x, float* y) {
   switch (act) {
     case activation::relu:
-      return dispatch(detail::unary_kernel{}, n, x, y, [](auto v) { return detail::relu_f(v); },
-                      [](float v) { return std::max(v, 0.0f); });
+      return dispatch(
+          detail::unary_kernel{}, n, x, y, [](auto v) { return detail::relu_f(v); },
+          [](float v) { return std::max(v, 0.0f); });
     case activation::hswish:
-      return dispatch(detail::unary_kernel{}, n, x, y, [](auto v) { return detail::hswish_f(v); },
-                      [](float v) { return v * detail::hsig_s(v); });
+      return dispatch(
+          detail::unary_kernel{}, n, x, y, [](auto v) { return detail::hswish_f(v); },
+          [](float v) { return v * detail::hsig_s(v); });
     case activation::none:
       std::copy(x, x + n, y);
       return;
@@ -118,23 +158,27 @@ inline void activation_forward(activation act, std::size_t n, const float* x, fl
 inline void activation_backward(activation act, std::size_t n, const float* x, const float* dy, float* dx) {
   switch (act) {
     case activation::relu:
-      return dispatch(detail::binary_kernel{}, n, x, dy, dx, [](auto v, auto g) { return detail::relu_d(v, g); },
-                      [](float v, float g) { return v > 0 ? g : 0.0f; });
+      return dispatch(
+          detail::binary_kernel{}, n, x, dy, dx, [](auto v, auto g) { return detail::relu_d(v, g); },
+          [](float v, float g) { return v > 0 ? g : 0.0f; });
     case activation::hswish:
-      return dispatch(detail::binary_kernel{}, n, x, dy, dx, [](auto v, auto g) { return detail::hswish_d(v, g); },
-                      [](float v, float g) { return detail::hswish_d_s(v, g); });
+      return dispatch(
+          detail::binary_kernel{}, n, x, dy, dx, [](auto v, auto g) { return detail::hswish_d(v, g); },
+          [](float v, float g) { return detail::hswish_d_s(v, g); });
     case activation::none:
       std::copy(dy, dy + n, dx);
       return;
   }
 }
 inline void hsigmoid_forward(std::size_t n, const float* x, float* y) {
-  dispatch(detail::unary_kernel{}, n, x, y, [](auto v) { return detail::hsig_f(v); },
-           [](float v) { return detail::hsig_s(v); });
+  dispatch(
+      detail::unary_kernel{}, n, x, y, [](auto v) { return detail::hsig_f(v); },
+      [](float v) { return detail::hsig_s(v); });
 }
 inline void hsigmoid_backward(std::size_t n, const float* x, const float* dy, float* dx) {
-  dispatch(detail::binary_kernel{}, n, x, dy, dx, [](auto v, auto g) { return detail::hsig_d(v, g); },
-           [](float v, float g) { return detail::hsig_d_s(v, g); });
+  dispatch(
+      detail::binary_kernel{}, n, x, dy, dx, [](auto v, auto g) { return detail::hsig_d(v, g); },
+      [](float v, float g) { return detail::hsig_d_s(v, g); });
 }
 
 }  // namespace ofa::kernels

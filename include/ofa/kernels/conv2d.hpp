@@ -84,10 +84,12 @@ void conv2d_backward(const conv_shape& s, int out_channels, const T* in, const T
   pooled_vector<T> cols(static_cast<std::size_t>(m) * kk);
   if (d_weight) {
     im2col(s, in, cols.data());
-    gemm_any<T>(trans::yes, trans::no, out_channels, kk, m, T(1), d_out, out_channels, cols.data(), kk, T(1), d_weight, kk);
+    gemm_any<T>(trans::yes, trans::no, out_channels, kk, m, T(1), d_out, out_channels, cols.data(), kk, T(1), d_weight,
+                kk);
   }
   if (d_in) {
-    gemm_any<T>(trans::no, trans::no, m, kk, out_channels, T(1), d_out, out_channels, weight, kk, T(0), cols.data(), kk);
+    gemm_any<T>(trans::no, trans::no, m, kk, out_channels, T(1), d_out, out_channels, weight, kk, T(0), cols.data(),
+                kk);
     col2im(s, cols.data(), d_in);
   }
 }

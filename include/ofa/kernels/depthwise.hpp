@@ -62,7 +62,8 @@ inline void check_depthwise(const conv_shape& s, int view_kernel, int view_chann
     throw shape_error("ofa::kernels::depthwise: stride " + std::to_string(s.stride) + " is not supported (1 or 2)");
   if (s.batch < 1 || s.height < 1 || s.width < 1 || s.channels < 1)
     throw shape_error("ofa::kernels::depthwise: empty input [" + std::to_string(s.batch) + ", " +
-                      std::to_string(s.height) + ", " + std::to_string(s.width) + ", " + std::to_string(s.channels) + "]");
+                      std::to_string(s.height) + ", " + std::to_string(s.width) + ", " + std::to_string(s.channels) +
+                      "]");
   if (view_kernel >= 0 && (view_kernel != s.kernel || view_channels != s.channels))
     throw shape_error("ofa::kernels::depthwise: weight is " + std::to_string(view_kernel) + "x" +
                       std::to_string(view_kernel) + "x" + std::to_string(view_channels) + " but the input needs " +
@@ -131,8 +132,8 @@ void depthwise_backward_weight_reference(const conv_shape& s, const T* in, const
 namespace detail {
 struct depthwise_forward_kernel {
   template <class Arch>
-  void operator()(Arch, const conv_shape& s, const float* in, kernel_view<const float> w, float* out,
-                  const float* bias, activation act) const {
+  void operator()(Arch, const conv_shape& s, const float* in, kernel_view<const float> w, float* out, const float* bias,
+                  activation act) const {
     using batch = xsimd::batch<float, Arch>;
     auto finish = [&](batch v, int c) {  // bias + activation, fused into the store
       if (bias) v += batch::load_unaligned(bias + c);
@@ -196,7 +197,8 @@ struct depthwise_forward_kernel {
           float acc = 0.0f;
           for (int ky = ky0; ky < ky1; ++ky)
             for (int kx = kx0; kx < kx1; ++kx)
-              acc += in[at(s, n, oy * s.stride - p + ky, ox * s.stride - p + kx, s.height, s.width) + c] * w.tap(ky, kx)[c];
+              acc += in[at(s, n, oy * s.stride - p + ky, ox * s.stride - p + kx, s.height, s.width) + c] *
+                     w.tap(ky, kx)[c];
           o[c] = finish_scalar(acc, c);
         }
         ++ox;
@@ -264,7 +266,9 @@ struct depthwise_backward_weight_kernel {
     // Fixed chunks of output rows, summed in order: deterministic for any thread count.
     parallel::deterministic_sum<float>(
         // 8 chunks at most: each needs its own k·k·C partial, zeroed and summed.
-        static_cast<std::size_t>(s.batch) * oh, std::max<std::size_t>(1, (static_cast<std::size_t>(s.batch) * oh + 7) / 8), taps, d_w, [&](std::size_t begin, std::size_t end, float* acc) {
+        static_cast<std::size_t>(s.batch) * oh,
+        std::max<std::size_t>(1, (static_cast<std::size_t>(s.batch) * oh + 7) / 8), taps, d_w,
+        [&](std::size_t begin, std::size_t end, float* acc) {
           for (std::size_t row = begin; row < end; ++row) {
             const int n = static_cast<int>(row) / oh, oy = static_cast<int>(row) % oh;
             for (int ky = 0; ky < k; ++ky) {

@@ -32,8 +32,8 @@ enum class trans : bool { no = false, yes = true };
 
 /** @brief The scalar reference: the definition the SIMD kernel is tested against. Any T. */
 template <class T>
-void gemm_reference(trans ta, trans tb, int m, int n, int k, T alpha, const T* a, int lda, const T* b, int ldb,
-                    T beta, T* c, int ldc);
+void gemm_reference(trans ta, trans tb, int m, int n, int k, T alpha, const T* a, int lda, const T* b, int ldb, T beta,
+                    T* c, int ldc);
 
 /** @brief The fast float GEMM (parallel on oneTBB, instruction set chosen once). */
 void gemm(trans ta, trans tb, int m, int n, int k, float alpha, const float* a, int lda, const float* b, int ldb,
@@ -64,15 +64,17 @@ inline void check_gemm(trans ta, trans tb, int m, int n, int k, int lda, int ldb
 }  // namespace detail
 
 template <class T>
-void gemm_reference(trans ta, trans tb, int m, int n, int k, T alpha, const T* a, int lda, const T* b, int ldb,
-                    T beta, T* c, int ldc) {
+void gemm_reference(trans ta, trans tb, int m, int n, int k, T alpha, const T* a, int lda, const T* b, int ldb, T beta,
+                    T* c, int ldc) {
   detail::check_gemm(ta, tb, m, n, k, lda, ldb, ldc);
   for (int i = 0; i < m; ++i)
     for (int j = 0; j < n; ++j) {
       T sum = T(0);
       for (int p = 0; p < k; ++p) {
-        const T av = ta == trans::no ? a[static_cast<std::ptrdiff_t>(i) * lda + p] : a[static_cast<std::ptrdiff_t>(p) * lda + i];
-        const T bv = tb == trans::no ? b[static_cast<std::ptrdiff_t>(p) * ldb + j] : b[static_cast<std::ptrdiff_t>(j) * ldb + p];
+        const T av =
+            ta == trans::no ? a[static_cast<std::ptrdiff_t>(i) * lda + p] : a[static_cast<std::ptrdiff_t>(p) * lda + i];
+        const T bv =
+            tb == trans::no ? b[static_cast<std::ptrdiff_t>(p) * ldb + j] : b[static_cast<std::ptrdiff_t>(j) * ldb + p];
         sum += av * bv;
       }
       T& out = c[static_cast<std::ptrdiff_t>(i) * ldc + j];
@@ -139,9 +141,9 @@ template <class Arch>
 struct gemm_tile {
   using batch = xsimd::batch<float, Arch>;
   static constexpr int width = static_cast<int>(batch::size);
-  static constexpr int nv = 2;                           // vectors per tile row
-  static constexpr int nr = nv * width;                  // tile columns
-  static constexpr int mr = width >= 16 ? 8 : 6;         // tile rows: 16 or 12 accumulators
+  static constexpr int nv = 2;                    // vectors per tile row
+  static constexpr int nr = nv * width;           // tile columns
+  static constexpr int mr = width >= 16 ? 8 : 6;  // tile rows: 16 or 12 accumulators
 
   template <class V>
   static V epilogue(V x, activation act) {
@@ -173,14 +175,15 @@ struct gemm_tile {
     if (rows == mr && cols == nr && beta == 0.0f && !bias && act == activation::none) {  // the common case, inline
       const batch va(alpha);
       for (int r = 0; r < mr; ++r)
-        for (int v = 0; v < nv; ++v) (va * acc[r][v]).store_unaligned(c + static_cast<std::ptrdiff_t>(r) * ldc + v * width);
+        for (int v = 0; v < nv; ++v)
+          (va * acc[r][v]).store_unaligned(c + static_cast<std::ptrdiff_t>(r) * ldc + v * width);
       return;
     }
     store(acc, alpha, beta, c, ldc, rows, cols, bias, act);
   }
 
-  [[gnu::noinline]] static void store(batch (&acc)[mr][nv], float alpha, float beta, float* c, int ldc, int rows, int cols,
-                    const float* bias, activation act) {
+  [[gnu::noinline]] static void store(batch (&acc)[mr][nv], float alpha, float beta, float* c, int ldc, int rows,
+                                      int cols, const float* bias, activation act) {
     const batch va(alpha);
     if (rows == mr && cols == nr) {
       for (int r = 0; r < mr; ++r) {
@@ -213,7 +216,9 @@ struct gemm_tile {
         for (int j = first; j < first + count; ++j) {
           float value = (beta == 0.0f ? 0.0f : beta * row[j]) + tile[r * nr + j];
           if (bias) value += bias[j];
-          row[j] = act == activation::relu ? std::max(value, 0.0f) : act == activation::hswish ? value * hsig_s(value) : value;
+          row[j] = act == activation::relu     ? std::max(value, 0.0f)
+                   : act == activation::hswish ? value * hsig_s(value)
+                                               : value;
         }
       }
     }
@@ -224,10 +229,11 @@ struct gemm_kernel {
   /// `prepacked`: B already packed by pack_weights (all K blocks, one after another), or null.
   template <class Arch>
   void operator()(Arch, trans ta, trans tb, int m, int n, int k, float alpha, const float* a, int lda, const float* b,
-                  int ldb, float beta, float* c, int ldc, const float* prepacked = nullptr,
-                  const float* bias = nullptr, activation act = activation::none) const {
+                  int ldb, float beta, float* c, int ldc, const float* prepacked = nullptr, const float* bias = nullptr,
+                  activation act = activation::none) const {
     using tile = gemm_tile<Arch>;
-    const int mr = tile::mr, nr = tile::nr, kc_max = gemm_blocking::kc, mc_max = gemm_blocking::mc / tile::mr * tile::mr;
+    const int mr = tile::mr, nr = tile::nr, kc_max = gemm_blocking::kc,
+              mc_max = gemm_blocking::mc / tile::mr * tile::mr;
     if (m == 0 || n == 0) return;
     if (k == 0) {  // C = beta·C
       for (int i = 0; i < m; ++i)
@@ -254,7 +260,8 @@ struct gemm_kernel {
       const float* b_block = prepacked ? prepacked + static_cast<std::ptrdiff_t>(p0) * n_padded : packed_b.data();
       if (!prepacked)
         tbb::parallel_for(0, n_panels, [&](int jp) {
-          pack_b<tile::nr>(tb, b, ldb, p0, kc, jp * nr, std::min(nr, n - jp * nr), packed_b.data() + static_cast<std::ptrdiff_t>(jp) * nr * kc);
+          pack_b<tile::nr>(tb, b, ldb, p0, kc, jp * nr, std::min(nr, n - jp * nr),
+                           packed_b.data() + static_cast<std::ptrdiff_t>(jp) * nr * kc);
         });
       tbb::parallel_for(0, m_blocks * n_chunks, [&](int task) {
         const int ib = task / n_chunks, chunk = task % n_chunks;
@@ -280,8 +287,8 @@ struct gemm_kernel {
             const float* tile_bias = last_block && bias ? bias + j0 : nullptr;
             const activation tile_act = last_block ? act : activation::none;
             if (direct && ip < full_rows)
-              tile::template run<true>(kc, a + static_cast<std::ptrdiff_t>(i0 + ip) * lda + p0, lda, bp, alpha, beta_now,
-                                       c_tile, ldc, rows, cols, tile_bias, tile_act);
+              tile::template run<true>(kc, a + static_cast<std::ptrdiff_t>(i0 + ip) * lda + p0, lda, bp, alpha,
+                                       beta_now, c_tile, ldc, rows, cols, tile_bias, tile_act);
             else
               tile::template run<false>(kc, packed_a + static_cast<std::ptrdiff_t>(ip - full_rows) * kc, 0, bp, alpha,
                                         beta_now, c_tile, ldc, rows, cols, tile_bias, tile_act);
@@ -304,7 +311,8 @@ struct pack_weights_kernel {
       const int kc = std::min(gemm_blocking::kc, k - p0);
       float* block = out.data() + static_cast<std::ptrdiff_t>(p0) * n_padded;
       for (int jp = 0; jp < n_padded / nr; ++jp)
-        pack_b<tile::nr>(trans::yes, w, ldw, p0, kc, jp * nr, std::min(nr, n - jp * nr), block + static_cast<std::ptrdiff_t>(jp) * nr * kc);
+        pack_b<tile::nr>(trans::yes, w, ldw, p0, kc, jp * nr, std::min(nr, n - jp * nr),
+                         block + static_cast<std::ptrdiff_t>(jp) * nr * kc);
     }
     return nr;
   }

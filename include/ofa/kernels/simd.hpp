@@ -15,7 +15,8 @@
 namespace ofa::kernels {
 
 namespace detail {
-template <class Out, class In> struct filter_supported;
+template <class Out, class In>
+struct filter_supported;
 template <class... Out>
 struct filter_supported<xsimd::arch_list<Out...>, xsimd::arch_list<>> {
   using type = xsimd::arch_list<Out...>;
@@ -44,11 +45,16 @@ decltype(auto) dispatch(const Kernel& kernel, Args&&... args) {
 /** @brief Name of the arch dispatch() uses on this CPU ("avx512f", "fma3<avx2>", "sse2"). */
 namespace detail {
 struct arch_namer {
-  template <class Arch> std::string operator()(Arch) const { return Arch::name(); }
+  template <class Arch>
+  std::string operator()(Arch) const {
+    return Arch::name();
+  }
 };
 }  // namespace detail
 
-inline std::string active_arch_name() { return dispatch(detail::arch_namer{}); }
+inline std::string active_arch_name() {
+  return dispatch(detail::arch_namer{});
+}
 
 /** @brief True when the CPU runs every arch this translation unit was compiled for
  *  (tests built with -mavx512f skip on machines without it). */

@@ -86,8 +86,8 @@ elastic_net<Space, T>::elastic_net(std::uint64_t seed, double dropout)
       dropout_rate(dropout),
       dropout_rng_(seed ^ 0x5eedULL) {
   const auto& stem = Space::stem;
-  stem_weight = make_parameter<T>({std::size_t(stem.width), std::size_t(stem.kernel_size),
-                                   std::size_t(stem.kernel_size), std::size_t(3)});
+  stem_weight = make_parameter<T>(
+      {std::size_t(stem.width), std::size_t(stem.kernel_size), std::size_t(stem.kernel_size), std::size_t(3)});
   space::choice_set one_kernel{}, one_expand{};
   one_kernel.values[0] = Space::first_block.kernel_size;
   one_kernel.size = 1;
@@ -125,7 +125,8 @@ autograd::variable<T> elastic_net<Space, T>::forward(const autograd::variable<T>
       const auto slot = static_cast<std::size_t>(Space::unit_table[u].first_slot + i);
       x = blocks_[block_index(u, i)].forward(x, active_.kernel[slot], active_.expand[slot], training);
     }
-  x = activate(final_expand_bn.forward(final_expand.forward(x, Space::head.final_expand), training), activation::hswish);
+  x = activate(final_expand_bn.forward(final_expand.forward(x, Space::head.final_expand), training),
+               activation::hswish);
   x = global_avg_pool(x);
   x = activate(feature_mix.forward(x, Space::head.feature_mix), activation::hswish);
   x = dropout(x, dropout_rate, dropout_rng_, training);

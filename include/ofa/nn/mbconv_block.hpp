@@ -31,9 +31,15 @@ struct mbconv_block {
 
   mbconv_block(int in, int out, int stride_, activation act_, bool use_se, const space::choice_set& kernels,
                const space::choice_set& expand_choices)
-      : in_channels(in), out_channels(out), stride(stride_), act(act_), expands(expand_choices),
-        depth_conv(max_middle(in, expand_choices), kernels), depth_bn(max_middle(in, expand_choices)),
-        project_conv(out, max_middle(in, expand_choices)), project_bn(out) {
+      : in_channels(in),
+        out_channels(out),
+        stride(stride_),
+        act(act_),
+        expands(expand_choices),
+        depth_conv(max_middle(in, expand_choices), kernels),
+        depth_bn(max_middle(in, expand_choices)),
+        project_conv(out, max_middle(in, expand_choices)),
+        project_bn(out) {
     const int mid = max_middle(in, expand_choices);
     if (expand_choices.max() != 1) {
       expand_conv.emplace(mid, in);
@@ -108,7 +114,8 @@ template <class T>
 std::vector<std::size_t> sort_descending(const std::vector<T>& importance) {
   std::vector<std::size_t> order(importance.size());
   std::iota(order.begin(), order.end(), std::size_t{0});
-  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return importance[a] > importance[b]; });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return importance[a] > importance[b]; });
   return order;
 }
 }  // namespace detail
@@ -145,7 +152,8 @@ void mbconv_block<T>::reorganize_middle(int expand_stage) {
     // and SE's own middle channels by the L1 norm of the expand weights
     std::vector<double> se_importance(se_mid, 0.0);
     for (std::size_t c = 0; c < mid; ++c)
-      for (std::size_t j = 0; j < se_mid; ++j) se_importance[j] += std::abs(double(se->expand_w.value().data()[c * se_mid + j]));
+      for (std::size_t j = 0; j < se_mid; ++j)
+        se_importance[j] += std::abs(double(se->expand_w.value().data()[c * se_mid + j]));
     const auto se_order = detail::sort_descending(se_importance);
     detail::permute_cols(se->expand_w.value(), mid, se_mid, se_order);
     detail::permute_rows(se->reduce_w.value(), se_mid, mid, se_order);
@@ -155,7 +163,8 @@ void mbconv_block<T>::reorganize_middle(int expand_stage) {
   for (auto* t : {&depth_bn.gamma.value(), &depth_bn.beta.value(), &depth_bn.running_mean, &depth_bn.running_var})
     detail::permute_rows(*t, mid, 1, order);
   detail::permute_rows(expand_conv->weight.value(), mid, std::size_t(in_channels), order);
-  for (auto* t : {&expand_bn->gamma.value(), &expand_bn->beta.value(), &expand_bn->running_mean, &expand_bn->running_var})
+  for (auto* t :
+       {&expand_bn->gamma.value(), &expand_bn->beta.value(), &expand_bn->running_mean, &expand_bn->running_var})
     detail::permute_rows(*t, mid, 1, order);
 }
 

@@ -33,8 +33,8 @@ std::string load(elastic_net<Space, float>& net, const std::string& path) {
     auto it = c.tensors.find(name);
     if (it == c.tensors.end()) throw io_error("ofa: checkpoint '" + path + "' lacks tensor '" + name + "'");
     if (it->second.shape() != target.shape())
-      throw io_error("ofa: checkpoint '" + path + "': tensor '" + name + "' has shape " + shape_string(it->second.shape()) +
-                     ", the network needs " + shape_string(target.shape()));
+      throw io_error("ofa: checkpoint '" + path + "': tensor '" + name + "' has shape " +
+                     shape_string(it->second.shape()) + ", the network needs " + shape_string(target.shape()));
     return it->second;
   };
   for (auto& p : s.parameters) find(p.name, p.value.value());  // verify all first

@@ -28,10 +28,10 @@ struct static_block {
   int in = 0, mid = 0, out = 0, kernel = 3, stride = 1, se_mid = 0;
   activation act = activation::relu;
   bool has_expand = false, residual = false;
-  tensor<float> expand_w, expand_b;    // [mid][in], [mid]
-  tensor<float> dw_w, dw_b;            // [k][k][mid], [mid]
+  tensor<float> expand_w, expand_b;          // [mid][in], [mid]
+  tensor<float> dw_w, dw_b;                  // [k][k][mid], [mid]
   tensor<float> se_rw, se_rb, se_ew, se_eb;  // [se][mid], [se], [mid][se], [mid]
-  tensor<float> project_w, project_b;  // [out][mid], [out]
+  tensor<float> project_w, project_b;        // [out][mid], [out]
   // The 1×1 weights packed once for the GEMM micro-kernel (prepare()).
   kernels::packed_weights expand_p, se_rp, se_ep, project_p;
 };
@@ -61,8 +61,8 @@ class static_net {
   config_type config_;
   tensor<float> stem_w, stem_b;  // [C][k][k][3], [C]
   std::vector<static_block> blocks;
-  tensor<float> final_w, final_b;     // [F][in], [F]
-  tensor<float> mix_w;                // [M][F]
+  tensor<float> final_w, final_b;  // [F][in], [F]
+  tensor<float> mix_w;             // [M][F]
   tensor<float> classifier_w, classifier_b;
   kernels::packed_weights final_p, mix_p, classifier_p;
 };
@@ -92,10 +92,12 @@ template <class T>
 tensor<float> fold(tensor<float>& w, const elastic_batch_norm<T>& bn, std::size_t c, bool channels_last) {
   tensor<float> bias(shape_type{c});
   for (std::size_t o = 0; o < c; ++o) {
-    const double scale = double(bn.gamma.value().data()[o]) / std::sqrt(double(bn.running_var.data()[o]) + double(bn.eps));
+    const double scale =
+        double(bn.gamma.value().data()[o]) / std::sqrt(double(bn.running_var.data()[o]) + double(bn.eps));
     bias.data()[o] = static_cast<float>(double(bn.beta.value().data()[o]) - double(bn.running_mean.data()[o]) * scale);
     if (channels_last) {  // [k][k][c]: every tap's channel o
-      for (std::size_t t = 0; t < w.size() / c; ++t) w.data()[t * c + o] = static_cast<float>(w.data()[t * c + o] * scale);
+      for (std::size_t t = 0; t < w.size() / c; ++t)
+        w.data()[t * c + o] = static_cast<float>(w.data()[t * c + o] * scale);
     } else {  // [c][row]
       const std::size_t row = w.size() / c;
       for (std::size_t i = 0; i < row; ++i) w.data()[o * row + i] = static_cast<float>(w.data()[o * row + i] * scale);
@@ -172,8 +174,10 @@ static_net<Space> static_net<Space>::extract(const elastic_net<Space, T>& net, c
   s.final_b = detail::fold(s.final_w, net.final_expand_bn, std::size_t(Space::head.final_expand), false);
   s.mix_w = detail::slice(net.feature_mix.weight.value(), std::size_t(Space::head.feature_mix),
                           std::size_t(Space::head.final_expand));
-  s.classifier_w = detail::to_float(net.classifier_w.value().data(), autograd::detail::shape_of(net.classifier_w.value()));
-  s.classifier_b = detail::to_float(net.classifier_b.value().data(), autograd::detail::shape_of(net.classifier_b.value()));
+  s.classifier_w =
+      detail::to_float(net.classifier_w.value().data(), autograd::detail::shape_of(net.classifier_w.value()));
+  s.classifier_b =
+      detail::to_float(net.classifier_b.value().data(), autograd::detail::shape_of(net.classifier_b.value()));
   s.prepare();
   return s;
 }
@@ -231,15 +235,18 @@ tensor<float> static_net<Space>::forward(const tensor<float>& images) const {
     kernels::conv_shape ds{n, h, w, blk.mid, blk.kernel, blk.stride};
     const int oh = ds.out_height(), ow = ds.out_width(), om = n * oh * ow;
     dw_buf.resize(static_cast<std::size_t>(om) * blk.mid);
-    kernels::depthwise_forward(ds, mid_in, kernel_view<const float>{blk.dw_w.data(), blk.kernel, blk.mid,
-                                                                     blk.kernel * blk.mid, blk.mid},
-                               dw_buf.data(), blk.dw_b.data(), blk.act);
+    kernels::depthwise_forward(
+        ds, mid_in, kernel_view<const float>{blk.dw_w.data(), blk.kernel, blk.mid, blk.kernel * blk.mid, blk.mid},
+        dw_buf.data(), blk.dw_b.data(), blk.act);
     if (blk.se_mid > 0) {
-      pooled_vector<float> pooled(static_cast<std::size_t>(n) * blk.mid), hidden(static_cast<std::size_t>(n) * blk.se_mid),
-          gate(static_cast<std::size_t>(n) * blk.mid);
-      kernels::global_avg_pool(std::size_t(n), std::size_t(oh) * ow, std::size_t(blk.mid), dw_buf.data(), pooled.data());
-      detail::dense_layer(n, blk.se_mid, blk.mid, pooled.data(), blk.se_rp, blk.se_rb.data(), activation::relu, hidden.data());
-      detail::dense_layer(n, blk.mid, blk.se_mid, hidden.data(), blk.se_ep, blk.se_eb.data(), activation::none, gate.data());
+      pooled_vector<float> pooled(static_cast<std::size_t>(n) * blk.mid),
+          hidden(static_cast<std::size_t>(n) * blk.se_mid), gate(static_cast<std::size_t>(n) * blk.mid);
+      kernels::global_avg_pool(std::size_t(n), std::size_t(oh) * ow, std::size_t(blk.mid), dw_buf.data(),
+                               pooled.data());
+      detail::dense_layer(n, blk.se_mid, blk.mid, pooled.data(), blk.se_rp, blk.se_rb.data(), activation::relu,
+                          hidden.data());
+      detail::dense_layer(n, blk.mid, blk.se_mid, hidden.data(), blk.se_ep, blk.se_eb.data(), activation::none,
+                          gate.data());
       kernels::hsigmoid_forward(gate.size(), gate.data(), gate.data());
       kernels::channel_scale(std::size_t(n), std::size_t(oh) * ow, std::size_t(blk.mid), dw_buf.data(), gate.data(),
                              dw_buf.data());

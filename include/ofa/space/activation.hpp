@@ -12,9 +12,12 @@ enum class activation : int { none = 0, relu = 1, hswish = 2 };
 /** @brief The activation's name as the reference implementation spells it. */
 constexpr std::string_view to_string(activation a) noexcept {
   switch (a) {
-    case activation::relu: return "relu";
-    case activation::hswish: return "h_swish";
-    case activation::none: break;
+    case activation::relu:
+      return "relu";
+    case activation::hswish:
+      return "h_swish";
+    case activation::none:
+      break;
   }
   return "none";
 }
@@ -38,13 +41,19 @@ struct se {
 };
 
 namespace space::detail {
-template <class T> inline constexpr bool is_activation_v = false;
-template <> inline constexpr bool is_activation_v<::ofa::relu> = true;
-template <> inline constexpr bool is_activation_v<::ofa::hswish> = true;
+template <class T>
+inline constexpr bool is_activation_v = false;
+template <>
+inline constexpr bool is_activation_v<::ofa::relu> = true;
+template <>
+inline constexpr bool is_activation_v<::ofa::hswish> = true;
 
-template <class T> inline constexpr bool is_squeeze_excite_v = false;
-template <> inline constexpr bool is_squeeze_excite_v<::ofa::se> = true;
-template <> inline constexpr bool is_squeeze_excite_v<::ofa::no_se> = true;
+template <class T>
+inline constexpr bool is_squeeze_excite_v = false;
+template <>
+inline constexpr bool is_squeeze_excite_v<::ofa::se> = true;
+template <>
+inline constexpr bool is_squeeze_excite_v<::ofa::no_se> = true;
 }  // namespace space::detail
 
 }  // namespace ofa

@@ -33,14 +33,16 @@ void encode_arch(const subnet_config<Space>& config, T* out) {
     const auto& info = Space::unit_table[u];
     for (int i = 0; i < info.depths.max(); ++i, offset += info.kernels.size) {
       const auto slot = static_cast<std::size_t>(info.first_slot + i);
-      if (i < config.depth[u]) out[offset + static_cast<std::size_t>(info.kernels.index_of(config.kernel[slot]))] = T(1);
+      if (i < config.depth[u])
+        out[offset + static_cast<std::size_t>(info.kernels.index_of(config.kernel[slot]))] = T(1);
     }
   }
   for (std::size_t u = 0; u < Space::unit_count; ++u) {
     const auto& info = Space::unit_table[u];
     for (int i = 0; i < info.depths.max(); ++i, offset += info.expands.size) {
       const auto slot = static_cast<std::size_t>(info.first_slot + i);
-      if (i < config.depth[u]) out[offset + static_cast<std::size_t>(info.expands.index_of(config.expand[slot]))] = T(1);
+      if (i < config.depth[u])
+        out[offset + static_cast<std::size_t>(info.expands.index_of(config.expand[slot]))] = T(1);
     }
   }
 }

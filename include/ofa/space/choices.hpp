@@ -41,10 +41,14 @@ struct value_list {
   static constexpr choice_set set() { return make_choice_set<max_choices, V...>(); }
 };
 
-template <class T> inline constexpr bool is_depth_v = false;
-template <class T> inline constexpr bool is_expand_v = false;
-template <class T> inline constexpr bool is_kernel_v = false;
-template <class T> inline constexpr bool is_resolutions_v = false;
+template <class T>
+inline constexpr bool is_depth_v = false;
+template <class T>
+inline constexpr bool is_expand_v = false;
+template <class T>
+inline constexpr bool is_kernel_v = false;
+template <class T>
+inline constexpr bool is_resolutions_v = false;
 }  // namespace detail
 
 /** @brief Elastic depth: how many of a unit's blocks may run, e.g. depth<2,3,4>. */
@@ -53,8 +57,7 @@ struct depth : detail::value_list<V...> {
   static_assert(sizeof...(V) > 0, "ofa::space::depth: the list of depths must not be empty");
   static_assert(sizeof...(V) <= max_choices, "ofa::space::depth: at most 8 choices");
   static_assert(((V > 0) && ...), "ofa::space::depth: every depth must be at least 1");
-  static_assert(detail::strictly_ascending<V...>(),
-                "ofa::space::depth: depths must be unique and sorted ascending");
+  static_assert(detail::strictly_ascending<V...>(), "ofa::space::depth: depths must be unique and sorted ascending");
 };
 
 /** @brief Elastic width: the expand ratios of a block's middle layer, e.g. expand<3,4,6>. */
@@ -91,7 +94,8 @@ struct resolutions : detail::value_list<V...> {
 };
 
 namespace detail {
-template <int First, int Step, class Seq> struct range_impl;
+template <int First, int Step, class Seq>
+struct range_impl;
 template <int First, int Step, int... I>
 struct range_impl<First, Step, std::integer_sequence<int, I...>> {
   using type = resolutions<(First + I * Step)...>;
@@ -105,16 +109,22 @@ struct resolution_range {
   static_assert(First <= Last, "ofa::space::resolution_range: First must not exceed Last");
   static_assert((Last - First) % (Step > 0 ? Step : 1) == 0,
                 "ofa::space::resolution_range: Last - First must be a multiple of Step");
-  using list = typename detail::range_impl<
-      First, Step, std::make_integer_sequence<int, (Last - First) / (Step > 0 ? Step : 1) + 1>>::type;
+  using list =
+      typename detail::range_impl<First, Step,
+                                  std::make_integer_sequence<int, (Last - First) / (Step > 0 ? Step : 1) + 1>>::type;
 };
 
 namespace detail {
-template <int... V> inline constexpr bool is_depth_v<depth<V...>> = true;
-template <int... V> inline constexpr bool is_expand_v<expand<V...>> = true;
-template <int... V> inline constexpr bool is_kernel_v<kernel<V...>> = true;
-template <int... V> inline constexpr bool is_resolutions_v<resolutions<V...>> = true;
-template <int F, int L, int S> inline constexpr bool is_resolutions_v<resolution_range<F, L, S>> = true;
+template <int... V>
+inline constexpr bool is_depth_v<depth<V...>> = true;
+template <int... V>
+inline constexpr bool is_expand_v<expand<V...>> = true;
+template <int... V>
+inline constexpr bool is_kernel_v<kernel<V...>> = true;
+template <int... V>
+inline constexpr bool is_resolutions_v<resolutions<V...>> = true;
+template <int F, int L, int S>
+inline constexpr bool is_resolutions_v<resolution_range<F, L, S>> = true;
 }  // namespace detail
 
 }  // namespace ofa::space

@@ -62,24 +62,21 @@ inline int json_int(const nlohmann::json& v, std::string_view source, const std:
   }
   if (v.is_number_float()) {  // the reference sometimes writes expand ratios as 3.0
     const double value = v.get<double>();
-    if (std::isfinite(value) && value == std::floor(value) && std::fabs(value) <= 1e6)
-      return static_cast<int>(value);
+    if (std::isfinite(value) && value == std::floor(value) && std::fabs(value) <= 1e6) return static_cast<int>(value);
   }
   bad_config(source, where + " must be an integer, got " + v.dump());
 }
 
 template <std::size_t N>
-void json_int_list(const nlohmann::json& j, const char* key, std::array<int, N>& out,
-                   std::string_view source) {
-  if (!j.contains(key)) bad_config(source, std::string("missing key \"") + key + "\" (a list of " +
-                                               std::to_string(N) + " integers)");
+void json_int_list(const nlohmann::json& j, const char* key, std::array<int, N>& out, std::string_view source) {
+  if (!j.contains(key))
+    bad_config(source, std::string("missing key \"") + key + "\" (a list of " + std::to_string(N) + " integers)");
   const auto& v = j.at(key);
   if (!v.is_array()) bad_config(source, std::string("\"") + key + "\" must be a list, got " + v.dump());
   if (v.size() != N)
-    bad_config(source, std::string("\"") + key + "\" has " + std::to_string(v.size()) +
-                           " entries; this space needs " + std::to_string(N));
-  for (std::size_t i = 0; i < N; ++i)
-    out[i] = json_int(v[i], source, std::string(key) + "[" + std::to_string(i) + "]");
+    bad_config(source, std::string("\"") + key + "\" has " + std::to_string(v.size()) + " entries; this space needs " +
+                           std::to_string(N));
+  for (std::size_t i = 0; i < N; ++i) out[i] = json_int(v[i], source, std::string(key) + "[" + std::to_string(i) + "]");
 }
 }  // namespace detail
 
@@ -99,8 +96,7 @@ subnet_config<Space> config_from_json(const nlohmann::json& j, std::string_view 
   if (!j.contains(r_key)) detail::bad_config(source, "missing key \"r\" (the input resolution)");
   const auto& r = j.at(r_key);
   if (r.is_array()) {
-    if (r.size() != 1)
-      detail::bad_config(source, "\"r\" must be an integer or a one-element list, got " + r.dump());
+    if (r.size() != 1) detail::bad_config(source, "\"r\" must be an integer or a one-element list, got " + r.dump());
     c.resolution = detail::json_int(r[0], source, "r[0]");
   } else {
     c.resolution = detail::json_int(r, source, "r");

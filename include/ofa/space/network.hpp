@@ -17,10 +17,12 @@
 namespace ofa::space {
 
 namespace detail {
-template <class Units> struct unit_table_impl {
+template <class Units>
+struct unit_table_impl {
   static constexpr std::array<unit_info, 0> table{};
 };
-template <class... U> struct unit_table_impl<units<U...>> {
+template <class... U>
+struct unit_table_impl<units<U...>> {
   static constexpr std::array<unit_info, sizeof...(U)> make() {
     std::array<unit_info, sizeof...(U)> table{U::info()...};
     int slot = 0;
@@ -57,11 +59,12 @@ constexpr std::pair<uint128, bool> count_architectures(const std::array<unit_inf
   return {total, false};
 }
 
-template <class R> struct resolution_list_of {
+template <class R>
+struct resolution_list_of {
   using type = resolutions<224>;
 };
 template <class R>
-  requires is_resolutions_v<R>
+requires is_resolutions_v<R>
 struct resolution_list_of<R> {
   using type = typename R::list;
 };
@@ -84,16 +87,12 @@ struct network {
   static_assert(detail::is_resolutions_v<Resolutions>,
                 "ofa::space::network: the 1st argument must be ofa::space::resolutions<...> or "
                 "ofa::space::resolution_range<...>");
-  static_assert(detail::is_stem_v<Stem>,
-                "ofa::space::network: the 2nd argument must be ofa::space::stem<...>");
+  static_assert(detail::is_stem_v<Stem>, "ofa::space::network: the 2nd argument must be ofa::space::stem<...>");
   static_assert(detail::is_first_block_v<FirstBlock>,
                 "ofa::space::network: the 3rd argument must be ofa::space::first_block<...>");
-  static_assert(detail::is_units_v<Units>,
-                "ofa::space::network: the 4th argument must be ofa::space::units<...>");
-  static_assert(detail::is_head_v<Head>,
-                "ofa::space::network: the 5th argument must be ofa::space::head<...>");
-  static_assert(detail::is_classes_v<Classes>,
-                "ofa::space::network: the 6th argument must be ofa::space::classes<N>");
+  static_assert(detail::is_units_v<Units>, "ofa::space::network: the 4th argument must be ofa::space::units<...>");
+  static_assert(detail::is_head_v<Head>, "ofa::space::network: the 5th argument must be ofa::space::head<...>");
+  static_assert(detail::is_classes_v<Classes>, "ofa::space::network: the 6th argument must be ofa::space::classes<N>");
 
   using resolution_list = typename detail::resolution_list_of<Resolutions>::type;
 
@@ -117,8 +116,7 @@ struct network {
   static constexpr basic_choice_set<64> resolution_set = resolution_list::set();
 
   static constexpr auto architecture_count_checked = detail::count_architectures(unit_table);
-  static_assert(!architecture_count_checked.second,
-                "ofa::space::network: the space has more than 2^128 architectures");
+  static_assert(!architecture_count_checked.second, "ofa::space::network: the space has more than 2^128 architectures");
   /** @brief Distinct architectures (depth, kernel, expand), resolution not counted. */
   static constexpr uint128 architecture_count = architecture_count_checked.first;
   /** @brief Distinct subnets: architectures times input resolutions. */
@@ -137,9 +135,8 @@ struct network {
          std::to_string(stem.kernel_size) + "," + std::string(to_string(stem.act));
     s += ";first=" + std::to_string(first_block.width) + "," + std::string(to_string(first_block.act));
     for (const auto& u : unit_table) {
-      s += ";unit=" + std::to_string(u.width) + "," + std::to_string(u.stride) + "," +
-           std::string(to_string(u.act)) + "," + (u.se ? "se" : "no_se") + ",d" + list(u.depths) +
-           ",e" + list(u.expands) + ",k" + list(u.kernels);
+      s += ";unit=" + std::to_string(u.width) + "," + std::to_string(u.stride) + "," + std::string(to_string(u.act)) +
+           "," + (u.se ? "se" : "no_se") + ",d" + list(u.depths) + ",e" + list(u.expands) + ",k" + list(u.kernels);
     }
     s += ";head=" + std::to_string(head.final_expand) + "," + std::to_string(head.feature_mix);
     s += ";classes=" + std::to_string(class_count);

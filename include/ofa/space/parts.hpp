@@ -66,8 +66,7 @@ struct first_block {
 };
 
 /** @brief One elastic unit: up to Depth::max MBConv blocks of width Width. */
-template <int Width, int Stride, class Activation, class SqueezeExcite, class Depth, class Expand,
-          class Kernel>
+template <int Width, int Stride, class Activation, class SqueezeExcite, class Depth, class Expand, class Kernel>
 struct unit {
   static_assert(Width > 0, "ofa::space::unit: the width must be positive");
   static_assert(Stride == 1 || Stride == 2, "ofa::space::unit: the stride must be 1 or 2");
@@ -75,12 +74,9 @@ struct unit {
                 "ofa::space::unit: the 3rd argument (activation) must be ofa::relu or ofa::hswish");
   static_assert(detail::is_squeeze_excite_v<SqueezeExcite>,
                 "ofa::space::unit: the 4th argument must be ofa::se or ofa::no_se");
-  static_assert(detail::is_depth_v<Depth>,
-                "ofa::space::unit: the 5th argument must be ofa::space::depth<...>");
-  static_assert(detail::is_expand_v<Expand>,
-                "ofa::space::unit: the 6th argument must be ofa::space::expand<...>");
-  static_assert(detail::is_kernel_v<Kernel>,
-                "ofa::space::unit: the 7th argument must be ofa::space::kernel<...>");
+  static_assert(detail::is_depth_v<Depth>, "ofa::space::unit: the 5th argument must be ofa::space::depth<...>");
+  static_assert(detail::is_expand_v<Expand>, "ofa::space::unit: the 6th argument must be ofa::space::expand<...>");
+  static_assert(detail::is_kernel_v<Kernel>, "ofa::space::unit: the 7th argument must be ofa::space::kernel<...>");
 
   using depth_list = Depth;
   using expand_list = Expand;
@@ -88,8 +84,7 @@ struct unit {
   static constexpr int max_depth = Depth::max;
 
   static constexpr unit_info info() {
-    return {Width, Stride, Activation::kind, SqueezeExcite::enabled, Depth::set(), Expand::set(),
-            Kernel::set(), 0};
+    return {Width, Stride, Activation::kind, SqueezeExcite::enabled, Depth::set(), Expand::set(), Kernel::set(), 0};
   }
 };
 
@@ -115,19 +110,30 @@ struct classes {
 };
 
 namespace detail {
-template <class T> inline constexpr bool is_stem_v = false;
-template <int W, int S, class A> inline constexpr bool is_stem_v<stem<W, S, A>> = true;
-template <class T> inline constexpr bool is_first_block_v = false;
-template <int W, class A> inline constexpr bool is_first_block_v<first_block<W, A>> = true;
-template <class T> inline constexpr bool is_unit_v = false;
+template <class T>
+inline constexpr bool is_stem_v = false;
+template <int W, int S, class A>
+inline constexpr bool is_stem_v<stem<W, S, A>> = true;
+template <class T>
+inline constexpr bool is_first_block_v = false;
+template <int W, class A>
+inline constexpr bool is_first_block_v<first_block<W, A>> = true;
+template <class T>
+inline constexpr bool is_unit_v = false;
 template <int W, int S, class A, class E, class D, class X, class K>
 inline constexpr bool is_unit_v<unit<W, S, A, E, D, X, K>> = true;
-template <class T> inline constexpr bool is_units_v = false;
-template <class... U> inline constexpr bool is_units_v<units<U...>> = true;
-template <class T> inline constexpr bool is_head_v = false;
-template <int F, int M> inline constexpr bool is_head_v<head<F, M>> = true;
-template <class T> inline constexpr bool is_classes_v = false;
-template <int N> inline constexpr bool is_classes_v<classes<N>> = true;
+template <class T>
+inline constexpr bool is_units_v = false;
+template <class... U>
+inline constexpr bool is_units_v<units<U...>> = true;
+template <class T>
+inline constexpr bool is_head_v = false;
+template <int F, int M>
+inline constexpr bool is_head_v<head<F, M>> = true;
+template <class T>
+inline constexpr bool is_classes_v = false;
+template <int N>
+inline constexpr bool is_classes_v<classes<N>> = true;
 }  // namespace detail
 
 }  // namespace ofa::space

@@ -17,16 +17,16 @@ namespace ofa {
 
 /** @brief Cost of one layer of an extracted subnet. */
 struct layer_cost {
-  std::string name;          ///< the reference's module path, e.g. "blocks.3.depth_conv"
-  std::string kind;          ///< "conv", "depthwise", "se_reduce", "se_expand", "linear"
+  std::string name;  ///< the reference's module path, e.g. "blocks.3.depth_conv"
+  std::string kind;  ///< "conv", "depthwise", "se_reduce", "se_expand", "linear"
   int in_channels = 0;
   int out_channels = 0;
   int kernel_size = 1;
   int stride = 1;
-  int in_size = 1;           ///< input side (square inputs)
-  int out_size = 1;          ///< output side
+  int in_size = 1;   ///< input side (square inputs)
+  int out_size = 1;  ///< output side
   std::int64_t macs = 0;
-  std::int64_t params = 0;   ///< weights, biases and BN affine parameters of the layer
+  std::int64_t params = 0;  ///< weights, biases and BN affine parameters of the layer
 };
 
 /** @brief Totals and the per-layer breakdown. */
@@ -107,8 +107,7 @@ subnet_profile profile_subnet(const subnet_config<Space>& config, int resolution
   size = conv_output_size(size, stem.kernel_size, stem.stride);
 
   const auto& fb = Space::first_block;
-  p.conv("blocks.0.depth_conv", "depthwise", stem.width, stem.width, fb.kernel_size, 1, stem.width, size, false,
-         true);
+  p.conv("blocks.0.depth_conv", "depthwise", stem.width, stem.width, fb.kernel_size, 1, stem.width, size, false, true);
   p.conv("blocks.0.point_linear", "conv", stem.width, fb.width, 1, 1, 1, size, false, true);
 
   int in_c = fb.width;

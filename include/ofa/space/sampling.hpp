@@ -50,8 +50,7 @@ inline std::vector<int> allowed_values(const space::basic_choice_set<N>& space_v
                                        const std::vector<int>& constraint, const char* what) {
   std::vector<int> out;
   for (int v : space_values)
-    if (constraint.empty() || std::find(constraint.begin(), constraint.end(), v) != constraint.end())
-      out.push_back(v);
+    if (constraint.empty() || std::find(constraint.begin(), constraint.end(), v) != constraint.end()) out.push_back(v);
   if (out.empty())
     throw config_error(std::string("ofa::sample_config: the constraint on ") + what + " allows none of " +
                        space_values.to_string() + "; include at least one of them");
@@ -73,11 +72,13 @@ subnet_config<Space> sample_config(rng& engine, const sampling_constraint& const
   subnet_config<Space> c;
   for (const auto& u : Space::unit_table) {
     const auto kernels = detail::allowed_values(u.kernels, constraint.kernels, "kernel sizes");
-    for (int i = 0; i < u.depths.max(); ++i) c.kernel[static_cast<std::size_t>(u.first_slot + i)] = detail::pick(kernels, engine);
+    for (int i = 0; i < u.depths.max(); ++i)
+      c.kernel[static_cast<std::size_t>(u.first_slot + i)] = detail::pick(kernels, engine);
   }
   for (const auto& u : Space::unit_table) {
     const auto expands = detail::allowed_values(u.expands, constraint.expands, "expand ratios");
-    for (int i = 0; i < u.depths.max(); ++i) c.expand[static_cast<std::size_t>(u.first_slot + i)] = detail::pick(expands, engine);
+    for (int i = 0; i < u.depths.max(); ++i)
+      c.expand[static_cast<std::size_t>(u.first_slot + i)] = detail::pick(expands, engine);
   }
   for (std::size_t u = 0; u < Space::unit_count; ++u) {
     const auto depths = detail::allowed_values(Space::unit_table[u].depths, constraint.depths, "depths");

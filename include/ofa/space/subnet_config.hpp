@@ -34,9 +34,13 @@ struct subnet_config {
   int resolution = 0;                    ///< input side in pixels ("r")
 
   /** @brief The largest subnet: every choice at its maximum, largest resolution. */
-  static subnet_config max() { return uniform([](const space::choice_set& c) { return c.max(); }, true); }
+  static subnet_config max() {
+    return uniform([](const space::choice_set& c) { return c.max(); }, true);
+  }
   /** @brief The smallest subnet: every choice at its minimum, smallest resolution. */
-  static subnet_config min() { return uniform([](const space::choice_set& c) { return c.min(); }, false); }
+  static subnet_config min() {
+    return uniform([](const space::choice_set& c) { return c.min(); }, false);
+  }
 
   /** @brief Throws ofa::config_error naming the first field outside the space. */
   void validate() const;
@@ -84,11 +88,11 @@ void subnet_config<Space>::validate() const {
     for (int i = 0; i < info.depths.max(); ++i) {
       const auto slot = static_cast<std::size_t>(info.first_slot + i);
       if (!info.kernels.contains(kernel[slot]))
-        fail("ks[" + std::to_string(slot) + "]", kernel[slot],
-             "an allowed kernel size of unit " + std::to_string(u), info.kernels.to_string());
+        fail("ks[" + std::to_string(slot) + "]", kernel[slot], "an allowed kernel size of unit " + std::to_string(u),
+             info.kernels.to_string());
       if (!info.expands.contains(expand[slot]))
-        fail("e[" + std::to_string(slot) + "]", expand[slot],
-             "an allowed expand ratio of unit " + std::to_string(u), info.expands.to_string());
+        fail("e[" + std::to_string(slot) + "]", expand[slot], "an allowed expand ratio of unit " + std::to_string(u),
+             info.expands.to_string());
     }
   }
   if (!Space::resolution_set.contains(resolution))

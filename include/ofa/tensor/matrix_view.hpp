@@ -25,11 +25,11 @@ struct matrix_view {
  *  (channels last), for the first `channels` channels. */
 template <class T>
 struct kernel_view {
-  T* data = nullptr;     ///< tap (0, 0), channel 0 of the active k×k
-  int kernel_size = 0;   ///< k
-  int channels = 0;      ///< active channels
-  int row_stride = 0;    ///< elements between tap rows (K·C_max)
-  int tap_stride = 0;    ///< elements between taps in a row (C_max)
+  T* data = nullptr;    ///< tap (0, 0), channel 0 of the active k×k
+  int kernel_size = 0;  ///< k
+  int channels = 0;     ///< active channels
+  int row_stride = 0;   ///< elements between tap rows (K·C_max)
+  int tap_stride = 0;   ///< elements between taps in a row (C_max)
 
   /** @brief The centre k×k of a full K×K×C_max weight. */
   static kernel_view centre(T* full, int full_kernel, int max_channels, int k, int active_channels) noexcept {

@@ -96,17 +96,22 @@ class block_pool {
 }  // namespace detail
 
 /** @brief Counters of the pool every ofa tensor and kernel scratch buffer uses. */
-inline pool_statistics pool_stats() { return detail::block_pool::instance().stats(); }
+inline pool_statistics pool_stats() {
+  return detail::block_pool::instance().stats();
+}
 
 /** @brief Gives every cached block back to the system (e.g. between training and search). */
-inline void pool_release() { detail::block_pool::instance().release(); }
+inline void pool_release() {
+  detail::block_pool::instance().release();
+}
 
 /** @brief Standard allocator over the pool; 64-byte aligned. */
 template <class T>
 struct pool_allocator {
   using value_type = T;
   pool_allocator() noexcept = default;
-  template <class U> pool_allocator(const pool_allocator<U>&) noexcept {}
+  template <class U>
+  pool_allocator(const pool_allocator<U>&) noexcept {}
   T* allocate(std::size_t n) { return static_cast<T*>(detail::block_pool::instance().allocate(n * sizeof(T))); }
   void deallocate(T* p, std::size_t n) noexcept { detail::block_pool::instance().deallocate(p, n * sizeof(T)); }
   /// Default-initialises (leaves floats unset) where std::allocator would zero: kernels
@@ -120,7 +125,10 @@ struct pool_allocator {
   void construct(U* p, Args&&... args) {
     ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
   }
-  template <class U> struct rebind { using other = pool_allocator<U>; };
+  template <class U>
+  struct rebind {
+    using other = pool_allocator<U>;
+  };
   friend bool operator==(const pool_allocator&, const pool_allocator&) noexcept { return true; }
 };
 

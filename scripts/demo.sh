@@ -15,3 +15,7 @@ echo "== ofa profile --space mbv3 --config min --resolution 224"
 build/release/bin/ofa profile --space mbv3 --config min --resolution 224
 echo "== ofa sample --space mbv3 --count 2 --seed 0"
 build/release/bin/ofa sample --space mbv3 --count 2 --seed 0
+echo "== ofa bench data --data synthetic:4096 (the embedded data set through the loader)"
+build/release/bin/ofa bench data --data synthetic:4096 --batch 256
+echo "== ofa bench infer --space cifar --config mid (a subnet extracted from the supernet)"
+build/release/bin/ofa bench infer --space cifar --config mid --batch 1 --repetitions 21

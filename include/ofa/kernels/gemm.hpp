@@ -232,8 +232,15 @@ struct gemm_kernel {
                   int ldb, float beta, float* c, int ldc, const float* prepacked = nullptr, const float* bias = nullptr,
                   activation act = activation::none) const {
     using tile = gemm_tile<Arch>;
+    const int threads = tbb::this_task_arena::max_concurrency();
+    // Row blocks of up to MC rows; for a small M, smaller blocks so that every thread gets
+    // about four equal ones without splitting N (which would re-pack A per task).
+    // (Below 4·threads tiles of rows, N is split instead: one row block, several column chunks.)
+    const int balanced_rows = m >= 4 * threads * tile::mr
+                                  ? ((m + 4 * threads - 1) / (4 * threads) + tile::mr - 1) / tile::mr * tile::mr
+                                  : gemm_blocking::mc;
     const int mr = tile::mr, nr = tile::nr, kc_max = gemm_blocking::kc,
-              mc_max = gemm_blocking::mc / tile::mr * tile::mr;
+              mc_max = std::max(tile::mr, std::min(gemm_blocking::mc / tile::mr * tile::mr, balanced_rows));
     if (m == 0 || n == 0) return;
     if (k == 0) {  // C = beta·C
       for (int i = 0; i < m; ++i)
@@ -249,7 +256,7 @@ struct gemm_kernel {
     const int n_panels = n_padded / nr;
     // Enough tasks for every thread even when M is small (classifier, batch 16): split N too.
     // Each chunk re-packs its A block, so split N only as far as the threads need.
-    const int wanted_tasks = 3 * tbb::this_task_arena::max_concurrency();
+    const int wanted_tasks = 3 * threads;
     const int n_chunks = std::max(1, std::min(n_panels, (wanted_tasks + m_blocks - 1) / m_blocks));
     const int panels_per_chunk = (n_panels + n_chunks - 1) / n_chunks;
 

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+// An error here means libjpeg-turbo / libpng headers are missing: install libturbojpeg0-dev,
+// libjpeg62-turbo-dev and libpng-dev (scripts/setup.sh does), or use sources that need no codec.
 #include <png.h>
 #include <turbojpeg.h>
 

@@ -12,8 +12,10 @@
 #include "ofa/data/any_dataset.hpp"
 #include "ofa/data/cifar_binary.hpp"
 #include "ofa/data/idx.hpp"
-#include "ofa/data/image_folder.hpp"
 #include "ofa/data/synthetic.hpp"
+#if OFA_WITH_IMAGE_CODECS  // set by the ofa::ofa target when libjpeg-turbo and libpng were found
+#include "ofa/data/image_folder.hpp"
+#endif
 #include "ofa/errors.hpp"
 
 namespace ofa::data {
@@ -39,8 +41,13 @@ inline any_dataset open_dataset(const std::string& spec, bool train = true, std:
   if (kind == "cifar10-bin") return any_dataset(cifar10_binary(arg, train));
   if (kind == "idx") return any_dataset(idx_dataset(arg, train ? "train" : "t10k"));
   if (kind == "folder") {
+#if OFA_WITH_IMAGE_CODECS
     const auto split = std::filesystem::path(arg) / (train ? "train" : "test");
     return any_dataset(image_folder(std::filesystem::is_directory(split) ? split.string() : arg));
+#else
+    throw config_error("ofa: data spec '" + spec + "' needs image decoding, which this build lacks; install "
+                       "libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev and reconfigure");
+#endif
   }
   throw config_error("ofa: bad data spec '" + spec + "': unknown kind '" + kind +
                      "'; use synthetic[:N], cifar10-bin:DIR, idx:DIR or folder:DIR");

@@ -392,7 +392,7 @@ variable<T> channel_scale(const variable<T>& x, const variable<T>& s) {
   if (on_tape)
     tape<T>::current().record([x, s, r, n, hw, c]() mutable {
       pooled_vector<T> ds(n * c);
-      kernels::channel_scale_backward(n, hw, c, x.value().data(), s.value().data(), r.grad().data(), ds.data());
+      kernels::channel_scale_backward(n, hw, c, x.value().data(), r.grad().data(), ds.data());
       detail::add_into(s, ds.data());
       detail::backprop_into(x, [&](T* dx) { kernels::channel_scale(n, hw, c, r.grad().data(), s.value().data(), dx); });
     });

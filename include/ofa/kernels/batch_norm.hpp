@@ -61,21 +61,6 @@ void fold_batch_norm(std::size_t out_channels, std::size_t row_length, T* weight
 // implementation
 
 namespace detail {
-/// Per-channel sums of f(row, channel) over rows: sequential, or in fixed chunks.
-template <class T, class F>
-void channel_sums(std::size_t m, std::size_t c, bool parallel, T* out, const F& f) {
-  std::fill(out, out + c, T(0));
-  auto body = [&](std::size_t b, std::size_t e, T* acc) {
-    for (std::size_t r = b; r < e; ++r)
-      for (std::size_t j = 0; j < c; ++j) acc[j] += f(r, j);
-  };
-  if (!parallel) {
-    body(0, m, out);
-    return;
-  }
-  const std::size_t chunk = std::max<std::size_t>(64, (m + 31) / 32);
-  parallel::deterministic_sum<T>(m, chunk, c, out, body);
-}
 /// Two per-channel sums in one pass over the rows: out[j] = Σ f(r, j).first, out[c + j] = Σ .second.
 template <class T, class F>
 void channel_sums2(std::size_t m, std::size_t c, bool parallel, T* out, const F& f) {

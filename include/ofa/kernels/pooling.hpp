@@ -45,8 +45,7 @@ void channel_scale(std::size_t n, std::size_t hw, std::size_t c, const T* x, con
 
 /** @brief ds[n,c] = Σ_p dy·x (overwritten); dx = dy·s is channel_scale(dy, s). */
 template <class T>
-void channel_scale_backward(std::size_t n, std::size_t hw, std::size_t c, const T* x, const T* s, const T* dy, T* ds) {
-  (void)s;
+void channel_scale_backward(std::size_t n, std::size_t hw, std::size_t c, const T* x, const T* dy, T* ds) {
   parallel::for_chunks(n, 1, [&](std::size_t b, std::size_t e) {
     for (std::size_t i = b; i < e; ++i) {
       T* o = ds + i * c;

@@ -93,11 +93,10 @@ struct mbconv_block {
 namespace detail {
 /// Reorders rows (dim 0 of a [rows][cols] tensor) or columns by `order`.
 template <class T>
-void permute_rows(tensor<T>& t, std::size_t rows, std::size_t row_len, const std::vector<std::size_t>& order) {
+void permute_rows(tensor<T>& t, std::size_t row_len, const std::vector<std::size_t>& order) {
   tensor<T> copy = t;
   for (std::size_t r = 0; r < order.size(); ++r)
     std::copy_n(copy.data() + order[r] * row_len, row_len, t.data() + r * row_len);
-  (void)rows;
 }
 template <class T>
 void permute_cols(tensor<T>& t, std::size_t rows, std::size_t ld, const std::vector<std::size_t>& order) {
@@ -146,8 +145,8 @@ void mbconv_block<T>::reorganize_middle(int expand_stage) {
   detail::permute_cols(pw, std::size_t(out_channels), mid, order);
   if (se) {
     const auto se_mid = se->reduce_w.value().shape()[0];
-    detail::permute_rows(se->expand_w.value(), mid, se_mid, order);
-    detail::permute_rows(se->expand_b.value(), mid, 1, order);
+    detail::permute_rows(se->expand_w.value(), se_mid, order);
+    detail::permute_rows(se->expand_b.value(), 1, order);
     detail::permute_cols(se->reduce_w.value(), se_mid, mid, order);
     // and SE's own middle channels by the L1 norm of the expand weights
     std::vector<double> se_importance(se_mid, 0.0);
@@ -156,16 +155,16 @@ void mbconv_block<T>::reorganize_middle(int expand_stage) {
         se_importance[j] += std::abs(double(se->expand_w.value().data()[c * se_mid + j]));
     const auto se_order = detail::sort_descending(se_importance);
     detail::permute_cols(se->expand_w.value(), mid, se_mid, se_order);
-    detail::permute_rows(se->reduce_w.value(), se_mid, mid, se_order);
-    detail::permute_rows(se->reduce_b.value(), se_mid, 1, se_order);
+    detail::permute_rows(se->reduce_w.value(), mid, se_order);
+    detail::permute_rows(se->reduce_b.value(), 1, se_order);
   }
   detail::permute_channels_last(depth_conv.weight.value(), mid, order);
   for (auto* t : {&depth_bn.gamma.value(), &depth_bn.beta.value(), &depth_bn.running_mean, &depth_bn.running_var})
-    detail::permute_rows(*t, mid, 1, order);
-  detail::permute_rows(expand_conv->weight.value(), mid, std::size_t(in_channels), order);
+    detail::permute_rows(*t, 1, order);
+  detail::permute_rows(expand_conv->weight.value(), std::size_t(in_channels), order);
   for (auto* t :
        {&expand_bn->gamma.value(), &expand_bn->beta.value(), &expand_bn->running_mean, &expand_bn->running_var})
-    detail::permute_rows(*t, mid, 1, order);
+    detail::permute_rows(*t, 1, order);
 }
 
 }  // namespace ofa::nn

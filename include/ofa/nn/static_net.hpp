@@ -106,11 +106,10 @@ tensor<float> fold(tensor<float>& w, const elastic_batch_norm<T>& bn, std::size_
   return bias;
 }
 
-/// y[m][out] = x[m][in]·wᵀ + b, then act; parallel GEMM then one fused pass.
-inline void dense_layer(int m, int out, int in, const float* x, const kernels::packed_weights& w, const float* b,
-                        activation act, float* y) {
-  (void)out;
-  kernels::gemm_packed(m, x, in, w, 0.0f, y, w.n, b, act);
+/// y[m][w.n] = act(x[m][w.k]·wᵀ + b): one GEMM with bias and activation fused into its stores.
+inline void dense_layer(int m, const float* x, const kernels::packed_weights& w, const float* b, activation act,
+                        float* y) {
+  kernels::gemm_packed(m, x, w.k, w, 0.0f, y, w.n, b, act);
 }
 }  // namespace detail
 
@@ -222,14 +221,13 @@ tensor<float> static_net<Space>::forward(const tensor<float>& images) const {
       kernels::activation_forward(stem.act, std::size_t(stem.width), row, row);
     }
   });
-  int c = stem.width;
   pooled_vector<float> mid_buf, dw_buf, out_buf;
   for (const auto& blk : blocks) {
     const int m = n * h * w;
     const float* mid_in = x.data();
     if (blk.has_expand) {
       mid_buf.resize(static_cast<std::size_t>(m) * blk.mid);
-      detail::dense_layer(m, blk.mid, blk.in, x.data(), blk.expand_p, blk.expand_b.data(), blk.act, mid_buf.data());
+      detail::dense_layer(m, x.data(), blk.expand_p, blk.expand_b.data(), blk.act, mid_buf.data());
       mid_in = mid_buf.data();
     }
     kernels::conv_shape ds{n, h, w, blk.mid, blk.kernel, blk.stride};
@@ -243,33 +241,28 @@ tensor<float> static_net<Space>::forward(const tensor<float>& images) const {
           hidden(static_cast<std::size_t>(n) * blk.se_mid), gate(static_cast<std::size_t>(n) * blk.mid);
       kernels::global_avg_pool(std::size_t(n), std::size_t(oh) * ow, std::size_t(blk.mid), dw_buf.data(),
                                pooled.data());
-      detail::dense_layer(n, blk.se_mid, blk.mid, pooled.data(), blk.se_rp, blk.se_rb.data(), activation::relu,
-                          hidden.data());
-      detail::dense_layer(n, blk.mid, blk.se_mid, hidden.data(), blk.se_ep, blk.se_eb.data(), activation::none,
-                          gate.data());
+      detail::dense_layer(n, pooled.data(), blk.se_rp, blk.se_rb.data(), activation::relu, hidden.data());
+      detail::dense_layer(n, hidden.data(), blk.se_ep, blk.se_eb.data(), activation::none, gate.data());
       kernels::hsigmoid_forward(gate.size(), gate.data(), gate.data());
       kernels::channel_scale(std::size_t(n), std::size_t(oh) * ow, std::size_t(blk.mid), dw_buf.data(), gate.data(),
                              dw_buf.data());
     }
     out_buf.resize(static_cast<std::size_t>(om) * blk.out);
-    detail::dense_layer(om, blk.out, blk.mid, dw_buf.data(), blk.project_p, blk.project_b.data(), activation::none,
-                        out_buf.data());
+    detail::dense_layer(om, dw_buf.data(), blk.project_p, blk.project_b.data(), activation::none, out_buf.data());
     if (blk.residual)
       for (std::size_t i = 0; i < out_buf.size(); ++i) out_buf[i] += x[i];
     std::swap(x, out_buf);
     h = oh;
     w = ow;
-    c = blk.out;
   }
   const int m = n * h * w, fe = Space::head.final_expand, fm = Space::head.feature_mix;
   pooled_vector<float> head(static_cast<std::size_t>(m) * fe), pooled(static_cast<std::size_t>(n) * fe),
       mixed(static_cast<std::size_t>(n) * fm);
-  detail::dense_layer(m, fe, c, x.data(), final_p, final_b.data(), activation::hswish, head.data());
+  detail::dense_layer(m, x.data(), final_p, final_b.data(), activation::hswish, head.data());
   kernels::global_avg_pool(std::size_t(n), std::size_t(h) * w, std::size_t(fe), head.data(), pooled.data());
-  detail::dense_layer(n, fm, fe, pooled.data(), mix_p, nullptr, activation::hswish, mixed.data());
+  detail::dense_layer(n, pooled.data(), mix_p, nullptr, activation::hswish, mixed.data());
   tensor<float> logits(shape_type{std::size_t(n), std::size_t(Space::class_count)});
-  detail::dense_layer(n, Space::class_count, fm, mixed.data(), classifier_p, classifier_b.data(), activation::none,
-                      logits.data());
+  detail::dense_layer(n, mixed.data(), classifier_p, classifier_b.data(), activation::none, logits.data());
   return logits;
 }
 
@@ -304,9 +297,13 @@ std::vector<std::pair<std::string, tensor<float>*>> static_net<Space>::tensors()
 
 template <class Space>
 std::int64_t static_net<Space>::parameter_count() const {
-  std::int64_t n = 0;
-  for (auto& [name, t] : const_cast<static_net*>(this)->tensors()) n += static_cast<std::int64_t>(t->size());
-  return n;
+  std::size_t n = stem_w.size() + stem_b.size() + final_w.size() + final_b.size() + mix_w.size() + classifier_w.size() +
+                  classifier_b.size();
+  for (const auto& b : blocks)
+    for (const auto* t : {&b.expand_w, &b.expand_b, &b.dw_w, &b.dw_b, &b.se_rw, &b.se_rb, &b.se_ew, &b.se_eb,
+                          &b.project_w, &b.project_b})
+      n += t->size();  // absent parts (no expand, no SE) are empty tensors
+  return static_cast<std::int64_t>(n);
 }
 
 }  // namespace ofa::nn

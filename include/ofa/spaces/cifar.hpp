@@ -7,14 +7,9 @@
 #include "ofa/space/choices.hpp"
 #include "ofa/space/network.hpp"
 #include "ofa/space/parts.hpp"
+#include "ofa/spaces/detail/paper_unit.hpp"
 
 namespace ofa::spaces {
-
-namespace detail {
-template <int Width, int Stride, class Activation, class SqueezeExcite>
-using cifar_unit = space::unit<Width, Stride, Activation, SqueezeExcite, space::depth<2, 3, 4>, space::expand<3, 4, 6>,
-                               space::kernel<3, 5, 7>>;
-}  // namespace detail
 
 /** @brief The MobileNetV3 recipe at CIFAR scale: a stride-1 stem (a 32×32 image cannot
  *  afford ImageNet's 32× down-sampling, only 8×: 32→16→8→4 in the first three units),
@@ -22,9 +17,9 @@ using cifar_unit = space::unit<Width, Stride, Activation, SqueezeExcite, space::
  *  elastic choices (depth 2-4, expand 3/4/6, kernel 3/5/7); resolutions 24, 28, 32. */
 using cifar =
     space::network<space::resolution_range<24, 32, 4>, space::stem<16, 1, hswish>, space::first_block<16, relu>,
-                   space::units<detail::cifar_unit<24, 2, relu, no_se>, detail::cifar_unit<40, 2, relu, se>,
-                                detail::cifar_unit<80, 2, hswish, no_se>, detail::cifar_unit<112, 1, hswish, se>,
-                                detail::cifar_unit<160, 1, hswish, se>>,
+                   space::units<detail::paper_unit<24, 2, relu, no_se>, detail::paper_unit<40, 2, relu, se>,
+                                detail::paper_unit<80, 2, hswish, no_se>, detail::paper_unit<112, 1, hswish, se>,
+                                detail::paper_unit<160, 1, hswish, se>>,
                    space::head<640, 1024>, space::classes<10>>;
 
 }  // namespace ofa::spaces

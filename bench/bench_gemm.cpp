@@ -46,8 +46,24 @@ static void bm_gemm_nn(benchmark::State& s) {
 static void bm_gemm_tn(benchmark::State& s) {
   gemm_bench(s, trans::yes, trans::no);
 }  // backward dW = dYᵀ·X
+// The weight gradient dW [out][in] = dYᵀ·X reduces over all M = batch·H·W rows: a small
+// output with a long K, the shape the forward-shaped "tn" rows above do not show.
+static void weight_gradient_shapes(benchmark::internal::Benchmark* b) {
+  // {out, in, rows}: mbv3 min/max at batch 16, resolution 128, and cifar at batch 64.
+  const int list[][3] = {{48, 16, 16 * 64 * 64},  {24, 48, 16 * 32 * 32}, {144, 24, 16 * 32 * 32},
+                         {240, 40, 16 * 16 * 16}, {40, 240, 16 * 16 * 16}, {480, 80, 16 * 8 * 8},
+                         {96, 16, 64 * 32 * 32}};
+  for (auto& s : list)
+    for (int threads : {1, 2}) b->Args({s[0], s[1], s[2], threads});
+  b->ArgNames({"M", "N", "K", "threads"})->UseRealTime();
+}
+static void bm_gemm_tn_weight_gradient(benchmark::State& s) {
+  gemm_bench(s, trans::yes, trans::no);
+}
+
 BENCHMARK(bm_gemm_nt)->Apply(shapes);
 BENCHMARK(bm_gemm_nn)->Apply(shapes);
 BENCHMARK(bm_gemm_tn)->Apply(shapes);
+BENCHMARK(bm_gemm_tn_weight_gradient)->Apply(weight_gradient_shapes);
 
 BENCHMARK_MAIN();

@@ -51,6 +51,18 @@ TEST_CASE("gemm at MobileNetV3 shapes", "[kernels][gemm]") {
   check_gemm(trans::no, trans::no, 2 * 28 * 28, 40, 120, 0, 1.0f, 0.0f, 13);
 }
 
+TEST_CASE("a long-K product with a small C is split along K (weight gradients)", "[kernels][gemm]") {
+  // dW [out][in] = dYᵀ·X over batch·H·W rows; both orientations of the split (N = 16 runs
+  // transposed), a K that is not a multiple of the slice, leading dimensions, alpha and beta.
+  std::uint64_t seed = 40;
+  for (trans ta : {trans::no, trans::yes})
+    for (trans tb : {trans::no, trans::yes}) {
+      check_gemm(ta, tb, 48, 16, 5000, 0, 1.0f, 1.0f, seed++);
+      check_gemm(ta, tb, 24, 70, 4099, 3, 0.5f, 0.0f, seed++);
+    }
+  check_gemm(trans::yes, trans::no, 1, 1, 3000, 0, 1.0f, 0.0f, seed++);
+}
+
 TEST_CASE("gemm of an active slice uses the max-size weight in place", "[kernels][gemm]") {
   // A [672 x 112] weight; the active slice is the first 240 rows and 40 columns.
   const int max_out = 672, max_in = 112, out = 240, in = 40, m = 50;

@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -225,14 +226,24 @@ struct gemm_tile {
   }
 };
 
-struct gemm_kernel {
-  /// `prepacked`: B already packed by pack_weights (all K blocks, one after another), or null.
-  template <class Arch>
-  void operator()(Arch, trans ta, trans tb, int m, int n, int k, float alpha, const float* a, int lda, const float* b,
-                  int ldb, float beta, float* c, int ldc, const float* prepacked = nullptr, const float* bias = nullptr,
-                  activation act = activation::none) const {
+/// Runs f(0..count-1) on oneTBB, or in order on the calling thread.
+template <class F>
+void for_tasks(bool parallel, int count, const F& f) {
+  if (parallel && count > 1)
+    tbb::parallel_for(0, count, f);
+  else
+    for (int i = 0; i < count; ++i) f(i);
+}
+
+/// The blocked GEMM: K blocks in order, (row block × column chunk) tasks on oneTBB when
+/// `parallel`, else all on the calling thread (one slice of a split-K product).
+/// `prepacked`: B already packed by pack_weights (all K blocks, one after another), or null.
+template <class Arch>
+void gemm_blocked(bool parallel, trans ta, trans tb, int m, int n, int k, float alpha, const float* a, int lda,
+                  const float* b, int ldb, float beta, float* c, int ldc, const float* prepacked, const float* bias,
+                  activation act) {
     using tile = gemm_tile<Arch>;
-    const int threads = tbb::this_task_arena::max_concurrency();
+    const int threads = parallel ? tbb::this_task_arena::max_concurrency() : 1;
     // Row blocks of up to MC rows; for a small M, smaller blocks so that every thread gets
     // about four equal ones without splitting N (which would re-pack A per task).
     // (Below 4·threads tiles of rows, N is split instead: one row block, several column chunks.)
@@ -256,7 +267,7 @@ struct gemm_kernel {
     const int n_panels = n_padded / nr;
     // Enough tasks for every thread even when M is small (classifier, batch 16): split N too.
     // Each chunk re-packs its A block, so split N only as far as the threads need.
-    const int wanted_tasks = 3 * threads;
+    const int wanted_tasks = parallel ? 3 * threads : 1;
     const int n_chunks = std::max(1, std::min(n_panels, (wanted_tasks + m_blocks - 1) / m_blocks));
     const int panels_per_chunk = (n_panels + n_chunks - 1) / n_chunks;
 
@@ -266,11 +277,11 @@ struct gemm_kernel {
       const bool last_block = p0 + kc == k;
       const float* b_block = prepacked ? prepacked + static_cast<std::ptrdiff_t>(p0) * n_padded : packed_b.data();
       if (!prepacked)
-        tbb::parallel_for(0, n_panels, [&](int jp) {
+        for_tasks(parallel, n_panels, [&](int jp) {
           pack_b<tile::nr>(tb, b, ldb, p0, kc, jp * nr, std::min(nr, n - jp * nr),
                            packed_b.data() + static_cast<std::ptrdiff_t>(jp) * nr * kc);
         });
-      tbb::parallel_for(0, m_blocks * n_chunks, [&](int task) {
+      for_tasks(parallel, m_blocks * n_chunks, [&](int task) {
         const int ib = task / n_chunks, chunk = task % n_chunks;
         const int i0 = ib * mc_max, mc = std::min(mc_max, m - i0);
         const int jp_begin = chunk * panels_per_chunk, jp_end = std::min(n_panels, jp_begin + panels_per_chunk);
@@ -303,6 +314,76 @@ struct gemm_kernel {
         }
       });
     }
+}
+
+/// A product with a small C and a long K — the weight gradient dW = dYᵀ·X reduces over all
+/// batch·H·W rows — has too few (row block × column panel) tasks for the threads, and its
+/// sequential K blocks each pay a parallel loop. It is split along K instead: each slice is a
+/// serial GEMM into its own partial C, and the partials are added in slice order. The split
+/// depends on the shape only, so results do not change with the thread count.
+struct split_k_plan {
+  int slices = 1, slice_k = 0;
+  bool transposed = false;  // compute Cᵀ = op(B)ᵀ·op(A)ᵀ: the narrower side goes down the rows
+};
+
+template <class Arch>
+split_k_plan plan_split_k(int m, int n, int k) {
+  using tile = gemm_tile<Arch>;
+  split_k_plan plan;
+  const int m_blocks = (m + gemm_blocking::mc - 1) / gemm_blocking::mc, n_panels = (n + tile::nr - 1) / tile::nr;
+  constexpr int min_slice = 1024, max_slices = 16;
+  if (m_blocks * n_panels >= 16 || k < 2 * min_slice) return plan;
+  const int per_slice = std::max(min_slice, (k + max_slices - 1) / max_slices);
+  plan.slice_k = (per_slice + gemm_blocking::kc - 1) / gemm_blocking::kc * gemm_blocking::kc;
+  plan.slices = (k + plan.slice_k - 1) / plan.slice_k;
+  // Padded tile area either way round: an N of 16 fills half of a 32-column tile.
+  auto area = [](int rows, int cols) {
+    return std::int64_t((rows + tile::mr - 1) / tile::mr * tile::mr) * ((cols + tile::nr - 1) / tile::nr * tile::nr);
+  };
+  plan.transposed = area(n, m) < area(m, n);
+  return plan;
+}
+
+template <class Arch>
+void gemm_split_k(const split_k_plan& plan, trans ta, trans tb, int m, int n, int k, float alpha, const float* a,
+                  int lda, const float* b, int ldb, float beta, float* c, int ldc) {
+  const std::size_t area = static_cast<std::size_t>(m) * n;
+  pooled_vector<float> partial(area * plan.slices);
+  tbb::parallel_for(0, plan.slices, [&](int s) {
+    const int k0 = s * plan.slice_k, kn = std::min(plan.slice_k, k - k0);
+    // Column k0 of op(A) and row k0 of op(B).
+    const float* a_s = a + (ta == trans::no ? k0 : static_cast<std::ptrdiff_t>(k0) * lda);
+    const float* b_s = b + (tb == trans::no ? static_cast<std::ptrdiff_t>(k0) * ldb : k0);
+    float* out = partial.data() + area * s;
+    if (plan.transposed)  // Cᵀ [n][m] = op(B)ᵀ·op(A)ᵀ
+      gemm_blocked<Arch>(false, tb == trans::no ? trans::yes : trans::no, ta == trans::no ? trans::yes : trans::no, n,
+                         m, kn, 1.0f, b_s, ldb, a_s, lda, 0.0f, out, m, nullptr, nullptr, activation::none);
+    else
+      gemm_blocked<Arch>(false, ta, tb, m, n, kn, 1.0f, a_s, lda, b_s, ldb, 0.0f, out, n, nullptr, nullptr,
+                         activation::none);
+  });
+  for (int i = 0; i < m; ++i) {
+    float* row = c + static_cast<std::ptrdiff_t>(i) * ldc;
+    for (int j = 0; j < n; ++j) {
+      const std::size_t at = plan.transposed ? static_cast<std::size_t>(j) * m + i : static_cast<std::size_t>(i) * n + j;
+      float sum = 0.0f;
+      for (int s = 0; s < plan.slices; ++s) sum += partial[area * s + at];
+      row[j] = (beta == 0.0f ? 0.0f : beta * row[j]) + alpha * sum;
+    }
+  }
+}
+
+struct gemm_kernel {
+  /// `prepacked`: B already packed by pack_weights (all K blocks, one after another), or null.
+  template <class Arch>
+  void operator()(Arch, trans ta, trans tb, int m, int n, int k, float alpha, const float* a, int lda, const float* b,
+                  int ldb, float beta, float* c, int ldc, const float* prepacked = nullptr, const float* bias = nullptr,
+                  activation act = activation::none) const {
+    if (!prepacked && !bias && act == activation::none && m > 0 && n > 0) {
+      const auto plan = plan_split_k<Arch>(m, n, k);
+      if (plan.slices > 1) return gemm_split_k<Arch>(plan, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    }
+    gemm_blocked<Arch>(true, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, prepacked, bias, act);
   }
 };
 }  // namespace detail

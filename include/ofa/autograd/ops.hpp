@@ -40,7 +40,8 @@ template <class T>
 variable<T> conv2d(const variable<T>& x, const variable<T>& w, int stride);
 template <class T>
 variable<T> batch_norm(const variable<T>& x, const variable<T>& gamma, const variable<T>& beta, tensor<T>& running_mean,
-                       tensor<T>& running_var, bool training, T momentum = T(0.1), T eps = T(1e-5));
+                       tensor<T>& running_var, bool training, T momentum = T(0.1), T eps = T(1e-5),
+                       activation act = activation::none);
 template <class T>
 variable<T> activate(const variable<T>& x, activation act);
 template <class T>
@@ -266,7 +267,7 @@ variable<T> conv2d(const variable<T>& x, const variable<T>& w, int stride) {
 
 template <class T>
 variable<T> batch_norm(const variable<T>& x, const variable<T>& gamma, const variable<T>& beta, tensor<T>& running_mean,
-                       tensor<T>& running_var, bool training, T momentum, T eps) {
+                       tensor<T>& running_var, bool training, T momentum, T eps, activation act) {
   const std::size_t c = x.value().shape().back(), m = x.value().size() / c;
   if (gamma.value().size() < c || beta.value().size() < c || running_mean.size() < c || running_var.size() < c)
     detail::bad_shape("batch_norm", "input has " + std::to_string(c) + " channels, more than the BN layer's " +
@@ -275,16 +276,24 @@ variable<T> batch_norm(const variable<T>& x, const variable<T>& gamma, const var
   kernels::batch_norm_params<T> p{
       gamma.value().data(), beta.value().data(), running_mean.data(), running_var.data(), momentum, eps};
   if (!training) {
-    kernels::batch_norm_infer(m, c, x.value().data(), p, y.data());
+    kernels::batch_norm_infer(m, c, x.value().data(), p, y.data(), act);
     const bool on_tape = detail::wants_grad<T>({&x, &gamma, &beta});
     auto r = detail::result(std::move(y), on_tape);
-    if (on_tape)  // inference BN is affine: y = x·scale + shift
-      tape<T>::current().record([x, gamma, beta, r, m, c, &running_mean, &running_var, eps]() mutable {
+    if (on_tape)  // inference BN is affine: z = x·scale + shift, y = act(z)
+      tape<T>::current().record([x, gamma, beta, r, m, c, &running_mean, &running_var, eps, act]() mutable {
         const T* dy = r.grad().data();
+        pooled_vector<T> z(m * c), dz(m * c);
+        for (std::size_t j = 0; j < c; ++j) {
+          const T inv = T(1) / std::sqrt(running_var.data()[j] + eps);
+          for (std::size_t i = 0; i < m; ++i)
+            z[i * c + j] = (x.value().data()[i * c + j] - running_mean.data()[j]) * inv * gamma.value().data()[j] +
+                           beta.value().data()[j];
+        }
+        kernels::activation_backward_reference(act, m * c, z.data(), dy, dz.data());
         for (std::size_t j = 0; j < c; ++j) {
           const T inv = T(1) / std::sqrt(running_var.data()[j] + eps);
           for (std::size_t i = 0; i < m; ++i) {
-            const T g = dy[i * c + j];
+            const T g = dz[i * c + j];
             if (x.requires_grad()) x.grad().data()[i * c + j] += g * gamma.value().data()[j] * inv;
             if (gamma.requires_grad())
               gamma.grad().data()[j] += g * (x.value().data()[i * c + j] - running_mean.data()[j]) * inv;
@@ -297,23 +306,28 @@ variable<T> batch_norm(const variable<T>& x, const variable<T>& gamma, const var
   if (m < 2)
     detail::bad_shape("batch_norm", "training needs more than one value per channel, got " + std::to_string(m));
   auto saved = std::make_shared<kernels::batch_norm_saved<T>>();
-  kernels::batch_norm_train(m, c, x.value().data(), p, y.data(), *saved, std::is_same_v<T, float>);
+  if constexpr (std::is_same_v<T, float>)
+    kernels::batch_norm_train(m, c, x.value().data(), p, y.data(), *saved, act);
+  else
+    kernels::batch_norm_train_reference(m, c, x.value().data(), p, y.data(), *saved, act);
   const bool on_tape = detail::wants_grad<T>({&x, &gamma, &beta});
   auto r = detail::result(std::move(y), on_tape);
   if (on_tape)
-    tape<T>::current().record([x, gamma, beta, r, m, c, saved]() mutable {
-      if (!x.requires_grad()) {
-        pooled_vector<T> dx(m * c);
-        kernels::batch_norm_backward(m, c, x.value().data(), r.grad().data(), gamma.value().data(), *saved, dx.data(),
-                                     gamma.requires_grad() ? gamma.grad().data() : nullptr,
-                                     beta.requires_grad() ? beta.grad().data() : nullptr, std::is_same_v<T, float>);
-        return;
-      }
-      detail::backprop_into(x, [&](T* dx) {
-        kernels::batch_norm_backward(m, c, x.value().data(), r.grad().data(), gamma.value().data(), *saved, dx,
-                                     gamma.requires_grad() ? gamma.grad().data() : nullptr,
-                                     beta.requires_grad() ? beta.grad().data() : nullptr, std::is_same_v<T, float>);
-      });
+    tape<T>::current().record([x, gamma, beta, r, m, c, saved, act]() mutable {
+      auto run = [&](T* dx) {
+        T* dgamma = gamma.requires_grad() ? gamma.grad().data() : nullptr;
+        T* dbeta = beta.requires_grad() ? beta.grad().data() : nullptr;
+        if constexpr (std::is_same_v<T, float>)
+          kernels::batch_norm_backward(m, c, x.value().data(), r.grad().data(), gamma.value().data(),
+                                       beta.value().data(), *saved, dx, dgamma, dbeta, act);
+        else
+          kernels::batch_norm_backward_reference(m, c, x.value().data(), r.grad().data(), gamma.value().data(),
+                                                 beta.value().data(), *saved, dx, dgamma, dbeta, act);
+      };
+      if (!x.requires_grad())
+        run(nullptr);
+      else
+        detail::backprop_into(x, run);
     });
   return r;
 }

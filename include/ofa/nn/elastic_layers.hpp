@@ -32,8 +32,9 @@ struct elastic_batch_norm {
         running_mean(make_tensor<T>({std::size_t(max_channels)}, T(0))),
         running_var(make_tensor<T>({std::size_t(max_channels)}, T(1))) {}
 
-  variable<T> forward(const variable<T>& x, bool training) {
-    return autograd::batch_norm(x, gamma, beta, running_mean, running_var, training, momentum, eps);
+  /** @brief BN, then `act` fused into the same pass (forward and backward). */
+  variable<T> forward(const variable<T>& x, bool training, activation act = activation::none) {
+    return autograd::batch_norm(x, gamma, beta, running_mean, running_var, training, momentum, eps, act);
   }
   void collect(state_list<T>& s, const std::string& prefix) {
     s.add(prefix + ".weight", gamma, true);

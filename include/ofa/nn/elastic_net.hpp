@@ -118,15 +118,14 @@ autograd::variable<T> elastic_net<Space, T>::forward(const autograd::variable<T>
   if (images.value().dimension() != 4 || shape[3] != 3)
     throw shape_error("ofa::elastic_net::forward: images must be [N, H, W, 3] (NHWC RGB), got " + shape_string(shape));
   using namespace autograd;
-  auto x = activate(stem_bn.forward(conv2d(images, stem_weight, Space::stem.stride), training), Space::stem.act);
+  auto x = stem_bn.forward(conv2d(images, stem_weight, Space::stem.stride), training, Space::stem.act);
   x = blocks_[0].forward(x, Space::first_block.kernel_size, 1, training);
   for (std::size_t u = 0; u < Space::unit_count; ++u)
     for (int i = 0; i < active_.depth[u]; ++i) {
       const auto slot = static_cast<std::size_t>(Space::unit_table[u].first_slot + i);
       x = blocks_[block_index(u, i)].forward(x, active_.kernel[slot], active_.expand[slot], training);
     }
-  x = activate(final_expand_bn.forward(final_expand.forward(x, Space::head.final_expand), training),
-               activation::hswish);
+  x = final_expand_bn.forward(final_expand.forward(x, Space::head.final_expand), training, activation::hswish);
   x = global_avg_pool(x);
   x = activate(feature_mix.forward(x, Space::head.feature_mix), activation::hswish);
   x = dropout(x, dropout_rate, dropout_rng_, training);

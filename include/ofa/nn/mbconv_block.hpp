@@ -54,8 +54,8 @@ struct mbconv_block {
 
   variable<T> forward(const variable<T>& x, int kernel, int expand, bool training) {
     variable<T> h = x;
-    if (expand_conv) h = autograd::activate(expand_bn->forward(expand_conv->forward(x, middle(expand)), training), act);
-    h = autograd::activate(depth_bn.forward(depth_conv.forward(h, kernel, stride), training), act);
+    if (expand_conv) h = expand_bn->forward(expand_conv->forward(x, middle(expand)), training, act);
+    h = depth_bn.forward(depth_conv.forward(h, kernel, stride), training, act);
     if (se) h = se->forward(h);
     h = project_bn.forward(project_conv.forward(h, out_channels), training);
     return residual() ? autograd::add(h, x) : h;

@@ -222,35 +222,50 @@ void batch_norm_infer(std::size_t m, std::size_t c, const T* x, const batch_norm
 }
 
 namespace detail {
-/// Per row r and channel vector j: out(r, j) of `width` lanes, or of one lane on the tail.
-/// Rows are visited in 64-row blocks whose float partial sums are flushed into the double
-/// partial of their chunk: float speed, double accuracy over long columns.
+/// Two per-channel sums over the rows, sums[0, c) and sums[c, 2c): add_row(r, f) adds row r
+/// into the float partials f. Rows are visited in 64-row blocks whose float partials are
+/// flushed into the double partial of their fixed chunk: float speed, double accuracy over
+/// long columns, the same result on any thread count.
+template <class AddRow>
+void blocked_channel_sums(std::size_t m, std::size_t c, double* sums, const AddRow& add_row) {
+  parallel::deterministic_sum<double>(m, bn_chunk(m), 2 * c, sums, [&](std::size_t b, std::size_t e, double* acc) {
+    pooled_vector<float> f(2 * c);
+    for (std::size_t r0 = b; r0 < e; r0 += 64) {
+      std::fill(f.begin(), f.end(), 0.0f);
+      for (std::size_t r = r0; r < std::min(e, r0 + 64); ++r) add_row(r, f.data());
+      for (std::size_t j = 0; j < 2 * c; ++j) acc[j] += double(f[j]);
+    }
+  });
+}
+
+/// The SIMD passes; each handles whole vectors of channels, then the tail one lane at a time.
 struct bn_kernels {
+  /// dz = act'(z)·dy at channels [j, j + width), z = x·scale + shift recomputed from x.
+  template <class Act, class Batch>
+  static Batch pre_activation_gradient(Batch xv, const float* dy_row, const float* scale, const float* shift,
+                                       std::size_t j) {
+    return Act::derivative(xsimd::fma(xv, Batch::load_unaligned(scale + j), Batch::load_unaligned(shift + j)),
+                           Batch::load_unaligned(dy_row + j));
+  }
+
   // Σ(x - x0), Σ(x - x0)² per channel.
   template <class Arch>
   void statistics(Arch, std::size_t m, std::size_t c, const float* x, double* sums) const {
     using batch = xsimd::batch<float, Arch>;
     constexpr std::size_t w = batch::size;
     const std::size_t cv = c / w * w;
-    parallel::deterministic_sum<double>(m, bn_chunk(m), 2 * c, sums, [&](std::size_t b, std::size_t e, double* acc) {
-      pooled_vector<float> f(2 * c);
-      for (std::size_t r0 = b; r0 < e; r0 += 64) {
-        std::fill(f.begin(), f.end(), 0.0f);
-        for (std::size_t r = r0; r < std::min(e, r0 + 64); ++r) {
-          const float* row = x + r * c;
-          std::size_t j = 0;
-          for (; j < cv; j += w) {
-            const batch d = batch::load_unaligned(row + j) - batch::load_unaligned(x + j);
-            (batch::load_unaligned(&f[j]) + d).store_unaligned(&f[j]);
-            xsimd::fma(d, d, batch::load_unaligned(&f[c + j])).store_unaligned(&f[c + j]);
-          }
-          for (; j < c; ++j) {
-            const float d = row[j] - x[j];
-            f[j] += d;
-            f[c + j] += d * d;
-          }
-        }
-        for (std::size_t j = 0; j < 2 * c; ++j) acc[j] += double(f[j]);
+    blocked_channel_sums(m, c, sums, [&](std::size_t r, float* f) {
+      const float* row = x + r * c;
+      std::size_t j = 0;
+      for (; j < cv; j += w) {
+        const batch d = batch::load_unaligned(row + j) - batch::load_unaligned(x + j);
+        (batch::load_unaligned(f + j) + d).store_unaligned(f + j);
+        xsimd::fma(d, d, batch::load_unaligned(f + c + j)).store_unaligned(f + c + j);
+      }
+      for (; j < c; ++j) {
+        const float d = row[j] - x[j];
+        f[j] += d;
+        f[c + j] += d * d;
       }
     });
   }
@@ -283,30 +298,20 @@ struct bn_kernels {
     using batch = xsimd::batch<float, Arch>;
     constexpr std::size_t w = batch::size;
     const std::size_t cv = c / w * w;
-    parallel::deterministic_sum<double>(m, bn_chunk(m), 2 * c, sums, [&](std::size_t b, std::size_t e, double* acc) {
-      pooled_vector<float> f(2 * c);
-      for (std::size_t r0 = b; r0 < e; r0 += 64) {
-        std::fill(f.begin(), f.end(), 0.0f);
-        for (std::size_t r = r0; r < std::min(e, r0 + 64); ++r) {
-          const float* xr = x + r * c;
-          const float* gr = dy + r * c;
-          std::size_t j = 0;
-          for (; j < cv; j += w) {
-            const batch xv = batch::load_unaligned(xr + j);
-            const batch dz = Act::derivative(
-                xsimd::fma(xv, batch::load_unaligned(scale + j), batch::load_unaligned(shift + j)),
-                batch::load_unaligned(gr + j));
-            const batch xhat = xsimd::fma(xv, batch::load_unaligned(inv + j), batch::load_unaligned(nmi + j));
-            (batch::load_unaligned(&f[j]) + dz).store_unaligned(&f[j]);
-            xsimd::fma(dz, xhat, batch::load_unaligned(&f[c + j])).store_unaligned(&f[c + j]);
-          }
-          for (; j < c; ++j) {
-            const float dz = Act::derivative(xr[j] * scale[j] + shift[j], gr[j]);
-            f[j] += dz;
-            f[c + j] += dz * (xr[j] * inv[j] + nmi[j]);
-          }
-        }
-        for (std::size_t j = 0; j < 2 * c; ++j) acc[j] += double(f[j]);
+    blocked_channel_sums(m, c, sums, [&](std::size_t r, float* f) {
+      const float* xr = x + r * c;
+      const float* gr = dy + r * c;
+      std::size_t j = 0;
+      for (; j < cv; j += w) {
+        const batch xv = batch::load_unaligned(xr + j), dz = pre_activation_gradient<Act>(xv, gr, scale, shift, j);
+        const batch xhat = xsimd::fma(xv, batch::load_unaligned(inv + j), batch::load_unaligned(nmi + j));
+        (batch::load_unaligned(f + j) + dz).store_unaligned(f + j);
+        xsimd::fma(dz, xhat, batch::load_unaligned(f + c + j)).store_unaligned(f + c + j);
+      }
+      for (; j < c; ++j) {
+        const float dz = Act::derivative(xr[j] * scale[j] + shift[j], gr[j]);
+        f[j] += dz;
+        f[c + j] += dz * (xr[j] * inv[j] + nmi[j]);
       }
     });
   }
@@ -325,10 +330,7 @@ struct bn_kernels {
         float* out = dx + r * c;
         std::size_t j = 0;
         for (; j < cv; j += w) {
-          const batch xv = batch::load_unaligned(xr + j);
-          const batch dz = Act::derivative(
-              xsimd::fma(xv, batch::load_unaligned(scale + j), batch::load_unaligned(shift + j)),
-              batch::load_unaligned(gr + j));
+          const batch xv = batch::load_unaligned(xr + j), dz = pre_activation_gradient<Act>(xv, gr, scale, shift, j);
           xsimd::fma(batch::load_unaligned(k1 + j), dz,
                      xsimd::fma(xv, batch::load_unaligned(kx + j), batch::load_unaligned(k0 + j)))
               .store_unaligned(out + j);

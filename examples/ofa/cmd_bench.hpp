@@ -18,6 +18,7 @@
 #include <ofa/nn/elastic_net.hpp>
 #include <ofa/nn/static_net.hpp>
 #include <ofa/parallel/arena.hpp>
+#include <ofa/profiling.hpp>
 #include <ofa/space/config_json.hpp>
 #include <ofa/space/profile.hpp>
 
@@ -30,8 +31,24 @@ struct bench_options {
   std::string mode, space = "mbv3", config = "max";
   int batch = 16, resolution = 0, threads = 0, repetitions = 7, warmup = 2;
   double peak_per_core = 117.0;  // measured FP32 FMA peak of the CI machine's cores (AMD EPYC Zen 4)
-  bool json = false;
+  bool json = false, profile = false;
 };
+
+/// Runs `step` `repetitions` more times with profiling on; returns the time by layer type.
+template <class F>
+std::vector<ofa::profiling::entry> profile_steps(int repetitions, F&& step) {
+  ofa::profiling::reset();
+  ofa::profiling::enable(true);
+  for (int i = 0; i < repetitions; ++i) step();
+  ofa::profiling::enable(false);
+  auto rows = ofa::profiling::report();
+  for (auto& r : rows) r.seconds /= repetitions;  // per step
+  return rows;
+}
+
+inline const char* phase_name(ofa::profiling::phase p) {
+  return p == ofa::profiling::phase::forward ? "forward" : "backward";
+}
 
 /// "max", "min", "mid" (every unit at its middle depth, kernel and expand) or a file.
 template <class Space>
@@ -80,6 +97,7 @@ void run_bench(const bench_options& o) {
   ofa::nn::elastic_net<Space> net(1);
   net.set_active(config);
   double seconds = 0, flops = 0;
+  std::vector<ofa::profiling::entry> profile;
   if (o.mode == "train") {
     std::vector<int> labels(n);
     for (auto& l : labels) l = static_cast<int>(engine.uniform_index(Space::class_count));
@@ -88,10 +106,11 @@ void run_bench(const bench_options& o) {
     for (auto& p : state.parameters)
       momentum.push_back(ofa::make_tensor<float>(ofa::autograd::detail::shape_of(p.value.value())));
     const ofa::autograd::variable<float> input(images);
-    seconds = median_seconds(o.warmup, o.repetitions, [&] {
+    auto step = [&] {
       net.zero_grad();
       auto loss = ofa::autograd::cross_entropy(net.forward(input, true), labels);
       ofa::autograd::backward(loss);
+      ofa::profiling::scope timing("sgd_update");
       for (std::size_t i = 0; i < state.parameters.size(); ++i) {  // SGD, momentum 0.9
         float* w = state.parameters[i].value.value().data();
         const float* g = state.parameters[i].value.grad().data();
@@ -101,11 +120,15 @@ void run_bench(const bench_options& o) {
           w[j] -= 0.01f * m[j];
         }
       }
-    });
+    };
+    seconds = median_seconds(o.warmup, o.repetitions, step);
+    if (o.profile) profile = profile_steps(o.repetitions, step);
     flops = 3.0 * 2.0 * double(macs) * double(n);
   } else {
     const auto extracted = ofa::nn::static_net<Space>::extract(net, config);
-    seconds = median_seconds(o.warmup, o.repetitions, [&] { (void)extracted.forward(images); });
+    auto step = [&] { (void)extracted.forward(images); };
+    seconds = median_seconds(o.warmup, o.repetitions, step);
+    if (o.profile) profile = profile_steps(o.repetitions, step);
     flops = 2.0 * double(macs) * double(n);
   }
   const int threads = ofa::parallel::arena::threads();
@@ -123,6 +146,12 @@ void run_bench(const bench_options& o) {
                      {"gflops", gflops},
                      {"peak_gflops", peak},
                      {"peak_fraction", gflops / peak}};
+    if (o.profile) {
+      j["profile"] = nlohmann::json::array();
+      for (const auto& row : profile)
+        j["profile"].push_back({{"layer", row.name}, {"phase", phase_name(row.when)}, {"ms", row.seconds * 1e3},
+                                {"calls_per_step", row.calls / o.repetitions}});
+    }
     std::cout << j.dump() << "\n";
     return;
   }
@@ -131,6 +160,15 @@ void run_bench(const bench_options& o) {
       "peak\n",
       o.mode.c_str(), o.space.c_str(), o.config.c_str(), o.batch, config.resolution, threads, double(n) / seconds,
       seconds * 1e3, gflops, 100 * gflops / peak, peak);
+  if (!o.profile) return;
+  // Profiled steps run a little slower than timed ones (a clock read per op).
+  double covered = 0;
+  for (const auto& row : profile) covered += row.seconds;
+  std::printf("\n%-18s %-9s %10s %7s %7s\n", "layer type", "phase", "ms/step", "share", "calls");
+  for (const auto& row : profile)
+    std::printf("%-18s %-9s %10.2f %6.1f%% %7lld\n", row.name.c_str(), phase_name(row.when), row.seconds * 1e3,
+                100 * row.seconds / covered, static_cast<long long>(row.calls / o.repetitions));
+  std::printf("%-18s %-9s %10.2f\n", "(all layers)", "", covered * 1e3);
 }
 
 inline void add_bench_mode(CLI::App& bench, const std::string& mode, const std::string& help) {
@@ -145,6 +183,7 @@ inline void add_bench_mode(CLI::App& bench, const std::string& mode, const std::
   cmd->add_option("--repetitions", o->repetitions, "Timed repetitions (median reported)")->check(CLI::Range(1, 1000));
   cmd->add_option("--peak-per-core", o->peak_per_core, "FP32 FMA peak of one core in GFLOP/s");
   cmd->add_flag("--json", o->json, "Print JSON");
+  cmd->add_flag("--profile", o->profile, "Also print the time per step by layer type and phase");
   cmd->callback([o] { with_space(o->space, [&]<class Space>(std::type_identity<Space>) { run_bench<Space>(*o); }); });
 }
 

@@ -4,6 +4,7 @@
 /// include the area headers you use for faster builds.
 
 #include "ofa/errors.hpp"
+#include "ofa/profiling.hpp"
 #include "ofa/random.hpp"
 #include "ofa/version.hpp"
 

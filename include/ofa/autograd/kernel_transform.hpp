@@ -19,6 +19,7 @@ namespace ofa::autograd {
  *  ([K][K][C_max], K > k) through `matrix` ([k², k²]). */
 template <class T>
 variable<T> transform_kernel(const variable<T>& source, const variable<T>& matrix, int k, int channels) {
+  profiling::scope timing("kernel_transform");
   const auto& ss = source.value().shape();
   const std::size_t taps = static_cast<std::size_t>(k) * k;
   if (source.value().dimension() != 3 || ss[0] != ss[1] || static_cast<int>(ss[0]) <= k ||
@@ -43,7 +44,7 @@ variable<T> transform_kernel(const variable<T>& source, const variable<T>& matri
   const bool on_tape = tape<T>::recording() && (source.requires_grad() || matrix.requires_grad());
   variable<T> r(std::move(out), on_tape);
   if (on_tape)
-    tape<T>::current().record([source, matrix, r, k, channels, full, max_c, taps]() {
+    tape<T>::current().record("kernel_transform", [source, matrix, r, k, channels, full, max_c, taps]() {
       const T* g = r.grad().data();
       auto src = kernel_view<const T>::centre(source.value().data(), full, max_c, k, channels);
       const T* m = matrix.value().data();

@@ -24,6 +24,7 @@
 #include "ofa/kernels/loss.hpp"
 #include "ofa/kernels/pooling.hpp"
 #include "ofa/kernels/resize.hpp"
+#include "ofa/profiling.hpp"
 #include "ofa/random.hpp"
 
 namespace ofa::autograd {
@@ -80,6 +81,7 @@ bool wants_grad(std::initializer_list<const variable<T>*> inputs) {
 /// A new result; it requires a gradient iff it will be on the tape.
 template <class T>
 variable<T> result(tensor<T> value, bool on_tape) {
+  profiling::scope timing("result");
   return variable<T>(std::move(value), on_tape);
 }
 
@@ -123,6 +125,7 @@ inline kernels::conv_shape nhwc_shape(const char* op, const std::vector<std::siz
 
 template <class T>
 variable<T> pointwise(const variable<T>& x, const variable<T>& w, int out, int in) {
+  profiling::scope timing("pointwise");
   auto xs = detail::shape_of(x.value());
   const auto& ws = w.value().shape();
   if (w.value().dimension() != 2) detail::bad_shape("pointwise", "weight must be [out, in], got " + shape_string(ws));
@@ -139,7 +142,7 @@ variable<T> pointwise(const variable<T>& x, const variable<T>& w, int out, int i
   const bool on_tape = detail::wants_grad<T>({&x, &w});
   auto r = detail::result(std::move(y), on_tape);
   if (on_tape)
-    tape<T>::current().record([x, w, r, m, out, in, ldw]() mutable {
+    tape<T>::current().record("pointwise", [x, w, r, m, out, in, ldw]() mutable {
       const T* dy = r.grad().data();
       if (x.requires_grad()) {
         bool fresh = false;
@@ -161,6 +164,7 @@ variable<T> pointwise(const variable<T>& x, const variable<T>& w, int out, int i
 
 template <class T>
 variable<T> bias_add(const variable<T>& x, const variable<T>& b) {
+  profiling::scope timing("bias_add");
   const std::size_t c = x.value().shape().back();
   if (b.value().size() < c)
     detail::bad_shape("bias_add",
@@ -172,7 +176,7 @@ variable<T> bias_add(const variable<T>& x, const variable<T>& b) {
   const bool on_tape = detail::wants_grad<T>({&x, &b});
   auto r = detail::result(std::move(y), on_tape);
   if (on_tape)
-    tape<T>::current().record([x, b, r, rows, c]() mutable {
+    tape<T>::current().record("bias_add", [x, b, r, rows, c]() mutable {
       const T* dy = r.grad().data();
       detail::add_into(x, dy);
       if (b.requires_grad()) {
@@ -191,6 +195,7 @@ variable<T> linear(const variable<T>& x, const variable<T>& w, const variable<T>
 
 template <class T>
 variable<T> depthwise(const variable<T>& x, const variable<T>& w, int kernel, int stride) {
+  profiling::scope timing("depthwise");
   const auto xs = detail::shape_of(x.value());
   const auto s = detail::nhwc_shape("depthwise", xs, kernel, stride);
   const auto& ws = w.value().shape();
@@ -209,7 +214,7 @@ variable<T> depthwise(const variable<T>& x, const variable<T>& w, int kernel, in
   const bool on_tape = detail::wants_grad<T>({&x, &w});
   auto r = detail::result(std::move(y), on_tape);
   if (on_tape)
-    tape<T>::current().record([x, w, r, s, full_k, max_c]() mutable {
+    tape<T>::current().record("depthwise", [x, w, r, s, full_k, max_c]() mutable {
       const T* dy = r.grad().data();
       auto view = kernel_view<const T>::centre(w.value().data(), full_k, max_c, s.kernel, s.channels);
       detail::backprop_into(x, [&](T* dx) {
@@ -236,6 +241,7 @@ variable<T> depthwise(const variable<T>& x, const variable<T>& w, int kernel, in
 
 template <class T>
 variable<T> conv2d(const variable<T>& x, const variable<T>& w, int stride) {
+  profiling::scope timing("conv2d");
   const auto xs = detail::shape_of(x.value());
   const auto& ws = w.value().shape();
   if (w.value().dimension() != 4 || ws[1] != ws[2])
@@ -252,7 +258,7 @@ variable<T> conv2d(const variable<T>& x, const variable<T>& w, int stride) {
   const bool on_tape = detail::wants_grad<T>({&x, &w});
   auto r = detail::result(std::move(y), on_tape);
   if (on_tape)
-    tape<T>::current().record([x, w, r, s, cout]() mutable {
+    tape<T>::current().record("conv2d", [x, w, r, s, cout]() mutable {
       pooled_vector<T> dw(w.value().size(), T(0));
       kernels::conv2d_backward(s, cout, x.value().data(), w.value().data(), r.grad().data(), static_cast<T*>(nullptr),
                                dw.data());
@@ -268,6 +274,7 @@ variable<T> conv2d(const variable<T>& x, const variable<T>& w, int stride) {
 template <class T>
 variable<T> batch_norm(const variable<T>& x, const variable<T>& gamma, const variable<T>& beta, tensor<T>& running_mean,
                        tensor<T>& running_var, bool training, T momentum, T eps, activation act) {
+  profiling::scope timing("batch_norm");
   const std::size_t c = x.value().shape().back(), m = x.value().size() / c;
   if (gamma.value().size() < c || beta.value().size() < c || running_mean.size() < c || running_var.size() < c)
     detail::bad_shape("batch_norm", "input has " + std::to_string(c) + " channels, more than the BN layer's " +
@@ -280,7 +287,7 @@ variable<T> batch_norm(const variable<T>& x, const variable<T>& gamma, const var
     const bool on_tape = detail::wants_grad<T>({&x, &gamma, &beta});
     auto r = detail::result(std::move(y), on_tape);
     if (on_tape)  // inference BN is affine: z = x·scale + shift, y = act(z)
-      tape<T>::current().record([x, gamma, beta, r, m, c, &running_mean, &running_var, eps, act]() mutable {
+      tape<T>::current().record("batch_norm", [x, gamma, beta, r, m, c, &running_mean, &running_var, eps, act]() mutable {
         const T* dy = r.grad().data();
         pooled_vector<T> z(m * c), dz(m * c);
         for (std::size_t j = 0; j < c; ++j) {
@@ -313,7 +320,7 @@ variable<T> batch_norm(const variable<T>& x, const variable<T>& gamma, const var
   const bool on_tape = detail::wants_grad<T>({&x, &gamma, &beta});
   auto r = detail::result(std::move(y), on_tape);
   if (on_tape)
-    tape<T>::current().record([x, gamma, beta, r, m, c, saved, act]() mutable {
+    tape<T>::current().record("batch_norm", [x, gamma, beta, r, m, c, saved, act]() mutable {
       auto run = [&](T* dx) {
         T* dgamma = gamma.requires_grad() ? gamma.grad().data() : nullptr;
         T* dbeta = beta.requires_grad() ? beta.grad().data() : nullptr;
@@ -334,6 +341,7 @@ variable<T> batch_norm(const variable<T>& x, const variable<T>& gamma, const var
 
 template <class T>
 variable<T> activate(const variable<T>& x, activation act) {
+  profiling::scope timing("activate");
   tensor<T> y(x.value().shape());
   if constexpr (std::is_same_v<T, float>)
     kernels::activation_forward(act, y.size(), x.value().data(), y.data());
@@ -342,7 +350,7 @@ variable<T> activate(const variable<T>& x, activation act) {
   const bool on_tape = detail::wants_grad<T>({&x});
   auto r = detail::result(std::move(y), on_tape);
   if (on_tape)
-    tape<T>::current().record([x, r, act]() mutable {
+    tape<T>::current().record("activate", [x, r, act]() mutable {
       const std::size_t n = x.value().size();
       detail::backprop_into(x, [&](T* dx) {
         if constexpr (std::is_same_v<T, float>)
@@ -356,6 +364,7 @@ variable<T> activate(const variable<T>& x, activation act) {
 
 template <class T>
 variable<T> hsigmoid(const variable<T>& x) {
+  profiling::scope timing("hsigmoid");
   tensor<T> y(x.value().shape());
   if constexpr (std::is_same_v<T, float>)
     kernels::hsigmoid_forward(y.size(), x.value().data(), y.data());
@@ -364,7 +373,7 @@ variable<T> hsigmoid(const variable<T>& x) {
   const bool on_tape = detail::wants_grad<T>({&x});
   auto r = detail::result(std::move(y), on_tape);
   if (on_tape)
-    tape<T>::current().record([x, r]() mutable {
+    tape<T>::current().record("hsigmoid", [x, r]() mutable {
       const std::size_t n = x.value().size();
       detail::backprop_into(x, [&](T* dx) {
         if constexpr (std::is_same_v<T, float>)
@@ -378,6 +387,7 @@ variable<T> hsigmoid(const variable<T>& x) {
 
 template <class T>
 variable<T> global_avg_pool(const variable<T>& x) {
+  profiling::scope timing("global_avg_pool");
   const auto xs = detail::shape_of(x.value());
   if (xs.size() != 4) detail::bad_shape("global_avg_pool", "input must be NHWC, got " + shape_string(xs));
   const std::size_t n = xs[0], hw = xs[1] * xs[2], c = xs[3];
@@ -386,7 +396,7 @@ variable<T> global_avg_pool(const variable<T>& x) {
   const bool on_tape = detail::wants_grad<T>({&x});
   auto r = detail::result(std::move(y), on_tape);
   if (on_tape)
-    tape<T>::current().record([x, r, n, hw, c]() mutable {
+    tape<T>::current().record("global_avg_pool", [x, r, n, hw, c]() mutable {
       detail::backprop_into(x, [&](T* dx) { kernels::global_avg_pool_backward(n, hw, c, r.grad().data(), dx); });
     });
   return r;
@@ -394,6 +404,7 @@ variable<T> global_avg_pool(const variable<T>& x) {
 
 template <class T>
 variable<T> channel_scale(const variable<T>& x, const variable<T>& s) {
+  profiling::scope timing("channel_scale");
   const auto xs = detail::shape_of(x.value());
   if (xs.size() != 4 || s.value().dimension() != 2 || s.value().shape()[0] != xs[0] || s.value().shape()[1] != xs[3])
     detail::bad_shape("channel_scale", "input " + shape_string(xs) + " and scale " + shape_string(s.value().shape()) +
@@ -404,7 +415,7 @@ variable<T> channel_scale(const variable<T>& x, const variable<T>& s) {
   const bool on_tape = detail::wants_grad<T>({&x, &s});
   auto r = detail::result(std::move(y), on_tape);
   if (on_tape)
-    tape<T>::current().record([x, s, r, n, hw, c]() mutable {
+    tape<T>::current().record("channel_scale", [x, s, r, n, hw, c]() mutable {
       pooled_vector<T> ds(n * c);
       kernels::channel_scale_backward(n, hw, c, x.value().data(), r.grad().data(), ds.data());
       detail::add_into(s, ds.data());
@@ -415,6 +426,7 @@ variable<T> channel_scale(const variable<T>& x, const variable<T>& s) {
 
 template <class T>
 variable<T> add(const variable<T>& a, const variable<T>& b) {
+  profiling::scope timing("add");
   if (a.value().shape() != b.value().shape())
     detail::bad_shape("add",
                       "shapes differ: " + shape_string(a.value().shape()) + " and " + shape_string(b.value().shape()));
@@ -423,7 +435,7 @@ variable<T> add(const variable<T>& a, const variable<T>& b) {
   const bool on_tape = detail::wants_grad<T>({&a, &b});
   auto r = detail::result(std::move(y), on_tape);
   if (on_tape)
-    tape<T>::current().record([a, b, r]() mutable {
+    tape<T>::current().record("add", [a, b, r]() mutable {
       detail::add_into(a, r.grad().data());
       detail::add_into(b, r.grad().data());
     });
@@ -432,6 +444,7 @@ variable<T> add(const variable<T>& a, const variable<T>& b) {
 
 template <class T>
 variable<T> dropout(const variable<T>& x, double p, rng& engine, bool training) {
+  profiling::scope timing("dropout");
   if (p < 0 || p >= 1) throw config_error("ofa::autograd::dropout: p = " + std::to_string(p) + " must be in [0, 1)");
   if (!training || p == 0) return x;
   const T keep_scale = T(1) / T(1 - p);
@@ -444,7 +457,7 @@ variable<T> dropout(const variable<T>& x, double p, rng& engine, bool training) 
   const bool on_tape = detail::wants_grad<T>({&x});
   auto r = detail::result(std::move(y), on_tape);
   if (on_tape)
-    tape<T>::current().record([x, r, mask]() mutable {
+    tape<T>::current().record("dropout", [x, r, mask]() mutable {
       if (!x.requires_grad()) return;
       T* dx = x.grad().data();
       const T* dy = r.grad().data();
@@ -455,6 +468,7 @@ variable<T> dropout(const variable<T>& x, double p, rng& engine, bool training) 
 
 template <class T>
 variable<T> resize_bilinear(const variable<T>& x, int out_h, int out_w) {
+  profiling::scope timing("resize_bilinear");
   const auto xs = detail::shape_of(x.value());
   if (xs.size() != 4 || out_h < 1 || out_w < 1)
     detail::bad_shape("resize_bilinear", "input " + shape_string(xs) + " must be NHWC and the size positive");
@@ -464,7 +478,7 @@ variable<T> resize_bilinear(const variable<T>& x, int out_h, int out_w) {
   const bool on_tape = detail::wants_grad<T>({&x});
   auto r = detail::result(std::move(y), on_tape);
   if (on_tape)
-    tape<T>::current().record([x, r, xs, h, w, out_h, out_w]() mutable {
+    tape<T>::current().record("resize_bilinear", [x, r, xs, h, w, out_h, out_w]() mutable {
       detail::backprop_into(
           x, [&](T* dx) { kernels::resize_bilinear_backward(xs[0], h, w, xs[3], r.grad().data(), out_h, out_w, dx); });
     });
@@ -474,6 +488,7 @@ variable<T> resize_bilinear(const variable<T>& x, int out_h, int out_w) {
 namespace detail {
 template <class T, class Loss>
 variable<T> scalar_loss(const variable<T>& z, Loss loss) {
+  profiling::scope timing("loss");
   auto grad = std::make_shared<pooled_vector<T>>(z.value().size());
   const T value = loss(grad->data());
   const bool on_tape = wants_grad<T>({&z});
@@ -481,7 +496,7 @@ variable<T> scalar_loss(const variable<T>& z, Loss loss) {
   out.data()[0] = value;
   auto r = result(std::move(out), on_tape);
   if (on_tape)
-    tape<T>::current().record([z, r, grad]() mutable {
+    tape<T>::current().record("loss", [z, r, grad]() mutable {
       if (!z.requires_grad()) return;
       const T scale = r.grad().data()[0];
       T* dz = z.grad().data();
@@ -493,6 +508,7 @@ variable<T> scalar_loss(const variable<T>& z, Loss loss) {
 
 template <class T>
 variable<T> cross_entropy(const variable<T>& logits, const std::vector<int>& labels, T label_smoothing) {
+  profiling::scope timing("cross_entropy");
   if (logits.value().dimension() != 2 || logits.value().shape()[0] != labels.size())
     detail::bad_shape("cross_entropy", "logits " + shape_string(logits.value().shape()) +
                                            " need one label per row, got " + std::to_string(labels.size()));
@@ -508,6 +524,7 @@ variable<T> cross_entropy(const variable<T>& logits, const std::vector<int>& lab
 
 template <class T>
 variable<T> soft_cross_entropy(const variable<T>& logits, const tensor<T>& teacher_logits) {
+  profiling::scope timing("soft_cross_entropy");
   if (logits.value().shape() != teacher_logits.shape() || logits.value().dimension() != 2)
     detail::bad_shape("soft_cross_entropy", "logits " + shape_string(logits.value().shape()) + " and teacher " +
                                                 shape_string(teacher_logits.shape()) + " must both be [N, K]");
@@ -518,6 +535,7 @@ variable<T> soft_cross_entropy(const variable<T>& logits, const tensor<T>& teach
 
 template <class T>
 variable<T> mse(const variable<T>& y, const tensor<T>& target) {
+  profiling::scope timing("mse");
   if (y.value().size() != target.size())
     detail::bad_shape("mse", "prediction " + shape_string(y.value().shape()) + " and target " +
                                  shape_string(target.shape()) + " differ in size");
@@ -527,6 +545,7 @@ variable<T> mse(const variable<T>& y, const tensor<T>& target) {
 
 template <class T>
 variable<T> dot(const variable<T>& y, const tensor<T>& weights) {
+  profiling::scope timing("dot");
   if (y.value().size() != weights.size())
     detail::bad_shape("dot",
                       "sizes differ: " + shape_string(y.value().shape()) + " and " + shape_string(weights.shape()));

@@ -12,6 +12,7 @@
 
 #include "ofa/autograd/variable.hpp"
 #include "ofa/errors.hpp"
+#include "ofa/profiling.hpp"
 
 namespace ofa::autograd {
 
@@ -29,7 +30,8 @@ class tape {
     return on;
   }
 
-  void record(std::function<void()> backward) { entries_.push_back(std::move(backward)); }
+  /** @brief Appends op's backward closure (`op`: a literal naming the op, for profiling). */
+  void record(const char* op, std::function<void()> backward) { entries_.push_back({op, std::move(backward)}); }
   std::size_t size() const noexcept { return entries_.size(); }
   void clear() { entries_.clear(); }
 
@@ -45,11 +47,18 @@ class tape {
     loss.grad().fill(T(1));
     auto entries = std::move(entries_);
     entries_.clear();
-    for (auto it = entries.rbegin(); it != entries.rend(); ++it) (*it)();
+    for (auto it = entries.rbegin(); it != entries.rend(); ++it) {
+      profiling::scope timing(it->op, profiling::phase::backward);
+      it->backward();
+    }
   }
 
  private:
-  std::vector<std::function<void()>> entries_;
+  struct entry {
+    const char* op;
+    std::function<void()> backward;
+  };
+  std::vector<entry> entries_;
 };
 
 /** @brief backward() on this thread's tape. */

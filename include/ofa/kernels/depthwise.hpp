@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <string>
 #include <type_traits>
+#include <utility>  // integer_sequence
 
 #include <oneapi/tbb/parallel_for.h>
 #include <xsimd/xsimd.hpp>
@@ -21,6 +22,7 @@
 #include "ofa/kernels/simd.hpp"
 #include "ofa/parallel/arena.hpp"
 #include "ofa/tensor/matrix_view.hpp"
+#include "ofa/tensor/pool.hpp"
 
 namespace ofa::kernels {
 
@@ -130,78 +132,119 @@ void depthwise_backward_weight_reference(const conv_shape& s, const T* in, const
 }
 
 namespace detail {
+/// Calls f(std::integral_constant<int, i>{}) for i = 0 .. N-1, unrolled at compile time.
+template <int N, class F>
+[[gnu::always_inline]] inline void static_for(const F& f) {
+  [&]<int... I>(std::integer_sequence<int, I...>) { (f(std::integral_constant<int, I>{}), ...); }
+  (std::make_integer_sequence<int, N>{});
+}
+
+/// Calls f(kernel, stride) with both as integral constants: one instantiation per geometry,
+/// so the tap loops unroll completely.
+template <class F>
+void with_kernel_and_stride(const conv_shape& s, const F& f) {
+  using one = std::integral_constant<int, 1>;
+  using two = std::integral_constant<int, 2>;
+  switch (s.kernel * 10 + s.stride) {
+    case 31: return f(std::integral_constant<int, 3>{}, one{});
+    case 32: return f(std::integral_constant<int, 3>{}, two{});
+    case 51: return f(std::integral_constant<int, 5>{}, one{});
+    case 52: return f(std::integral_constant<int, 5>{}, two{});
+    case 71: return f(std::integral_constant<int, 7>{}, one{});
+    default: return f(std::integral_constant<int, 7>{}, two{});  // validated: 7, 2
+  }
+}
+
+/// R consecutive outputs of one row, one channel vector, for a compile-time kernel K and
+/// stride S. Each input vector is loaded once and feeds every output whose window holds it
+/// (register blocking along x): ·S + K input loads and K weight loads per ky for R·K
+/// FMAs, instead of one load per FMA. `Guard`: some taps fall outside the image in x
+/// (they read as zero); rows outside it in y are skipped through [ky0, ky1).
+template <class Arch, int K, int S, int R, bool Guard>
+struct depthwise_row_block {
+  using batch = xsimd::batch<float, Arch>;
+  template <class Finish>
+  [[gnu::always_inline]] static void run(const conv_shape& s, const float* image, int oy, int ox0, int c,
+                                         kernel_view<const float> w, int ky0, int ky1, float* out, int valid,
+                                         const Finish& finish) {
+    constexpr int P = K / 2, T = (R - 1) * S + K;
+    const int C = s.channels, x0 = ox0 * S - P;
+    batch acc[R];
+    static_for<R>([&](auto j) { acc[j] = batch(0.0f); });
+    for (int ky = ky0; ky < ky1; ++ky) {
+      const float* irow = image + static_cast<std::ptrdiff_t>(oy * S - P + ky) * s.width * C + c;
+      batch wv[K];
+      static_for<K>([&](auto kx) { wv[kx] = batch::load_unaligned(w.tap(ky, kx) + c); });
+      static_for<T>([&](auto t) {
+        const int ix = x0 + t;
+        batch xv = Guard && (ix < 0 || ix >= s.width) ? batch(0.0f)
+                                                       : batch::load_unaligned(irow + static_cast<std::ptrdiff_t>(ix) * C);
+        static_for<R>([&](auto j) {
+          constexpr int kx = t - j * S;
+          if constexpr (kx >= 0 && kx < K) acc[j] = xsimd::fma(xv, wv[kx], acc[j]);
+        });
+      });
+    }
+    static_for<R>([&](auto j) {
+      if (j < valid) finish(acc[j], c).store_unaligned(out + static_cast<std::ptrdiff_t>(ox0 + j) * C + c);
+    });
+  }
+};
+
 struct depthwise_forward_kernel {
   template <class Arch>
-  void operator()(Arch, const conv_shape& s, const float* in, kernel_view<const float> w, float* out, const float* bias,
-                  activation act) const {
+  void operator()(Arch arch, const conv_shape& s, const float* in, kernel_view<const float> w, float* out,
+                  const float* bias, activation act) const {
+    with_kernel_and_stride(s, [&](auto k, auto stride) {
+      run<Arch, decltype(k)::value, decltype(stride)::value>(arch, s, in, w, out, bias, act);
+    });
+  }
+
+  template <class Arch, int K, int S>
+  static void run(Arch, const conv_shape& s, const float* in, kernel_view<const float> w, float* out,
+                  const float* bias, activation act) {
     using batch = xsimd::batch<float, Arch>;
+    constexpr int width = static_cast<int>(batch::size);
+    // 32 vector registers (AVX-512) hold 8 accumulators + K weights + an input; 16 hold 4.
+    constexpr int R = width >= 16 ? 8 : 4;
     auto finish = [&](batch v, int c) {  // bias + activation, fused into the store
       if (bias) v += batch::load_unaligned(bias + c);
       return act == activation::relu ? relu_f(v) : act == activation::hswish ? hswish_f(v) : v;
     };
-    auto finish_scalar = [&](float v, int c) {
-      if (bias) v += bias[c];
-      return act == activation::relu ? std::max(v, 0.0f) : act == activation::hswish ? v * hsig_s(v) : v;
-    };
-    constexpr int width = static_cast<int>(batch::size);
-    const int oh = s.out_height(), ow = s.out_width(), p = s.pad(), C = s.channels;
+    const int oh = s.out_height(), ow = s.out_width(), C = s.channels;
+    constexpr int P = K / 2;
     tbb::parallel_for(0, s.batch * oh, [&](int row) {
       const int n = row / oh, oy = row % oh;
-      const int ky0 = std::max(0, p - oy * s.stride), ky1 = std::min(s.kernel, s.height + p - oy * s.stride);
-      // Output pixels whose taps all lie inside the image in x: [interior0, interior1).
-      const int interior0 = (p + s.stride - 1) / s.stride;
-      const int interior1 = std::max(interior0, (s.width - s.kernel + p) / s.stride + 1);
-      for (int ox = 0; ox < ow;) {
-        if (ox >= interior0 && ox + 4 <= interior1 && C >= width) {
-          // Four interior outputs at once: each weight load feeds four FMAs.
-          float* o = out + at(s, n, oy, ox, oh, ow);
-          const std::ptrdiff_t step = static_cast<std::ptrdiff_t>(s.stride) * C;
-          for (int c0 = 0; c0 < C; c0 += width) {
-            const int c = c0 + width <= C ? c0 : C - width;
-            batch a0(0.0f), a1(0.0f), a2(0.0f), a3(0.0f);
-            for (int ky = ky0; ky < ky1; ++ky) {
-              const float* i0 = in + at(s, n, oy * s.stride - p + ky, ox * s.stride - p, s.height, s.width) + c;
-              for (int kx = 0; kx < s.kernel; ++kx, i0 += C) {
-                const batch wv = batch::load_unaligned(w.tap(ky, kx) + c);
-                a0 = xsimd::fma(batch::load_unaligned(i0), wv, a0);
-                a1 = xsimd::fma(batch::load_unaligned(i0 + step), wv, a1);
-                a2 = xsimd::fma(batch::load_unaligned(i0 + 2 * step), wv, a2);
-                a3 = xsimd::fma(batch::load_unaligned(i0 + 3 * step), wv, a3);
+      const int ky0 = std::max(0, P - oy * S), ky1 = std::min(K, s.height + P - oy * S);
+      const float* image = in + at(s, n, 0, 0, s.height, s.width);
+      float* out_row = out + at(s, n, oy, 0, oh, ow);
+      if (C < width) {  // narrower than one vector: scalar
+        for (int ox = 0; ox < ow; ++ox)
+          for (int c = 0; c < C; ++c) {
+            float acc = 0.0f;
+            for (int ky = ky0; ky < ky1; ++ky)
+              for (int kx = 0; kx < K; ++kx) {
+                const int ix = ox * S - P + kx;
+                if (ix >= 0 && ix < s.width) acc += image[at(s, 0, oy * S - P + ky, ix, s.height, s.width) + c] * w.tap(ky, kx)[c];
               }
-            }
-            finish(a0, c).store_unaligned(o + c);
-            finish(a1, c).store_unaligned(o + C + c);
-            finish(a2, c).store_unaligned(o + 2 * C + c);
-            finish(a3, c).store_unaligned(o + 3 * C + c);
+            if (bias) acc += bias[c];
+            out_row[static_cast<std::ptrdiff_t>(ox) * C + c] =
+                act == activation::relu ? std::max(acc, 0.0f) : act == activation::hswish ? acc * hsig_s(acc) : acc;
           }
-          ox += 4;
-          continue;
-        }
-        const int kx0 = std::max(0, p - ox * s.stride), kx1 = std::min(s.kernel, s.width + p - ox * s.stride);
-        float* o = out + at(s, n, oy, ox, oh, ow);
+        return;
+      }
+      for (int ox0 = 0; ox0 < ow; ox0 += R) {
+        const int valid = std::min(R, ow - ox0);
+        const bool guard = ox0 * S - P < 0 || (ox0 + R - 1) * S - P + K > s.width;
         // Channel vectors; when C is not a multiple of the width the last vector overlaps the
         // one before it (recomputing a few outputs with the same values) instead of a scalar tail.
         for (int c0 = 0; c0 < C; c0 += width) {
           const int c = c0 + width <= C ? c0 : C - width;
-          if (c < 0) break;
-          batch acc(0.0f);
-          for (int ky = ky0; ky < ky1; ++ky) {
-            const float* irow = in + at(s, n, oy * s.stride - p + ky, 0, s.height, s.width) + c;
-            for (int kx = kx0; kx < kx1; ++kx)
-              acc = xsimd::fma(batch::load_unaligned(irow + static_cast<std::ptrdiff_t>(ox * s.stride - p + kx) * C),
-                               batch::load_unaligned(w.tap(ky, kx) + c), acc);
-          }
-          finish(acc, c).store_unaligned(o + c);
+          if (guard)
+            depthwise_row_block<Arch, K, S, R, true>::run(s, image, oy, ox0, c, w, ky0, ky1, out_row, valid, finish);
+          else
+            depthwise_row_block<Arch, K, S, R, false>::run(s, image, oy, ox0, c, w, ky0, ky1, out_row, valid, finish);
         }
-        for (int c = C < width ? 0 : C; c < C; ++c) {  // only when C < width
-          float acc = 0.0f;
-          for (int ky = ky0; ky < ky1; ++ky)
-            for (int kx = kx0; kx < kx1; ++kx)
-              acc += in[at(s, n, oy * s.stride - p + ky, ox * s.stride - p + kx, s.height, s.width) + c] *
-                     w.tap(ky, kx)[c];
-          o[c] = finish_scalar(acc, c);
-        }
-        ++ox;
       }
     });
   }
@@ -254,53 +297,91 @@ struct depthwise_backward_input_kernel {
   }
 };
 
+/// The weight gradient of R consecutive outputs of one row for one ky and channel vector:
+/// acc[kx] += Σ_j dy[ox0 + j] · x[(ox0 + j)·S - P + kx]. Like the forward, each input vector is
+/// loaded once for every (j, kx) pair that uses it. Outputs j >= valid contribute nothing.
+template <class Arch, int K, int S, int R, bool Guard>
+struct depthwise_weight_block {
+  using batch = xsimd::batch<float, Arch>;
+  [[gnu::always_inline]] static void run(const float* x_row, const float* g_row, int width, int C, int ox0, int valid,
+                                         batch (&acc)[K]) {
+    constexpr int P = K / 2, T = (R - 1) * S + K;
+    const int x0 = ox0 * S - P;
+    batch g[R];
+    static_for<R>([&](auto j) {
+      g[j] = Guard && j >= valid ? batch(0.0f)
+                                 : batch::load_unaligned(g_row + static_cast<std::ptrdiff_t>(ox0 + j) * C);
+    });
+    static_for<T>([&](auto t) {
+      const int ix = x0 + t;
+      const batch xv =
+          Guard && (ix < 0 || ix >= width) ? batch(0.0f) : batch::load_unaligned(x_row + static_cast<std::ptrdiff_t>(ix) * C);
+      static_for<R>([&](auto j) {
+        constexpr int kx = t - j * S;
+        if constexpr (kx >= 0 && kx < K) acc[kx] = xsimd::fma(g[j], xv, acc[kx]);
+      });
+    });
+  }
+};
+
 struct depthwise_backward_weight_kernel {
   template <class Arch>
-  void operator()(Arch, const conv_shape& s, const float* in, const float* d_out, float* d_w) const {
+  void operator()(Arch arch, const conv_shape& s, const float* in, const float* d_out, float* d_w) const {
+    with_kernel_and_stride(s, [&](auto k, auto stride) {
+      run<Arch, decltype(k)::value, decltype(stride)::value>(arch, s, in, d_out, d_w);
+    });
+  }
+
+  template <class Arch, int K, int S>
+  static void run(Arch, const conv_shape& s, const float* in, const float* d_out, float* d_w) {
     using batch = xsimd::batch<float, Arch>;
-    constexpr int width = static_cast<int>(batch::size);
-    const int oh = s.out_height(), ow = s.out_width(), p = s.pad(), C = s.channels;
-    const int k = s.kernel;
-    const std::size_t taps = static_cast<std::size_t>(k) * k * C;
+    constexpr int width = static_cast<int>(batch::size), P = K / 2;
+    constexpr int R = width >= 16 ? 8 : 4;  // registers: K accumulators + R gradients + an input
+    const int oh = s.out_height(), ow = s.out_width(), C = s.channels;
+    const std::size_t taps = static_cast<std::size_t>(K) * K * C;
     std::fill(d_w, d_w + taps, 0.0f);
     // Fixed chunks of output rows, summed in order: deterministic for any thread count.
     parallel::deterministic_sum<float>(
         // 8 chunks at most: each needs its own k·k·C partial, zeroed and summed.
         static_cast<std::size_t>(s.batch) * oh,
         std::max<std::size_t>(1, (static_cast<std::size_t>(s.batch) * oh + 7) / 8), taps, d_w,
-        [&](std::size_t begin, std::size_t end, float* acc) {
+        [&](std::size_t begin, std::size_t end, float* partial) {
           for (std::size_t row = begin; row < end; ++row) {
             const int n = static_cast<int>(row) / oh, oy = static_cast<int>(row) % oh;
-            for (int ky = 0; ky < k; ++ky) {
-              const int iy = oy * s.stride - p + ky;
+            const float* g_row = d_out + at(s, n, oy, 0, oh, ow);
+            for (int ky = 0; ky < K; ++ky) {
+              const int iy = oy * S - P + ky;
               if (iy < 0 || iy >= s.height) continue;
-              const float* g_row = d_out + at(s, n, oy, 0, oh, ow);
               const float* x_row = in + at(s, n, iy, 0, s.height, s.width);
-              for (int kx = 0; kx < k; ++kx) {
-                // outputs whose input column ox·s - p + kx lies inside the image
-                const int ox0 = std::max(0, (p - kx + s.stride - 1) / s.stride);
-                const int ox1 = std::min(ow, (s.width - 1 + p - kx) / s.stride + 1);
-                if (ox0 >= ox1) continue;
-                float* a = acc + (ky * k + kx) * C;
-                const std::ptrdiff_t x_step = static_cast<std::ptrdiff_t>(s.stride) * C;
-                const float* x0 = x_row + static_cast<std::ptrdiff_t>(ox0 * s.stride - p + kx) * C;
-                const float* g0 = g_row + static_cast<std::ptrdiff_t>(ox0) * C;
-                int c = 0;
-                for (; c + width <= C; c += width) {  // the sum over ox stays in a register
-                  batch sum = batch::load_unaligned(a + c);
-                  const float* g = g0 + c;
-                  const float* x = x0 + c;
-                  for (int ox = ox0; ox < ox1; ++ox, g += C, x += x_step)
-                    sum = xsimd::fma(batch::load_unaligned(g), batch::load_unaligned(x), sum);
-                  sum.store_unaligned(a + c);
+              float* a = partial + static_cast<std::ptrdiff_t>(ky) * K * C;
+              if (C < width) {  // narrower than one vector: scalar
+                for (int ox = 0; ox < ow; ++ox)
+                  for (int kx = 0; kx < K; ++kx) {
+                    const int ix = ox * S - P + kx;
+                    if (ix < 0 || ix >= s.width) continue;
+                    for (int c = 0; c < C; ++c)
+                      a[kx * C + c] += g_row[static_cast<std::ptrdiff_t>(ox) * C + c] * x_row[static_cast<std::ptrdiff_t>(ix) * C + c];
+                  }
+                continue;
+              }
+              // Channel vectors, the last one overlapping when C is not a multiple of the width:
+              // its overlapped lanes are already final, so it adds only to the lanes it owns.
+              for (int c0 = 0; c0 < C; c0 += width) {
+                const int c = c0 + width <= C ? c0 : C - width;
+                batch acc[K];
+                static_for<K>([&](auto kx) { acc[kx] = batch(0.0f); });
+                for (int ox0 = 0; ox0 < ow; ox0 += R) {
+                  const int valid = std::min(R, ow - ox0);
+                  if (ox0 * S - P < 0 || (ox0 + R - 1) * S - P + K > s.width || valid < R)
+                    depthwise_weight_block<Arch, K, S, R, true>::run(x_row + c, g_row + c, s.width, C, ox0, valid, acc);
+                  else
+                    depthwise_weight_block<Arch, K, S, R, false>::run(x_row + c, g_row + c, s.width, C, ox0, valid, acc);
                 }
-                for (; c < C; ++c) {
-                  float sum = a[c];
-                  const float* g = g0 + c;
-                  const float* x = x0 + c;
-                  for (int ox = ox0; ox < ox1; ++ox, g += C, x += x_step) sum += *g * *x;
-                  a[c] = sum;
-                }
+                alignas(64) float lanes[width];
+                static_for<K>([&](auto kx) {
+                  acc[kx].store_aligned(lanes);
+                  for (int l = c0 - c; l < width; ++l) a[kx * C + c + l] += lanes[l];
+                });
               }
             }
           }
@@ -316,6 +397,19 @@ inline void depthwise_forward(const conv_shape& s, const float* in, kernel_view<
 }
 inline void depthwise_backward_input(const conv_shape& s, const float* d_out, kernel_view<const float> w, float* d_in) {
   detail::check_depthwise(s, w.kernel_size, w.channels);
+  if (s.stride == 1) {
+    // With stride 1 and same padding the input gradient is the forward convolution of d_out
+    // with the kernel turned 180°: the register-blocked forward serves both.
+    const int k = s.kernel, C = s.channels;
+    pooled_vector<float> flipped(static_cast<std::size_t>(k) * k * C);
+    for (int ky = 0; ky < k; ++ky)
+      for (int kx = 0; kx < k; ++kx)
+        std::copy(w.tap(k - 1 - ky, k - 1 - kx), w.tap(k - 1 - ky, k - 1 - kx) + C,
+                  flipped.data() + static_cast<std::ptrdiff_t>(ky * k + kx) * C);
+    dispatch(detail::depthwise_forward_kernel{}, s, d_out, kernel_view<const float>{flipped.data(), k, C, k * C, C},
+             d_in, static_cast<const float*>(nullptr), activation::none);
+    return;
+  }
   dispatch(detail::depthwise_backward_input_kernel{}, s, d_out, w, d_in);
 }
 inline void depthwise_backward_weight(const conv_shape& s, const float* in, const float* d_out, float* d_w) {

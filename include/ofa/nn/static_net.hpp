@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,7 @@
 #include "ofa/kernels/gemm.hpp"
 #include "ofa/kernels/pooling.hpp"
 #include "ofa/nn/elastic_net.hpp"
+#include "ofa/profiling.hpp"
 #include "ofa/space/subnet_config.hpp"
 
 namespace ofa::nn {
@@ -212,6 +214,7 @@ tensor<float> static_net<Space>::forward(const tensor<float>& images) const {
   h = cs.out_height();
   w = cs.out_width();
   pooled_vector<float> x(static_cast<std::size_t>(n) * h * w * stem.width);
+  std::optional<profiling::scope> timing(std::in_place, "stem");
   kernels::conv2d_forward(cs, stem.width, images.data(), stem_w.data(), x.data());
   const int m0 = n * h * w;
   parallel::for_chunks(static_cast<std::size_t>(m0), 64, [&](std::size_t b, std::size_t e) {
@@ -226,6 +229,7 @@ tensor<float> static_net<Space>::forward(const tensor<float>& images) const {
     const int m = n * h * w;
     const float* mid_in = x.data();
     if (blk.has_expand) {
+      timing.emplace("expand_1x1");
       mid_buf.resize(static_cast<std::size_t>(m) * blk.mid);
       detail::dense_layer(m, x.data(), blk.expand_p, blk.expand_b.data(), blk.act, mid_buf.data());
       mid_in = mid_buf.data();
@@ -233,10 +237,12 @@ tensor<float> static_net<Space>::forward(const tensor<float>& images) const {
     kernels::conv_shape ds{n, h, w, blk.mid, blk.kernel, blk.stride};
     const int oh = ds.out_height(), ow = ds.out_width(), om = n * oh * ow;
     dw_buf.resize(static_cast<std::size_t>(om) * blk.mid);
+    timing.emplace("depthwise");
     kernels::depthwise_forward(
         ds, mid_in, kernel_view<const float>{blk.dw_w.data(), blk.kernel, blk.mid, blk.kernel * blk.mid, blk.mid},
         dw_buf.data(), blk.dw_b.data(), blk.act);
     if (blk.se_mid > 0) {
+      timing.emplace("squeeze_excite");
       pooled_vector<float> pooled(static_cast<std::size_t>(n) * blk.mid),
           hidden(static_cast<std::size_t>(n) * blk.se_mid), gate(static_cast<std::size_t>(n) * blk.mid);
       kernels::global_avg_pool(std::size_t(n), std::size_t(oh) * ow, std::size_t(blk.mid), dw_buf.data(),
@@ -248,7 +254,9 @@ tensor<float> static_net<Space>::forward(const tensor<float>& images) const {
                              dw_buf.data());
     }
     out_buf.resize(static_cast<std::size_t>(om) * blk.out);
+    timing.emplace("project_1x1");
     detail::dense_layer(om, dw_buf.data(), blk.project_p, blk.project_b.data(), activation::none, out_buf.data());
+    timing.emplace("residual_add");
     if (blk.residual)
       for (std::size_t i = 0; i < out_buf.size(); ++i) out_buf[i] += x[i];
     std::swap(x, out_buf);
@@ -256,6 +264,7 @@ tensor<float> static_net<Space>::forward(const tensor<float>& images) const {
     w = ow;
   }
   const int m = n * h * w, fe = Space::head.final_expand, fm = Space::head.feature_mix;
+  timing.emplace("head");
   pooled_vector<float> head(static_cast<std::size_t>(m) * fe), pooled(static_cast<std::size_t>(n) * fe),
       mixed(static_cast<std::size_t>(n) * fm);
   detail::dense_layer(m, x.data(), final_p, final_b.data(), activation::hswish, head.data());

@@ -13,6 +13,7 @@
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
+#include <oneapi/tbb/parallel_for.h>
 
 #include <ofa/autograd/ops.hpp>
 #include <ofa/nn/elastic_net.hpp>
@@ -111,7 +112,10 @@ void run_bench(const bench_options& o) {
       auto loss = ofa::autograd::cross_entropy(net.forward(input, true), labels);
       ofa::autograd::backward(loss);
       ofa::profiling::scope timing("sgd_update");
-      for (std::size_t i = 0; i < state.parameters.size(); ++i) {  // SGD, momentum 0.9
+      // SGD, momentum 0.9, on the parameters the subnet used (as torch.optim.SGD skips
+      // parameters whose gradient is None).
+      tbb::parallel_for(std::size_t{0}, state.parameters.size(), [&](std::size_t i) {
+        if (!state.parameters[i].value.has_grad()) return;
         float* w = state.parameters[i].value.value().data();
         const float* g = state.parameters[i].value.grad().data();
         float* m = momentum[i].data();
@@ -119,7 +123,7 @@ void run_bench(const bench_options& o) {
           m[j] = 0.9f * m[j] + g[j];
           w[j] -= 0.01f * m[j];
         }
-      }
+      });
     };
     seconds = median_seconds(o.warmup, o.repetitions, step);
     if (o.profile) profile = profile_steps(o.repetitions, step);

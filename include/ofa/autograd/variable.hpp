@@ -71,6 +71,8 @@ class variable {
     }
     return n.grad.data();
   }
+  /** @brief Whether a gradient was written since the last zero_grad (else it is zero):
+   *  optimisers skip such parameters, as PyTorch's skip a None gradient. */
   bool has_grad() const { return defined() && node_->grad_valid; }
   /** @brief Zeros the gradient. Lazily: the buffer is kept and the next contribution
    *  overwrites it, so a training step never spends a pass clearing gradients. */

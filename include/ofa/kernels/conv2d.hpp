@@ -1,16 +1,23 @@
 #pragma once
 /// @file
 /// Dense k×k convolution on NHWC tensors (the stem: 3 input channels, 3×3,
-/// stride 2), general kernel and stride, "same" padding. Lowered to im2col +
-/// GEMM: the column matrix is [N·OH·OW, k·k·Cin] and the weight [Cout][k][k][Cin].
+/// stride 2), general kernel and stride, "same" padding. A convolution with few
+/// input taps (k·k·Cin <= 64, the stem) runs directly, vectorised over output
+/// channels; others are lowered to im2col + GEMM: the column matrix is
+/// [N·OH·OW, k·k·Cin] and the weight [Cout][k][k][Cin].
 /// FLOPs 2·N·OH·OW·Cout·k²·Cin.
 
 #include <algorithm>
 #include <cstddef>
+#include <type_traits>
 #include <vector>
+
+#include <oneapi/tbb/parallel_for.h>
+#include <xsimd/xsimd.hpp>
 
 #include "ofa/kernels/depthwise.hpp"  // conv_shape
 #include "ofa/kernels/gemm.hpp"
+#include "ofa/kernels/simd.hpp"
 #include "ofa/parallel/arena.hpp"
 
 #include "ofa/tensor/pool.hpp"
@@ -67,9 +74,164 @@ void col2im(const conv_shape& s, const T* cols, T* d_in) {
   });
 }
 
+namespace detail {
+/// A stem-like convolution (few input taps, at least one vector of output channels) runs
+/// directly: im2col would copy k·k·Cin floats per pixel for a GEMM with K = 27, N = 16.
+template <class Arch>
+bool direct_conv_fits(const conv_shape& s, int out_channels) {
+  return s.kernel * s.kernel * s.channels <= 64 && out_channels >= static_cast<int>(xsimd::batch<float, Arch>::size);
+}
+
+/// The weight [Cout][tap] transposed to [tap][Cout]: one vector of output channels per tap.
+inline pooled_vector<float> taps_by_channel(const float* weight, int out_channels, int taps) {
+  pooled_vector<float> t(static_cast<std::size_t>(taps) * out_channels);
+  for (int o = 0; o < out_channels; ++o)
+    for (int i = 0; i < taps; ++i) t[static_cast<std::size_t>(i) * out_channels + o] = weight[o * taps + i];
+  return t;
+}
+
+/// Calls tap(ky, kx, ci, input value) for every tap of output pixel (n, oy, ox) inside the image.
+template <class F>
+[[gnu::always_inline]] inline void for_each_tap(const conv_shape& s, const float* in, int n, int oy, int ox,
+                                                const F& tap) {
+  const int p = s.pad(), k = s.kernel, C = s.channels;
+  for (int ky = 0; ky < k; ++ky) {
+    const int iy = oy * s.stride - p + ky;
+    if (iy < 0 || iy >= s.height) continue;
+    for (int kx = 0; kx < k; ++kx) {
+      const int ix = ox * s.stride - p + kx;
+      if (ix < 0 || ix >= s.width) continue;
+      const float* px = in + ((static_cast<std::ptrdiff_t>(n) * s.height + iy) * s.width + ix) * C;
+      for (int ci = 0; ci < C; ++ci) tap((ky * k + kx) * C + ci, px[ci]);
+    }
+  }
+}
+
+struct direct_conv_forward_kernel {
+  template <class Arch>
+  bool operator()(Arch, const conv_shape& s, int out_channels, const float* in, const float* weight,
+                  float* out) const {
+    using batch = xsimd::batch<float, Arch>;
+    constexpr int width = static_cast<int>(batch::size);
+    if (!direct_conv_fits<Arch>(s, out_channels)) return false;
+    const int oh = s.out_height(), ow = s.out_width(), taps = s.kernel * s.kernel * s.channels;
+    const auto wt = taps_by_channel(weight, out_channels, taps);
+    constexpr int block = 8;  // output pixels per register block: 8 independent FMA chains
+    const int p = s.pad(), k = s.kernel, C = s.channels;
+    tbb::parallel_for(0, s.batch * oh, [&](int row) {
+      const int n = row / oh, oy = row % oh;
+      float* out_row = out + static_cast<std::ptrdiff_t>(row) * ow * out_channels;
+      for (int ox0 = 0; ox0 < ow; ox0 += block) {
+        const bool interior = ox0 * s.stride - p >= 0 && (ox0 + block - 1) * s.stride - p + k <= s.width;
+        for (int c0 = 0; c0 < out_channels; c0 += width) {
+          // Channel vectors; the last overlaps the one before when Cout is not a multiple of the width.
+          const int c = c0 + width <= out_channels ? c0 : out_channels - width;
+          if (!interior) {  // the row's ends: pixel by pixel, taps checked
+            for (int ox = ox0; ox < std::min(ow, ox0 + block); ++ox) {
+              batch acc(0.0f);
+              for_each_tap(s, in, n, oy, ox, [&](int t, float v) {
+                acc = xsimd::fma(batch(v), batch::load_unaligned(wt.data() + static_cast<std::ptrdiff_t>(t) * out_channels + c),
+                                 acc);
+              });
+              acc.store_unaligned(out_row + static_cast<std::ptrdiff_t>(ox) * out_channels + c);
+            }
+            continue;
+          }
+          batch acc[block];
+          for (auto& a : acc) a = batch(0.0f);
+          for (int ky = 0; ky < k; ++ky) {
+            const int iy = oy * s.stride - p + ky;
+            if (iy < 0 || iy >= s.height) continue;
+            const float* px = in + ((static_cast<std::ptrdiff_t>(n) * s.height + iy) * s.width + ox0 * s.stride - p) * C;
+            for (int t = 0; t < k * C; ++t) {  // (kx, ci) of this row of taps
+              const batch wv = batch::load_unaligned(wt.data() + static_cast<std::ptrdiff_t>(ky * k * C + t) * out_channels + c);
+              for (int j = 0; j < block; ++j) acc[j] = xsimd::fma(batch(px[j * s.stride * C + t]), wv, acc[j]);
+            }
+          }
+          for (int j = 0; j < block; ++j) acc[j].store_unaligned(out_row + static_cast<std::ptrdiff_t>(ox0 + j) * out_channels + c);
+        }
+      }
+    });
+    return true;
+  }
+};
+
+struct direct_conv_weight_gradient_kernel {
+  /// d_weight[Cout][tap] += Σ_pixels dY[pixel][Cout]·in[pixel's tap]; fixed row chunks added in order.
+  template <class Arch>
+  bool operator()(Arch, const conv_shape& s, int out_channels, const float* in, const float* d_out,
+                  float* d_weight) const {
+    using batch = xsimd::batch<float, Arch>;
+    constexpr int width = static_cast<int>(batch::size);
+    if (!direct_conv_fits<Arch>(s, out_channels)) return false;
+    const int oh = s.out_height(), ow = s.out_width(), taps = s.kernel * s.kernel * s.channels;
+    const std::size_t rows = static_cast<std::size_t>(s.batch) * oh, size = static_cast<std::size_t>(taps) * out_channels;
+    pooled_vector<float> sum(size, 0.0f);  // [tap][Cout]
+    constexpr int block = 8;  // output pixels per register block
+    const int p = s.pad(), k = s.kernel, C = s.channels;
+    auto add_rows = [&](std::size_t begin, std::size_t end, float* acc) {
+      for (std::size_t row = begin; row < end; ++row) {
+        const int n = static_cast<int>(row) / oh, oy = static_cast<int>(row) % oh;
+        const float* g_row = d_out + row * ow * out_channels;
+        for (int ox0 = 0; ox0 < ow; ox0 += block) {
+          const bool interior = ox0 + block <= ow && ox0 * s.stride - p >= 0 &&
+                                (ox0 + block - 1) * s.stride - p + k <= s.width;
+          for (int c0 = 0; c0 < out_channels; c0 += width) {
+            const int c = c0 + width <= out_channels ? c0 : out_channels - width;
+            // the lanes of the last vector that overlap the one before add zero
+            auto gradient = [&](int ox) {
+              const batch gv = batch::load_unaligned(g_row + static_cast<std::ptrdiff_t>(ox) * out_channels + c);
+              return c == c0 ? gv : xsimd::select(lane_at_least<batch>(c0 - c), gv, batch(0.0f));
+            };
+            if (!interior) {  // the row's ends: pixel by pixel, taps checked
+              for (int ox = ox0; ox < std::min(ow, ox0 + block); ++ox) {
+                const batch g = gradient(ox);
+                for_each_tap(s, in, n, oy, ox, [&](int t, float v) {
+                  float* a = acc + static_cast<std::ptrdiff_t>(t) * out_channels + c;
+                  xsimd::fma(batch(v), g, batch::load_unaligned(a)).store_unaligned(a);
+                });
+              }
+              continue;
+            }
+            batch g[block];
+            for (int j = 0; j < block; ++j) g[j] = gradient(ox0 + j);
+            for (int ky = 0; ky < k; ++ky) {
+              const int iy = oy * s.stride - p + ky;
+              if (iy < 0 || iy >= s.height) continue;
+              const float* px =
+                  in + ((static_cast<std::ptrdiff_t>(n) * s.height + iy) * s.width + ox0 * s.stride - p) * C;
+              for (int t = 0; t < k * C; ++t) {  // taps are independent chains: they overlap in flight
+                float* a = acc + static_cast<std::ptrdiff_t>(ky * k * C + t) * out_channels + c;
+                batch sum = batch::load_unaligned(a);
+                for (int j = 0; j < block; ++j) sum = xsimd::fma(batch(px[j * s.stride * C + t]), g[j], sum);
+                sum.store_unaligned(a);
+              }
+            }
+          }
+        }
+      }
+    };
+    parallel::deterministic_sum<float>(rows, std::max<std::size_t>(1, (rows + 15) / 16), size, sum.data(), add_rows);
+    for (int o = 0; o < out_channels; ++o)
+      for (int t = 0; t < taps; ++t) d_weight[o * taps + t] += sum[static_cast<std::size_t>(t) * out_channels + o];
+    return true;
+  }
+
+  /// The mask of lanes >= first.
+  template <class B>
+  static auto lane_at_least(int first) {
+    alignas(64) float index[B::size];
+    for (std::size_t l = 0; l < B::size; ++l) index[l] = static_cast<float>(l);
+    return B::load_aligned(index) >= B(static_cast<float>(first));
+  }
+};
+}  // namespace detail
+
 /** @brief out[N,OH,OW,Cout] = conv(in, weight[Cout][k][k][Cin]). */
 template <class T>
 void conv2d_forward(const conv_shape& s, int out_channels, const T* in, const T* weight, T* out) {
+  if constexpr (std::is_same_v<T, float>)
+    if (dispatch(detail::direct_conv_forward_kernel{}, s, out_channels, in, weight, out)) return;
   const int m = s.batch * s.out_height() * s.out_width(), kk = s.kernel * s.kernel * s.channels;
   pooled_vector<T> cols(static_cast<std::size_t>(m) * kk);
   im2col(s, in, cols.data());
@@ -81,7 +243,10 @@ template <class T>
 void conv2d_backward(const conv_shape& s, int out_channels, const T* in, const T* weight, const T* d_out, T* d_in,
                      T* d_weight) {
   const int m = s.batch * s.out_height() * s.out_width(), kk = s.kernel * s.kernel * s.channels;
-  pooled_vector<T> cols(static_cast<std::size_t>(m) * kk);
+  if constexpr (std::is_same_v<T, float>)
+    if (d_weight && dispatch(detail::direct_conv_weight_gradient_kernel{}, s, out_channels, in, d_out, d_weight))
+      d_weight = nullptr;  // done
+  pooled_vector<T> cols(d_weight || d_in ? static_cast<std::size_t>(m) * kk : 0);
   if (d_weight) {
     im2col(s, in, cols.data());
     gemm_any<T>(trans::yes, trans::no, out_channels, kk, m, T(1), d_out, out_channels, cols.data(), kk, T(1), d_weight,

@@ -138,13 +138,17 @@ void pack_b(trans tb, const float* b, int ldb, int p0, int kc, int j0, int nc, f
   }
 }
 
-template <class Arch>
+/// The register tile: MR rows × NV vectors of C. The wide tile (NV = 2: 8×32 on AVX-512)
+/// serves most products; the narrow one (NV = 1: 16×16) serves an N that would leave half of
+/// a wide tile's last panel empty (N = 16, 48, 80, 112, ...).
+template <class Arch, int NV = 2>
 struct gemm_tile {
   using batch = xsimd::batch<float, Arch>;
   static constexpr int width = static_cast<int>(batch::size);
-  static constexpr int nv = 2;                    // vectors per tile row
-  static constexpr int nr = nv * width;           // tile columns
-  static constexpr int mr = width >= 16 ? 8 : 6;  // tile rows: 16 or 12 accumulators
+  static constexpr int nv = NV;         // vectors per tile row
+  static constexpr int nr = nv * width;  // tile columns
+  // tile rows: 16 or 12 accumulators (of 32 or 16 vector registers)
+  static constexpr int mr = NV == 2 ? (width >= 16 ? 8 : 6) : (width >= 16 ? 16 : 12);
 
   template <class V>
   static V epilogue(V x, activation act) {
@@ -238,11 +242,11 @@ void for_tasks(bool parallel, int count, const F& f) {
 /// The blocked GEMM: K blocks in order, (row block × column chunk) tasks on oneTBB when
 /// `parallel`, else all on the calling thread (one slice of a split-K product).
 /// `prepacked`: B already packed by pack_weights (all K blocks, one after another), or null.
-template <class Arch>
+template <class Arch, int NV>
 void gemm_blocked(bool parallel, trans ta, trans tb, int m, int n, int k, float alpha, const float* a, int lda,
                   const float* b, int ldb, float beta, float* c, int ldc, const float* prepacked, const float* bias,
                   activation act) {
-    using tile = gemm_tile<Arch>;
+    using tile = gemm_tile<Arch, NV>;
     const int threads = parallel ? tbb::this_task_arena::max_concurrency() : 1;
     // Row blocks of up to MC rows; for a small M, smaller blocks so that every thread gets
     // about four equal ones without splitting N (which would re-pack A per task).
@@ -316,6 +320,27 @@ void gemm_blocked(bool parallel, trans ta, trans tb, int m, int n, int k, float 
     }
 }
 
+/// Whether N is better served by the narrow tile: a wide tile would pad N by more than a vector,
+/// and N is small enough for that to matter. (The choice depends on N alone, so weights packed
+/// once agree with it; a wide N keeps the wide tile, whose 8 rows waste less when M is 1.)
+template <class Arch>
+constexpr bool narrow_tile(int n) {
+  constexpr int width = gemm_tile<Arch>::width;
+  const int rest = n % (2 * width);
+  return rest != 0 && rest <= width && n < 256;
+}
+
+/// gemm_blocked with the tile that fits N.
+template <class Arch>
+void gemm_blocked_tiled(bool parallel, trans ta, trans tb, int m, int n, int k, float alpha, const float* a, int lda,
+                        const float* b, int ldb, float beta, float* c, int ldc, const float* prepacked,
+                        const float* bias, activation act) {
+  if (narrow_tile<Arch>(n))
+    gemm_blocked<Arch, 1>(parallel, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, prepacked, bias, act);
+  else
+    gemm_blocked<Arch, 2>(parallel, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, prepacked, bias, act);
+}
+
 /// A product with a small C and a long K — the weight gradient dW = dYᵀ·X reduces over all
 /// batch·H·W rows — has too few (row block × column panel) tasks for the threads, and its
 /// sequential K blocks each pay a parallel loop. It is split along K instead: each slice is a
@@ -356,10 +381,10 @@ void gemm_split_k(const split_k_plan& plan, trans ta, trans tb, int m, int n, in
     const float* b_s = b + (tb == trans::no ? static_cast<std::ptrdiff_t>(k0) * ldb : k0);
     float* out = partial.data() + area * s;
     if (plan.transposed)  // Cᵀ [n][m] = op(B)ᵀ·op(A)ᵀ
-      gemm_blocked<Arch>(false, tb == trans::no ? trans::yes : trans::no, ta == trans::no ? trans::yes : trans::no, n,
+      gemm_blocked_tiled<Arch>(false, tb == trans::no ? trans::yes : trans::no, ta == trans::no ? trans::yes : trans::no, n,
                          m, kn, 1.0f, b_s, ldb, a_s, lda, 0.0f, out, m, nullptr, nullptr, activation::none);
     else
-      gemm_blocked<Arch>(false, ta, tb, m, n, kn, 1.0f, a_s, lda, b_s, ldb, 0.0f, out, n, nullptr, nullptr,
+      gemm_blocked_tiled<Arch>(false, ta, tb, m, n, kn, 1.0f, a_s, lda, b_s, ldb, 0.0f, out, n, nullptr, nullptr,
                          activation::none);
   });
   for (int i = 0; i < m; ++i) {
@@ -383,7 +408,7 @@ struct gemm_kernel {
       const auto plan = plan_split_k<Arch>(m, n, k);
       if (plan.slices > 1) return gemm_split_k<Arch>(plan, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     }
-    gemm_blocked<Arch>(true, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, prepacked, bias, act);
+    gemm_blocked_tiled<Arch>(true, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, prepacked, bias, act);
   }
 };
 }  // namespace detail
@@ -392,7 +417,11 @@ namespace detail {
 struct pack_weights_kernel {
   template <class Arch>
   int operator()(Arch, const float* w, int ldw, int n, int k, pooled_vector<float>& out) const {
-    using tile = gemm_tile<Arch>;
+    return narrow_tile<Arch>(n) ? pack<gemm_tile<Arch, 1>>(w, ldw, n, k, out) : pack<gemm_tile<Arch, 2>>(w, ldw, n, k, out);
+  }
+  /// The layout gemm_blocked reads for this N: the tile is chosen by N alone, so it matches.
+  template <class tile>
+  static int pack(const float* w, int ldw, int n, int k, pooled_vector<float>& out) {
     const int nr = tile::nr, n_padded = (n + nr - 1) / nr * nr;
     out.assign(static_cast<std::size_t>(n_padded) * k, 0.0f);
     for (int p0 = 0; p0 < k; p0 += gemm_blocking::kc) {

@@ -397,7 +397,10 @@ variable<T> global_avg_pool(const variable<T>& x) {
   auto r = detail::result(std::move(y), on_tape);
   if (on_tape)
     tape<T>::current().record("global_avg_pool", [x, r, n, hw, c]() mutable {
-      detail::backprop_into(x, [&](T* dx) { kernels::global_avg_pool_backward(n, hw, c, r.grad().data(), dx); });
+      if (!x.requires_grad()) return;
+      bool fresh = false;
+      T* dx = x.grad_for_write(fresh);
+      kernels::global_avg_pool_backward(n, hw, c, r.grad().data(), dx, !fresh);
     });
   return r;
 }
@@ -431,7 +434,12 @@ variable<T> add(const variable<T>& a, const variable<T>& b) {
     detail::bad_shape("add",
                       "shapes differ: " + shape_string(a.value().shape()) + " and " + shape_string(b.value().shape()));
   tensor<T> y(a.value().shape());
-  for (std::size_t i = 0; i < y.size(); ++i) y.data()[i] = a.value().data()[i] + b.value().data()[i];
+  const T* av = a.value().data();
+  const T* bv = b.value().data();
+  T* yv = y.data();
+  parallel::for_chunks(y.size(), std::size_t{1} << 15, [&](std::size_t lo, std::size_t hi) {
+    for (std::size_t i = lo; i < hi; ++i) yv[i] = av[i] + bv[i];
+  });
   const bool on_tape = detail::wants_grad<T>({&a, &b});
   auto r = detail::result(std::move(y), on_tape);
   if (on_tape)

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "ofa/errors.hpp"
+#include "ofa/parallel/arena.hpp"
 #include "ofa/tensor/tensor.hpp"
 
 namespace ofa::autograd {
@@ -51,14 +52,19 @@ class variable {
    *  rather than added to zeros (saves a pass over memory). */
   void accumulate_grad(const T* delta) const {
     auto& n = checked();
-    if (!n.grad_valid) {
+    const bool fresh = !n.grad_valid;
+    if (fresh) {
       ensure_buffer(n);
-      std::copy(delta, delta + n.grad.size(), n.grad.data());
       n.grad_valid = true;
-      return;
     }
     T* g = n.grad.data();
-    for (std::size_t i = 0; i < n.grad.size(); ++i) g[i] += delta[i];
+    // Activation-sized gradients (residual adds): a parallel pass.
+    parallel::for_chunks(n.grad.size(), std::size_t{1} << 15, [&](std::size_t b, std::size_t e) {
+      if (fresh)
+        std::copy(delta + b, delta + e, g + b);
+      else
+        for (std::size_t i = b; i < e; ++i) g[i] += delta[i];
+    });
   }
   /** @brief The gradient buffer for a kernel that overwrites all of it (beta = 0) when `fresh`,
    *  else adds into it. */

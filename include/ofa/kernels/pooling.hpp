@@ -25,12 +25,21 @@ void global_avg_pool(std::size_t n, std::size_t hw, std::size_t c, const T* x, T
   });
 }
 
-/** @brief dx[n,h,w,c] = d_out[n,c] / (h·w) (overwrites dx). */
+/** @brief dx[n,h,w,c] = d_out[n,c] / (h·w): overwrites dx, or adds to it when `accumulate`
+ *  (the SE input already holds the channel-scale gradient: no temporary, no extra pass). */
 template <class T>
-void global_avg_pool_backward(std::size_t n, std::size_t hw, std::size_t c, const T* d_out, T* dx) {
+void global_avg_pool_backward(std::size_t n, std::size_t hw, std::size_t c, const T* d_out, T* dx,
+                              bool accumulate = false) {
+  const T inv = T(1) / T(hw);
   parallel::for_chunks(n * hw, 256, [&](std::size_t b, std::size_t e) {
-    for (std::size_t r = b; r < e; ++r)
-      for (std::size_t j = 0; j < c; ++j) dx[r * c + j] = d_out[(r / hw) * c + j] / T(hw);
+    for (std::size_t r = b; r < e; ++r) {
+      const T* g = d_out + (r / hw) * c;
+      T* out = dx + r * c;
+      if (accumulate)
+        for (std::size_t j = 0; j < c; ++j) out[j] += g[j] * inv;
+      else
+        for (std::size_t j = 0; j < c; ++j) out[j] = g[j] * inv;
+    }
   });
 }
 
@@ -38,8 +47,12 @@ void global_avg_pool_backward(std::size_t n, std::size_t hw, std::size_t c, cons
 template <class T>
 void channel_scale(std::size_t n, std::size_t hw, std::size_t c, const T* x, const T* s, T* y) {
   parallel::for_chunks(n * hw, 256, [&](std::size_t b, std::size_t e) {
-    for (std::size_t r = b; r < e; ++r)
-      for (std::size_t j = 0; j < c; ++j) y[r * c + j] = x[r * c + j] * s[(r / hw) * c + j];
+    for (std::size_t r = b; r < e; ++r) {
+      const T* scale = s + (r / hw) * c;
+      const T* in = x + r * c;
+      T* out = y + r * c;
+      for (std::size_t j = 0; j < c; ++j) out[j] = in[j] * scale[j];
+    }
   });
 }
 

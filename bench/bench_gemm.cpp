@@ -50,7 +50,7 @@ static void bm_gemm_tn(benchmark::State& s) {
 // output with a long K, the shape the forward-shaped "tn" rows above do not show.
 static void weight_gradient_shapes(benchmark::internal::Benchmark* b) {
   // {out, in, rows}: mbv3 min/max at batch 16, resolution 128, and cifar at batch 64.
-  const int list[][3] = {{48, 16, 16 * 64 * 64},  {24, 48, 16 * 32 * 32}, {144, 24, 16 * 32 * 32},
+  const int list[][3] = {{48, 16, 16 * 64 * 64},  {24, 48, 16 * 32 * 32},  {144, 24, 16 * 32 * 32},
                          {240, 40, 16 * 16 * 16}, {40, 240, 16 * 16 * 16}, {480, 80, 16 * 8 * 8},
                          {96, 16, 64 * 32 * 32}};
   for (auto& s : list)

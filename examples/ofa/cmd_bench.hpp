@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
+#include <oneapi/tbb/parallel_for.h>
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
-#include <oneapi/tbb/parallel_for.h>
 
 #include <ofa/autograd/ops.hpp>
 #include <ofa/nn/elastic_net.hpp>
@@ -153,7 +153,9 @@ void run_bench(const bench_options& o) {
     if (o.profile) {
       j["profile"] = nlohmann::json::array();
       for (const auto& row : profile)
-        j["profile"].push_back({{"layer", row.name}, {"phase", phase_name(row.when)}, {"ms", row.seconds * 1e3},
+        j["profile"].push_back({{"layer", row.name},
+                                {"phase", phase_name(row.when)},
+                                {"ms", row.seconds * 1e3},
                                 {"calls_per_step", row.calls / o.repetitions}});
     }
     std::cout << j.dump() << "\n";

@@ -59,7 +59,8 @@ TEST_CASE("gradcheck: dense conv", "[autograd]") {
   require_close(ag::gradcheck([&] { return ag::dot(ag::conv2d(x, w, 2), r); }, {x, w}));
 }
 
-TEST_CASE("gradcheck: batch norm (plain and with a fused activation), training and inference, on a channel prefix", "[autograd]") {
+TEST_CASE("gradcheck: batch norm (plain and with a fused activation), training and inference, on a channel prefix",
+          "[autograd]") {
   auto x = random_var({3, 2, 2, 5}, 90, -2, 3);
   auto gamma = random_var({7}, 91, 0.5, 1.5);
   auto beta = random_var({7}, 92);
@@ -69,12 +70,10 @@ TEST_CASE("gradcheck: batch norm (plain and with a fused activation), training a
   for (bool training : {true, false})
     for (auto act : {ofa::activation::none, ofa::activation::relu, ofa::activation::hswish}) {
       INFO("training=" << training << " fused activation=" << int(act));
-      require_close(ag::gradcheck(
-                        [&] {
-                          return ag::dot(ag::batch_norm(x, gamma, beta, rm, rv, training, 0.1, 1e-5, act), r);
-                        },
+      require_close(
+          ag::gradcheck([&] { return ag::dot(ag::batch_norm(x, gamma, beta, rm, rv, training, 0.1, 1e-5, act), r); },
                         {x, gamma, beta}),
-                    1e-5);
+          1e-5);
     }
 }
 

@@ -91,3 +91,31 @@ TEST_CASE("an MLP learns a nonlinear function, and steps stop allocating", "[aut
   CHECK(last < 0.1f * first);
   CHECK(ofa::pool_stats().system_allocations == allocations_after_warmup);
 }
+
+TEST_CASE("profiling charges ops and their backward to their layer type, outermost scope only", "[autograd]") {
+  ofa::profiling::reset();
+  ofa::profiling::enable(true);
+  auto w = param({3, 4}, 7, 1.0), b = param({3}, 8, 1.0);
+  auto x = fvar(ofa::make_tensor<float>({2, 4}, 1.0f));
+  auto loss = ag::mse(ag::linear(x, w, b, 3, 4), ofa::make_tensor<float>({2, 3}, 0.0f));
+  ag::backward(loss);
+  ofa::profiling::enable(false);
+  auto rows = ofa::profiling::report();
+  auto find = [&](const std::string& name, ofa::profiling::phase when) {
+    for (const auto& r : rows)
+      if (r.name == name && r.when == when) return r.calls;
+    return std::int64_t{0};
+  };
+  CHECK(find("pointwise", ofa::profiling::phase::forward) == 1);
+  CHECK(find("bias_add", ofa::profiling::phase::forward) == 1);
+  CHECK(find("pointwise", ofa::profiling::phase::backward) == 1);
+  CHECK(find("mse", ofa::profiling::phase::forward) == 1);
+  CHECK(find("loss", ofa::profiling::phase::forward) == 0);  // inside mse: not charged twice
+  for (const auto& r : rows) CHECK(r.seconds >= 0);
+  // off: nothing more is collected
+  auto again = ag::pointwise(x, w, 3, 4);
+  CHECK(find("pointwise", ofa::profiling::phase::forward) == 1);
+  CHECK(ofa::profiling::report().size() == rows.size());
+  ofa::profiling::reset();
+  CHECK(ofa::profiling::report().empty());
+}

@@ -16,29 +16,29 @@ TEST_CASE("depthwise forward and backward equal the reference", "[kernels][depth
   // 9x11: every output block touches the border; 5x40: interior blocks too, and a last
   // partial block of the row.
   for (auto [h, wd] : {std::pair{9, 11}, std::pair{5, 40}})
-  for (int k : {3, 5, 7})
-    for (int stride : {1, 2})
-      for (int channels : {5, 16, 37}) {
-        const conv_shape s{2, h, wd, channels, k, stride};
-        const int max_c = channels + 3;  // the weight is max-size: 7x7 x (channels + 3)
-        const auto full = test::random_vector<float>(static_cast<std::size_t>(49) * max_c, seed++);
-        const auto w = ofa::kernel_view<const float>::centre(full.data(), 7, max_c, k, channels);
-        const auto in = test::random_vector<float>(static_cast<std::size_t>(2) * h * wd * channels, seed++);
-        const std::size_t out_n = static_cast<std::size_t>(2) * s.out_height() * s.out_width() * channels;
-        const auto dy = test::random_vector<float>(out_n, seed++);
-        std::vector<float> out(out_n), ref(out_n), dx(in.size()), dx_ref(in.size());
-        std::vector<float> dw(static_cast<std::size_t>(k) * k * channels), dw_ref(dw.size());
-        ofa::kernels::depthwise_forward(s, in.data(), w, out.data());
-        ofa::kernels::depthwise_forward_reference(s, in.data(), w, ref.data());
-        ofa::kernels::depthwise_backward_input(s, dy.data(), w, dx.data());
-        ofa::kernels::depthwise_backward_input_reference(s, dy.data(), w, dx_ref.data());
-        ofa::kernels::depthwise_backward_weight(s, in.data(), dy.data(), dw.data());
-        ofa::kernels::depthwise_backward_weight_reference(s, in.data(), dy.data(), dw_ref.data());
-        INFO("k=" << k << " stride=" << stride << " channels=" << channels << " map=" << h << "x" << wd);
-        CHECK(test::max_relative_error(out, ref) < 1e-5);
-        CHECK(test::max_relative_error(dx, dx_ref) < 1e-5);
-        CHECK(test::max_relative_error(dw, dw_ref) < 1e-4);
-      }
+    for (int k : {3, 5, 7})
+      for (int stride : {1, 2})
+        for (int channels : {5, 16, 37}) {
+          const conv_shape s{2, h, wd, channels, k, stride};
+          const int max_c = channels + 3;  // the weight is max-size: 7x7 x (channels + 3)
+          const auto full = test::random_vector<float>(static_cast<std::size_t>(49) * max_c, seed++);
+          const auto w = ofa::kernel_view<const float>::centre(full.data(), 7, max_c, k, channels);
+          const auto in = test::random_vector<float>(static_cast<std::size_t>(2) * h * wd * channels, seed++);
+          const std::size_t out_n = static_cast<std::size_t>(2) * s.out_height() * s.out_width() * channels;
+          const auto dy = test::random_vector<float>(out_n, seed++);
+          std::vector<float> out(out_n), ref(out_n), dx(in.size()), dx_ref(in.size());
+          std::vector<float> dw(static_cast<std::size_t>(k) * k * channels), dw_ref(dw.size());
+          ofa::kernels::depthwise_forward(s, in.data(), w, out.data());
+          ofa::kernels::depthwise_forward_reference(s, in.data(), w, ref.data());
+          ofa::kernels::depthwise_backward_input(s, dy.data(), w, dx.data());
+          ofa::kernels::depthwise_backward_input_reference(s, dy.data(), w, dx_ref.data());
+          ofa::kernels::depthwise_backward_weight(s, in.data(), dy.data(), dw.data());
+          ofa::kernels::depthwise_backward_weight_reference(s, in.data(), dy.data(), dw_ref.data());
+          INFO("k=" << k << " stride=" << stride << " channels=" << channels << " map=" << h << "x" << wd);
+          CHECK(test::max_relative_error(out, ref) < 1e-5);
+          CHECK(test::max_relative_error(dx, dx_ref) < 1e-5);
+          CHECK(test::max_relative_error(dw, dw_ref) < 1e-4);
+        }
 }
 
 TEST_CASE("depthwise output sizes follow same padding", "[kernels][depthwise]") {

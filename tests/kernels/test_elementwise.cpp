@@ -56,8 +56,8 @@ TEST_CASE("batch norm with a fused activation equals the double reference, forwa
       const auto beta = test::random_vector<float>(c, 5);
       std::vector<float> rm(c, 0.0f), rv(c, 1.0f), y(m * c), dx(m * c), dgamma(c, 0.0f), dbeta(c, 0.0f);
       ofa::kernels::batch_norm_saved<float> saved;
-      ofa::kernels::batch_norm_train(m, c, x.data(), {gamma.data(), beta.data(), rm.data(), rv.data()}, y.data(),
-                                     saved, act);
+      ofa::kernels::batch_norm_train(m, c, x.data(), {gamma.data(), beta.data(), rm.data(), rv.data()}, y.data(), saved,
+                                     act);
       ofa::kernels::batch_norm_backward(m, c, x.data(), dy.data(), gamma.data(), beta.data(), saved, dx.data(),
                                         dgamma.data(), dbeta.data(), act);
       std::vector<double> xd(x.begin(), x.end()), dyd(dy.begin(), dy.end()), gd(gamma.begin(), gamma.end()),

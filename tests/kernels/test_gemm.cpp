@@ -32,7 +32,8 @@ TEST_CASE("gemm equals the reference for every transposition and odd sizes", "[k
   for (trans ta : {trans::no, trans::yes})
     for (trans tb : {trans::no, trans::yes})
       for (int m : {1, 5, 17, 100})
-        for (int n : {1, 7, 33, 70, 25, 90})  // N % 32 <= 16: the narrow tile; 25, 90: the wide one
+        for (int n : {1, 7, 33, 70, 25, 90, 48,
+                      64})  // N % 32 <= 16: narrow tile; 25, 90: wide; 48, 64: whole panels (B in place)
           for (int k : {1, 3, 64, 300}) check_gemm(ta, tb, m, n, k, 0, 1.0f, 0.0f, seed++);
 }
 
@@ -88,7 +89,8 @@ TEST_CASE("gemm rejects bad sizes with a shape_error", "[kernels][gemm]") {
 }
 
 TEST_CASE("gemm with pre-packed weights equals the plain gemm", "[kernels][gemm]") {
-  for (auto [m, n, k] : {std::tuple{1, 1, 1}, {49, 960, 160}, {7, 33, 300}, {130, 70, 517}, {40, 48, 24}, {3, 1000, 64}}) {
+  for (auto [m, n, k] :
+       {std::tuple{1, 1, 1}, {49, 960, 160}, {7, 33, 300}, {130, 70, 517}, {40, 48, 24}, {3, 1000, 64}}) {
     const int ldw = k + 3;
     const auto w = test::random_vector<float>(static_cast<std::size_t>(n) * ldw, 30);
     const auto a = test::random_vector<float>(static_cast<std::size_t>(m) * k, 31);

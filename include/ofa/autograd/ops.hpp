@@ -287,27 +287,28 @@ variable<T> batch_norm(const variable<T>& x, const variable<T>& gamma, const var
     const bool on_tape = detail::wants_grad<T>({&x, &gamma, &beta});
     auto r = detail::result(std::move(y), on_tape);
     if (on_tape)  // inference BN is affine: z = x·scale + shift, y = act(z)
-      tape<T>::current().record("batch_norm", [x, gamma, beta, r, m, c, &running_mean, &running_var, eps, act]() mutable {
-        const T* dy = r.grad().data();
-        pooled_vector<T> z(m * c), dz(m * c);
-        for (std::size_t j = 0; j < c; ++j) {
-          const T inv = T(1) / std::sqrt(running_var.data()[j] + eps);
-          for (std::size_t i = 0; i < m; ++i)
-            z[i * c + j] = (x.value().data()[i * c + j] - running_mean.data()[j]) * inv * gamma.value().data()[j] +
-                           beta.value().data()[j];
-        }
-        kernels::activation_backward_reference(act, m * c, z.data(), dy, dz.data());
-        for (std::size_t j = 0; j < c; ++j) {
-          const T inv = T(1) / std::sqrt(running_var.data()[j] + eps);
-          for (std::size_t i = 0; i < m; ++i) {
-            const T g = dz[i * c + j];
-            if (x.requires_grad()) x.grad().data()[i * c + j] += g * gamma.value().data()[j] * inv;
-            if (gamma.requires_grad())
-              gamma.grad().data()[j] += g * (x.value().data()[i * c + j] - running_mean.data()[j]) * inv;
-            if (beta.requires_grad()) beta.grad().data()[j] += g;
-          }
-        }
-      });
+      tape<T>::current().record(
+          "batch_norm", [x, gamma, beta, r, m, c, &running_mean, &running_var, eps, act]() mutable {
+            const T* dy = r.grad().data();
+            pooled_vector<T> z(m * c), dz(m * c);
+            for (std::size_t j = 0; j < c; ++j) {
+              const T inv = T(1) / std::sqrt(running_var.data()[j] + eps);
+              for (std::size_t i = 0; i < m; ++i)
+                z[i * c + j] = (x.value().data()[i * c + j] - running_mean.data()[j]) * inv * gamma.value().data()[j] +
+                               beta.value().data()[j];
+            }
+            kernels::activation_backward_reference(act, m * c, z.data(), dy, dz.data());
+            for (std::size_t j = 0; j < c; ++j) {
+              const T inv = T(1) / std::sqrt(running_var.data()[j] + eps);
+              for (std::size_t i = 0; i < m; ++i) {
+                const T g = dz[i * c + j];
+                if (x.requires_grad()) x.grad().data()[i * c + j] += g * gamma.value().data()[j] * inv;
+                if (gamma.requires_grad())
+                  gamma.grad().data()[j] += g * (x.value().data()[i * c + j] - running_mean.data()[j]) * inv;
+                if (beta.requires_grad()) beta.grad().data()[j] += g;
+              }
+            }
+          });
     return r;
   }
   if (m < 2)

@@ -50,8 +50,8 @@ void batch_norm_train_reference(std::size_t m, std::size_t c, const T* x, const 
 /** @brief Backward of the training forward, for dy = d(loss)/d(act(BN(x))): dx (overwritten;
  *  may be null), dgamma and dbeta (accumulated; may be null). Scalar reference, any T. */
 template <class T>
-void batch_norm_backward_reference(std::size_t m, std::size_t c, const T* x, const T* dy, const T* gamma,
-                                   const T* beta, const batch_norm_saved<T>& saved, T* dx, T* dgamma, T* dbeta,
+void batch_norm_backward_reference(std::size_t m, std::size_t c, const T* x, const T* dy, const T* gamma, const T* beta,
+                                   const batch_norm_saved<T>& saved, T* dx, T* dgamma, T* dbeta,
                                    activation act = activation::none);
 
 /** @brief The fast float versions: xsimd, parallel on oneTBB. Channel sums use fixed row chunks
@@ -178,14 +178,15 @@ void batch_norm_train_reference(std::size_t m, std::size_t c, const T* x, const 
 }
 
 template <class T>
-void batch_norm_backward_reference(std::size_t m, std::size_t c, const T* x, const T* dy, const T* gamma,
-                                   const T* beta, const batch_norm_saved<T>& saved, T* dx, T* dgamma, T* dbeta,
-                                   activation act) {
+void batch_norm_backward_reference(std::size_t m, std::size_t c, const T* x, const T* dy, const T* gamma, const T* beta,
+                                   const batch_norm_saved<T>& saved, T* dx, T* dgamma, T* dbeta, activation act) {
   const T* mean = saved.mean.data();
   const T* inv = saved.inv_std.data();
   detail::with_bn_activation(act, [&](auto f) {
     auto xhat = [&](std::size_t r, std::size_t j) { return (x[r * c + j] - mean[j]) * inv[j]; };
-    auto dz = [&](std::size_t r, std::size_t j) { return f.derivative(xhat(r, j) * gamma[j] + beta[j], dy[r * c + j]); };
+    auto dz = [&](std::size_t r, std::size_t j) {
+      return f.derivative(xhat(r, j) * gamma[j] + beta[j], dy[r * c + j]);
+    };
     std::vector<T> sum_dz(c, T(0)), sum_dz_xhat(c, T(0));
     for (std::size_t r = 0; r < m; ++r)
       for (std::size_t j = 0; j < c; ++j) {
@@ -200,14 +201,12 @@ void batch_norm_backward_reference(std::size_t m, std::size_t c, const T* x, con
     const T inv_m = T(1) / T(m);
     for (std::size_t r = 0; r < m; ++r)
       for (std::size_t j = 0; j < c; ++j)
-        dx[r * c + j] =
-            gamma[j] * inv[j] * (dz(r, j) - inv_m * sum_dz[j] - xhat(r, j) * inv_m * sum_dz_xhat[j]);
+        dx[r * c + j] = gamma[j] * inv[j] * (dz(r, j) - inv_m * sum_dz[j] - xhat(r, j) * inv_m * sum_dz_xhat[j]);
   });
 }
 
 template <class T>
-void batch_norm_infer(std::size_t m, std::size_t c, const T* x, const batch_norm_params<T>& p, T* y,
-                      activation act) {
+void batch_norm_infer(std::size_t m, std::size_t c, const T* x, const batch_norm_params<T>& p, T* y, activation act) {
   pooled_vector<T> scale(c), shift(c);
   for (std::size_t j = 0; j < c; ++j) {
     scale[j] = p.gamma[j] / std::sqrt(p.running_var[j] + p.eps);
@@ -346,8 +345,8 @@ struct bn_kernels {
 
 struct bn_train_kernel {
   template <class Arch>
-  void operator()(Arch arch, std::size_t m, std::size_t c, const float* x, const batch_norm_params<float>& p,
-                  float* y, batch_norm_saved<float>& saved, activation act) const {
+  void operator()(Arch arch, std::size_t m, std::size_t c, const float* x, const batch_norm_params<float>& p, float* y,
+                  batch_norm_saved<float>& saved, activation act) const {
     pooled_vector<double> sums(2 * c, 0.0);
     bn_kernels{}.statistics(arch, m, c, x, sums.data());
     finish_statistics(m, c, x, sums.data(), p, saved);

@@ -109,8 +109,7 @@ template <class F>
 
 struct direct_conv_forward_kernel {
   template <class Arch>
-  bool operator()(Arch, const conv_shape& s, int out_channels, const float* in, const float* weight,
-                  float* out) const {
+  bool operator()(Arch, const conv_shape& s, int out_channels, const float* in, const float* weight, float* out) const {
     using batch = xsimd::batch<float, Arch>;
     constexpr int width = static_cast<int>(batch::size);
     if (!direct_conv_fits<Arch>(s, out_channels)) return false;
@@ -130,7 +129,8 @@ struct direct_conv_forward_kernel {
             for (int ox = ox0; ox < std::min(ow, ox0 + block); ++ox) {
               batch acc(0.0f);
               for_each_tap(s, in, n, oy, ox, [&](int t, float v) {
-                acc = xsimd::fma(batch(v), batch::load_unaligned(wt.data() + static_cast<std::ptrdiff_t>(t) * out_channels + c),
+                acc = xsimd::fma(batch(v),
+                                 batch::load_unaligned(wt.data() + static_cast<std::ptrdiff_t>(t) * out_channels + c),
                                  acc);
               });
               acc.store_unaligned(out_row + static_cast<std::ptrdiff_t>(ox) * out_channels + c);
@@ -142,13 +142,16 @@ struct direct_conv_forward_kernel {
           for (int ky = 0; ky < k; ++ky) {
             const int iy = oy * s.stride - p + ky;
             if (iy < 0 || iy >= s.height) continue;
-            const float* px = in + ((static_cast<std::ptrdiff_t>(n) * s.height + iy) * s.width + ox0 * s.stride - p) * C;
+            const float* px =
+                in + ((static_cast<std::ptrdiff_t>(n) * s.height + iy) * s.width + ox0 * s.stride - p) * C;
             for (int t = 0; t < k * C; ++t) {  // (kx, ci) of this row of taps
-              const batch wv = batch::load_unaligned(wt.data() + static_cast<std::ptrdiff_t>(ky * k * C + t) * out_channels + c);
+              const batch wv =
+                  batch::load_unaligned(wt.data() + static_cast<std::ptrdiff_t>(ky * k * C + t) * out_channels + c);
               for (int j = 0; j < block; ++j) acc[j] = xsimd::fma(batch(px[j * s.stride * C + t]), wv, acc[j]);
             }
           }
-          for (int j = 0; j < block; ++j) acc[j].store_unaligned(out_row + static_cast<std::ptrdiff_t>(ox0 + j) * out_channels + c);
+          for (int j = 0; j < block; ++j)
+            acc[j].store_unaligned(out_row + static_cast<std::ptrdiff_t>(ox0 + j) * out_channels + c);
         }
       }
     });
@@ -165,17 +168,18 @@ struct direct_conv_weight_gradient_kernel {
     constexpr int width = static_cast<int>(batch::size);
     if (!direct_conv_fits<Arch>(s, out_channels)) return false;
     const int oh = s.out_height(), ow = s.out_width(), taps = s.kernel * s.kernel * s.channels;
-    const std::size_t rows = static_cast<std::size_t>(s.batch) * oh, size = static_cast<std::size_t>(taps) * out_channels;
+    const std::size_t rows = static_cast<std::size_t>(s.batch) * oh,
+                      size = static_cast<std::size_t>(taps) * out_channels;
     pooled_vector<float> sum(size, 0.0f);  // [tap][Cout]
-    constexpr int block = 8;  // output pixels per register block
+    constexpr int block = 8;               // output pixels per register block
     const int p = s.pad(), k = s.kernel, C = s.channels;
     auto add_rows = [&](std::size_t begin, std::size_t end, float* acc) {
       for (std::size_t row = begin; row < end; ++row) {
         const int n = static_cast<int>(row) / oh, oy = static_cast<int>(row) % oh;
         const float* g_row = d_out + row * ow * out_channels;
         for (int ox0 = 0; ox0 < ow; ox0 += block) {
-          const bool interior = ox0 + block <= ow && ox0 * s.stride - p >= 0 &&
-                                (ox0 + block - 1) * s.stride - p + k <= s.width;
+          const bool interior =
+              ox0 + block <= ow && ox0 * s.stride - p >= 0 && (ox0 + block - 1) * s.stride - p + k <= s.width;
           for (int c0 = 0; c0 < out_channels; c0 += width) {
             const int c = c0 + width <= out_channels ? c0 : out_channels - width;
             // the lanes of the last vector that overlap the one before add zero

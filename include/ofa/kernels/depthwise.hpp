@@ -135,7 +135,9 @@ namespace detail {
 /// Calls f(std::integral_constant<int, i>{}) for i = 0 .. N-1, unrolled at compile time.
 template <int N, class F>
 [[gnu::always_inline]] inline void static_for(const F& f) {
-  [&]<int... I>(std::integer_sequence<int, I...>) { (f(std::integral_constant<int, I>{}), ...); }
+  [&]<int... I>(std::integer_sequence<int, I...>) {
+    (f(std::integral_constant<int, I>{}), ...);
+  }
   (std::make_integer_sequence<int, N>{});
 }
 
@@ -146,12 +148,18 @@ void with_kernel_and_stride(const conv_shape& s, const F& f) {
   using one = std::integral_constant<int, 1>;
   using two = std::integral_constant<int, 2>;
   switch (s.kernel * 10 + s.stride) {
-    case 31: return f(std::integral_constant<int, 3>{}, one{});
-    case 32: return f(std::integral_constant<int, 3>{}, two{});
-    case 51: return f(std::integral_constant<int, 5>{}, one{});
-    case 52: return f(std::integral_constant<int, 5>{}, two{});
-    case 71: return f(std::integral_constant<int, 7>{}, one{});
-    default: return f(std::integral_constant<int, 7>{}, two{});  // validated: 7, 2
+    case 31:
+      return f(std::integral_constant<int, 3>{}, one{});
+    case 32:
+      return f(std::integral_constant<int, 3>{}, two{});
+    case 51:
+      return f(std::integral_constant<int, 5>{}, one{});
+    case 52:
+      return f(std::integral_constant<int, 5>{}, two{});
+    case 71:
+      return f(std::integral_constant<int, 7>{}, one{});
+    default:
+      return f(std::integral_constant<int, 7>{}, two{});  // validated: 7, 2
   }
 }
 
@@ -177,8 +185,9 @@ struct depthwise_row_block {
       static_for<K>([&](auto kx) { wv[kx] = batch::load_unaligned(w.tap(ky, kx) + c); });
       static_for<T>([&](auto t) {
         const int ix = x0 + t;
-        batch xv = Guard && (ix < 0 || ix >= s.width) ? batch(0.0f)
-                                                       : batch::load_unaligned(irow + static_cast<std::ptrdiff_t>(ix) * C);
+        batch xv = Guard && (ix < 0 || ix >= s.width)
+                       ? batch(0.0f)
+                       : batch::load_unaligned(irow + static_cast<std::ptrdiff_t>(ix) * C);
         static_for<R>([&](auto j) {
           constexpr int kx = t - j * S;
           if constexpr (kx >= 0 && kx < K) acc[j] = xsimd::fma(xv, wv[kx], acc[j]);
@@ -201,8 +210,8 @@ struct depthwise_forward_kernel {
   }
 
   template <class Arch, int K, int S>
-  static void run(Arch, const conv_shape& s, const float* in, kernel_view<const float> w, float* out,
-                  const float* bias, activation act) {
+  static void run(Arch, const conv_shape& s, const float* in, kernel_view<const float> w, float* out, const float* bias,
+                  activation act) {
     using batch = xsimd::batch<float, Arch>;
     constexpr int width = static_cast<int>(batch::size);
     // 32 vector registers (AVX-512) hold 8 accumulators + K weights + an input; 16 hold 4.
@@ -225,11 +234,13 @@ struct depthwise_forward_kernel {
             for (int ky = ky0; ky < ky1; ++ky)
               for (int kx = 0; kx < K; ++kx) {
                 const int ix = ox * S - P + kx;
-                if (ix >= 0 && ix < s.width) acc += image[at(s, 0, oy * S - P + ky, ix, s.height, s.width) + c] * w.tap(ky, kx)[c];
+                if (ix >= 0 && ix < s.width)
+                  acc += image[at(s, 0, oy * S - P + ky, ix, s.height, s.width) + c] * w.tap(ky, kx)[c];
               }
             if (bias) acc += bias[c];
-            out_row[static_cast<std::ptrdiff_t>(ox) * C + c] =
-                act == activation::relu ? std::max(acc, 0.0f) : act == activation::hswish ? acc * hsig_s(acc) : acc;
+            out_row[static_cast<std::ptrdiff_t>(ox) * C + c] = act == activation::relu     ? std::max(acc, 0.0f)
+                                                               : act == activation::hswish ? acc * hsig_s(acc)
+                                                                                           : acc;
           }
         return;
       }
@@ -309,13 +320,14 @@ struct depthwise_weight_block {
     const int x0 = ox0 * S - P;
     batch g[R];
     static_for<R>([&](auto j) {
-      g[j] = Guard && j >= valid ? batch(0.0f)
-                                 : batch::load_unaligned(g_row + static_cast<std::ptrdiff_t>(ox0 + j) * C);
+      g[j] =
+          Guard && j >= valid ? batch(0.0f) : batch::load_unaligned(g_row + static_cast<std::ptrdiff_t>(ox0 + j) * C);
     });
     static_for<T>([&](auto t) {
       const int ix = x0 + t;
-      const batch xv =
-          Guard && (ix < 0 || ix >= width) ? batch(0.0f) : batch::load_unaligned(x_row + static_cast<std::ptrdiff_t>(ix) * C);
+      const batch xv = Guard && (ix < 0 || ix >= width)
+                           ? batch(0.0f)
+                           : batch::load_unaligned(x_row + static_cast<std::ptrdiff_t>(ix) * C);
       static_for<R>([&](auto j) {
         constexpr int kx = t - j * S;
         if constexpr (kx >= 0 && kx < K) acc[kx] = xsimd::fma(g[j], xv, acc[kx]);
@@ -360,7 +372,8 @@ struct depthwise_backward_weight_kernel {
                     const int ix = ox * S - P + kx;
                     if (ix < 0 || ix >= s.width) continue;
                     for (int c = 0; c < C; ++c)
-                      a[kx * C + c] += g_row[static_cast<std::ptrdiff_t>(ox) * C + c] * x_row[static_cast<std::ptrdiff_t>(ix) * C + c];
+                      a[kx * C + c] += g_row[static_cast<std::ptrdiff_t>(ox) * C + c] *
+                                       x_row[static_cast<std::ptrdiff_t>(ix) * C + c];
                   }
                 continue;
               }
@@ -375,7 +388,8 @@ struct depthwise_backward_weight_kernel {
                   if (ox0 * S - P < 0 || (ox0 + R - 1) * S - P + K > s.width || valid < R)
                     depthwise_weight_block<Arch, K, S, R, true>::run(x_row + c, g_row + c, s.width, C, ox0, valid, acc);
                   else
-                    depthwise_weight_block<Arch, K, S, R, false>::run(x_row + c, g_row + c, s.width, C, ox0, valid, acc);
+                    depthwise_weight_block<Arch, K, S, R, false>::run(x_row + c, g_row + c, s.width, C, ox0, valid,
+                                                                      acc);
                 }
                 alignas(64) float lanes[width];
                 static_for<K>([&](auto kx) {

@@ -145,7 +145,7 @@ template <class Arch, int NV = 2>
 struct gemm_tile {
   using batch = xsimd::batch<float, Arch>;
   static constexpr int width = static_cast<int>(batch::size);
-  static constexpr int nv = NV;         // vectors per tile row
+  static constexpr int nv = NV;          // vectors per tile row
   static constexpr int nr = nv * width;  // tile columns
   // tile rows: 16 or 12 accumulators (of 32 or 16 vector registers)
   static constexpr int mr = NV == 2 ? (width >= 16 ? 8 : 6) : (width >= 16 ? 16 : 12);
@@ -160,22 +160,24 @@ struct gemm_tile {
   /// acc = Apanel(mr×kc) · Bpanel(kc×nr); then C[rows×cols] = alpha·acc + beta·C, and on the
   /// last K block (bias != null or act != none) C = act(C + bias), fused into the store.
   /// A is read from packed panels (Direct = false: ap[p·mr + r]) or, for a row-major A that
-  /// needs no transposition, straight from its rows (Direct = true: ap[r·lda + p]). One loop per
+  /// needs no transposition, straight from its rows (Direct = true: ap[r·lda + p]). B's rows are
+  /// `b_stride` apart: NR in a packed panel, ldb when B is read in place. One loop per
   /// instantiation keeps the 16 accumulators in registers.
   template <bool Direct>
-  static void run(int kc, const float* ap, std::ptrdiff_t lda, const float* bp, float alpha, float beta, float* c,
-                  int ldc, int rows, int cols, const float* bias = nullptr, activation act = activation::none) {
+  static void run(int kc, const float* ap, std::ptrdiff_t lda, const float* bp, std::ptrdiff_t b_stride, float alpha,
+                  float beta, float* c, int ldc, int rows, int cols, const float* bias = nullptr,
+                  activation act = activation::none) {
     batch acc[mr][nv];
     for (int r = 0; r < mr; ++r)
       for (int v = 0; v < nv; ++v) acc[r][v] = batch(0.0f);
     for (int p = 0; p < kc; ++p) {
       batch b[nv];
-      for (int v = 0; v < nv; ++v) b[v] = batch::load_aligned(bp + v * width);
+      for (int v = 0; v < nv; ++v) b[v] = batch::load_unaligned(bp + v * width);
       for (int r = 0; r < mr; ++r) {
         const batch a(Direct ? ap[r * lda + p] : ap[p * mr + r]);
         for (int v = 0; v < nv; ++v) acc[r][v] = xsimd::fma(a, b[v], acc[r][v]);
       }
-      bp += nr;
+      bp += b_stride;
     }
     if (rows == mr && cols == nr && beta == 0.0f && !bias && act == activation::none) {  // the common case, inline
       const batch va(alpha);
@@ -246,78 +248,84 @@ template <class Arch, int NV>
 void gemm_blocked(bool parallel, trans ta, trans tb, int m, int n, int k, float alpha, const float* a, int lda,
                   const float* b, int ldb, float beta, float* c, int ldc, const float* prepacked, const float* bias,
                   activation act) {
-    using tile = gemm_tile<Arch, NV>;
-    const int threads = parallel ? tbb::this_task_arena::max_concurrency() : 1;
-    // Row blocks of up to MC rows; for a small M, smaller blocks so that every thread gets
-    // about four equal ones without splitting N (which would re-pack A per task).
-    // (Below 4·threads tiles of rows, N is split instead: one row block, several column chunks.)
-    const int balanced_rows = m >= 4 * threads * tile::mr
-                                  ? ((m + 4 * threads - 1) / (4 * threads) + tile::mr - 1) / tile::mr * tile::mr
-                                  : gemm_blocking::mc;
-    const int mr = tile::mr, nr = tile::nr, kc_max = gemm_blocking::kc,
-              mc_max = std::max(tile::mr, std::min(gemm_blocking::mc / tile::mr * tile::mr, balanced_rows));
-    if (m == 0 || n == 0) return;
-    if (k == 0) {  // C = beta·C
-      for (int i = 0; i < m; ++i)
-        for (int j = 0; j < n; ++j) {
-          float& out = c[static_cast<std::ptrdiff_t>(i) * ldc + j];
-          out = beta == 0.0f ? 0.0f : beta * out;
-        }
-      return;
-    }
-    const int n_padded = (n + nr - 1) / nr * nr;
-    pooled_vector<float> packed_b(prepacked ? 0 : static_cast<std::size_t>(n_padded) * kc_max);
-    const int m_blocks = (m + mc_max - 1) / mc_max;
-    const int n_panels = n_padded / nr;
-    // Enough tasks for every thread even when M is small (classifier, batch 16): split N too.
-    // Each chunk re-packs its A block, so split N only as far as the threads need.
-    const int wanted_tasks = parallel ? 3 * threads : 1;
-    const int n_chunks = std::max(1, std::min(n_panels, (wanted_tasks + m_blocks - 1) / m_blocks));
-    const int panels_per_chunk = (n_panels + n_chunks - 1) / n_chunks;
+  using tile = gemm_tile<Arch, NV>;
+  const int threads = parallel ? tbb::this_task_arena::max_concurrency() : 1;
+  // Row blocks of up to MC rows; for a small M, smaller blocks so that every thread gets
+  // about four equal ones without splitting N (which would re-pack A per task).
+  // (Below 4·threads tiles of rows, N is split instead: one row block, several column chunks.)
+  const int balanced_rows = m >= 4 * threads * tile::mr
+                                ? ((m + 4 * threads - 1) / (4 * threads) + tile::mr - 1) / tile::mr * tile::mr
+                                : gemm_blocking::mc;
+  const int mr = tile::mr, nr = tile::nr, kc_max = gemm_blocking::kc,
+            mc_max = std::max(tile::mr, std::min(gemm_blocking::mc / tile::mr * tile::mr, balanced_rows));
+  if (m == 0 || n == 0) return;
+  if (k == 0) {  // C = beta·C
+    for (int i = 0; i < m; ++i)
+      for (int j = 0; j < n; ++j) {
+        float& out = c[static_cast<std::ptrdiff_t>(i) * ldc + j];
+        out = beta == 0.0f ? 0.0f : beta * out;
+      }
+    return;
+  }
+  const int n_padded = (n + nr - 1) / nr * nr;
+  // A B without transposition that only a row tile or two will read (M <= 2 MR: the classifier's
+  // input gradient at batch 16) is read in place: packing would read and write it once more.
+  // (Whole panels only, so that no vector load runs past a row.)
+  const bool direct_b = !prepacked && tb == trans::no && n % nr == 0 && m <= 2 * tile::mr;
+  pooled_vector<float> packed_b(prepacked || direct_b ? 0 : static_cast<std::size_t>(n_padded) * kc_max);
+  const int m_blocks = (m + mc_max - 1) / mc_max;
+  const int n_panels = n_padded / nr;
+  // Enough tasks for every thread even when M is small (classifier, batch 16): split N too.
+  // Each chunk re-packs its A block, so split N only as far as the threads need.
+  const int wanted_tasks = parallel ? 3 * threads : 1;
+  const int n_chunks = std::max(1, std::min(n_panels, (wanted_tasks + m_blocks - 1) / m_blocks));
+  const int panels_per_chunk = (n_panels + n_chunks - 1) / n_chunks;
 
-    for (int p0 = 0; p0 < k; p0 += kc_max) {
-      const int kc = std::min(kc_max, k - p0);
-      const float beta_now = p0 == 0 ? beta : 1.0f;
-      const bool last_block = p0 + kc == k;
-      const float* b_block = prepacked ? prepacked + static_cast<std::ptrdiff_t>(p0) * n_padded : packed_b.data();
-      if (!prepacked)
-        for_tasks(parallel, n_panels, [&](int jp) {
-          pack_b<tile::nr>(tb, b, ldb, p0, kc, jp * nr, std::min(nr, n - jp * nr),
-                           packed_b.data() + static_cast<std::ptrdiff_t>(jp) * nr * kc);
-        });
-      for_tasks(parallel, m_blocks * n_chunks, [&](int task) {
-        const int ib = task / n_chunks, chunk = task % n_chunks;
-        const int i0 = ib * mc_max, mc = std::min(mc_max, m - i0);
-        const int jp_begin = chunk * panels_per_chunk, jp_end = std::min(n_panels, jp_begin + panels_per_chunk);
-        if (jp_begin >= jp_end) return;
-        // With few column panels to reuse it, packing A costs more than it saves: then an A
-        // without transposition is read in place for full row tiles (measured: 1.3x on
-        // narrow layers), and only the last partial row tile is packed.
-        const bool direct = ta == trans::no && jp_end - jp_begin <= 2;
-        alignas(64) float packed_a[gemm_blocking::mc * gemm_blocking::kc];
-        const int full_rows = direct ? mc / mr * mr : 0;
-        if (!direct)
-          pack_a<tile::mr>(ta, a, lda, i0, mc, p0, kc, packed_a);
-        else if (full_rows < mc)
-          pack_a<tile::mr>(ta, a, lda, i0 + full_rows, mc - full_rows, p0, kc, packed_a);
-        for (int jp = jp_begin; jp < jp_end; ++jp) {
-          const int j0 = jp * nr, cols = std::min(nr, n - j0);
-          const float* bp = b_block + static_cast<std::ptrdiff_t>(jp) * nr * kc;
-          for (int ip = 0; ip < mc; ip += mr) {
-            const int rows = std::min(mr, mc - ip);
-            float* c_tile = c + static_cast<std::ptrdiff_t>(i0 + ip) * ldc + j0;
-            const float* tile_bias = last_block && bias ? bias + j0 : nullptr;
-            const activation tile_act = last_block ? act : activation::none;
-            if (direct && ip < full_rows)
-              tile::template run<true>(kc, a + static_cast<std::ptrdiff_t>(i0 + ip) * lda + p0, lda, bp, alpha,
-                                       beta_now, c_tile, ldc, rows, cols, tile_bias, tile_act);
-            else
-              tile::template run<false>(kc, packed_a + static_cast<std::ptrdiff_t>(ip - full_rows) * kc, 0, bp, alpha,
-                                        beta_now, c_tile, ldc, rows, cols, tile_bias, tile_act);
-          }
-        }
+  for (int p0 = 0; p0 < k; p0 += kc_max) {
+    const int kc = std::min(kc_max, k - p0);
+    const float beta_now = p0 == 0 ? beta : 1.0f;
+    const bool last_block = p0 + kc == k;
+    const float* b_block = prepacked ? prepacked + static_cast<std::ptrdiff_t>(p0) * n_padded : packed_b.data();
+    if (!prepacked && !direct_b)
+      for_tasks(parallel, n_panels, [&](int jp) {
+        pack_b<tile::nr>(tb, b, ldb, p0, kc, jp * nr, std::min(nr, n - jp * nr),
+                         packed_b.data() + static_cast<std::ptrdiff_t>(jp) * nr * kc);
       });
-    }
+    for_tasks(parallel, m_blocks * n_chunks, [&](int task) {
+      const int ib = task / n_chunks, chunk = task % n_chunks;
+      const int i0 = ib * mc_max, mc = std::min(mc_max, m - i0);
+      const int jp_begin = chunk * panels_per_chunk, jp_end = std::min(n_panels, jp_begin + panels_per_chunk);
+      if (jp_begin >= jp_end) return;
+      // With few column panels to reuse it, packing A costs more than it saves: then an A
+      // without transposition is read in place for full row tiles (measured: 1.3x on
+      // narrow layers), and only the last partial row tile is packed.
+      const bool direct = ta == trans::no && jp_end - jp_begin <= 2;
+      alignas(64) float packed_a[gemm_blocking::mc * gemm_blocking::kc];
+      const int full_rows = direct ? mc / mr * mr : 0;
+      if (!direct)
+        pack_a<tile::mr>(ta, a, lda, i0, mc, p0, kc, packed_a);
+      else if (full_rows < mc)
+        pack_a<tile::mr>(ta, a, lda, i0 + full_rows, mc - full_rows, p0, kc, packed_a);
+      for (int jp = jp_begin; jp < jp_end; ++jp) {
+        const int j0 = jp * nr, cols = std::min(nr, n - j0);
+        const float* bp = direct_b ? b + static_cast<std::ptrdiff_t>(p0) * ldb + j0
+                                   : b_block + static_cast<std::ptrdiff_t>(jp) * nr * kc;
+        const std::ptrdiff_t b_stride = direct_b ? ldb : nr;
+        for (int ip = 0; ip < mc; ip += mr) {
+          const int rows = std::min(mr, mc - ip);
+          float* c_tile = c + static_cast<std::ptrdiff_t>(i0 + ip) * ldc + j0;
+          const float* tile_bias = last_block && bias ? bias + j0 : nullptr;
+          const activation tile_act = last_block ? act : activation::none;
+          if (direct && ip < full_rows)
+            tile::template run<true>(kc, a + static_cast<std::ptrdiff_t>(i0 + ip) * lda + p0, lda, bp, b_stride, alpha,
+                                     beta_now, c_tile, ldc, rows, cols, tile_bias, tile_act);
+          else
+            tile::template run<false>(kc, packed_a + static_cast<std::ptrdiff_t>(ip - full_rows) * kc, 0, bp, b_stride,
+                                      alpha, beta_now, c_tile, ldc, rows, cols, tile_bias, tile_act);
+        }
+      }
+    });
+  }
 }
 
 /// Whether N is better served by the narrow tile: a wide tile would pad N by more than a vector,
@@ -381,20 +389,39 @@ void gemm_split_k(const split_k_plan& plan, trans ta, trans tb, int m, int n, in
     const float* b_s = b + (tb == trans::no ? static_cast<std::ptrdiff_t>(k0) * ldb : k0);
     float* out = partial.data() + area * s;
     if (plan.transposed)  // Cᵀ [n][m] = op(B)ᵀ·op(A)ᵀ
-      gemm_blocked_tiled<Arch>(false, tb == trans::no ? trans::yes : trans::no, ta == trans::no ? trans::yes : trans::no, n,
-                         m, kn, 1.0f, b_s, ldb, a_s, lda, 0.0f, out, m, nullptr, nullptr, activation::none);
+      gemm_blocked_tiled<Arch>(false, tb == trans::no ? trans::yes : trans::no,
+                               ta == trans::no ? trans::yes : trans::no, n, m, kn, 1.0f, b_s, ldb, a_s, lda, 0.0f, out,
+                               m, nullptr, nullptr, activation::none);
     else
       gemm_blocked_tiled<Arch>(false, ta, tb, m, n, kn, 1.0f, a_s, lda, b_s, ldb, 0.0f, out, n, nullptr, nullptr,
-                         activation::none);
+                               activation::none);
   });
   for (int i = 0; i < m; ++i) {
     float* row = c + static_cast<std::ptrdiff_t>(i) * ldc;
     for (int j = 0; j < n; ++j) {
-      const std::size_t at = plan.transposed ? static_cast<std::size_t>(j) * m + i : static_cast<std::size_t>(i) * n + j;
+      const std::size_t at =
+          plan.transposed ? static_cast<std::size_t>(j) * m + i : static_cast<std::size_t>(i) * n + j;
       float sum = 0.0f;
       for (int s = 0; s < plan.slices; ++s) sum += partial[area * s + at];
       row[j] = (beta == 0.0f ? 0.0f : beta * row[j]) + alpha * sum;
     }
+  }
+}
+
+/// A few rows of C against a wide, transposed B (the classifier at batch 16: 16 × 1280 × 960)
+/// is bound by reading B, which packing would read twice and write once. Computed as
+/// Cᵀ = op(B)ᵀ·op(A)ᵀ instead, the few rows become one narrow column panel and B, now the
+/// left operand without transposition, is read in place.
+template <class Arch>
+void gemm_few_rows(trans ta, trans tb, int m, int n, int k, float alpha, const float* a, int lda, const float* b,
+                   int ldb, float beta, float* c, int ldc) {
+  pooled_vector<float> transposed(static_cast<std::size_t>(n) * m);  // Cᵀ [n][m]
+  gemm_blocked_tiled<Arch>(true, tb == trans::no ? trans::yes : trans::no, ta == trans::no ? trans::yes : trans::no, n,
+                           m, k, alpha, b, ldb, a, lda, 0.0f, transposed.data(), m, nullptr, nullptr, activation::none);
+  for (int i = 0; i < m; ++i) {
+    float* row = c + static_cast<std::ptrdiff_t>(i) * ldc;
+    for (int j = 0; j < n; ++j)
+      row[j] = (beta == 0.0f ? 0.0f : beta * row[j]) + transposed[static_cast<std::size_t>(j) * m + i];
   }
 }
 
@@ -407,6 +434,8 @@ struct gemm_kernel {
     if (!prepacked && !bias && act == activation::none && m > 0 && n > 0) {
       const auto plan = plan_split_k<Arch>(m, n, k);
       if (plan.slices > 1) return gemm_split_k<Arch>(plan, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+      if (tb == trans::yes && m <= gemm_tile<Arch, 1>::width && n >= 16 * m && k > 0)
+        return gemm_few_rows<Arch>(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     }
     gemm_blocked_tiled<Arch>(true, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, prepacked, bias, act);
   }
@@ -417,7 +446,8 @@ namespace detail {
 struct pack_weights_kernel {
   template <class Arch>
   int operator()(Arch, const float* w, int ldw, int n, int k, pooled_vector<float>& out) const {
-    return narrow_tile<Arch>(n) ? pack<gemm_tile<Arch, 1>>(w, ldw, n, k, out) : pack<gemm_tile<Arch, 2>>(w, ldw, n, k, out);
+    return narrow_tile<Arch>(n) ? pack<gemm_tile<Arch, 1>>(w, ldw, n, k, out)
+                                : pack<gemm_tile<Arch, 2>>(w, ldw, n, k, out);
   }
   /// The layout gemm_blocked reads for this N: the tile is chosen by N alone, so it matches.
   template <class tile>

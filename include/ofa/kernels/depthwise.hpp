@@ -308,6 +308,81 @@ struct depthwise_backward_input_kernel {
   }
 };
 
+/// The stride-2 input gradient, one column parity at a time. Input column ix = 2u + Phi receives
+/// the taps kx ≡ Phi + P (mod 2), kx = kx0 + 2q, from output column u + Off - q: for a fixed
+/// parity and input row it is a stride-1 correlation over u with Q taps, register-blocked like
+/// the forward (R columns u, each output-gradient vector loaded once).
+template <class Arch, int K, int Phi, int R, bool Guard>
+struct depthwise_stride2_input_block {
+  using batch = xsimd::batch<float, Arch>;
+  static constexpr int P = K / 2, kx0 = (Phi + P) % 2, Q = (K - kx0 + 1) / 2, Off = (Phi + P - kx0) / 2;
+  /// acc[j] += Σ_q g_row[u0 + j + Off - q] · w_row[kx0 + 2q] over columns [u0, u0 + R).
+  [[gnu::always_inline]] static void add_row(const float* g_row, const float* w_row, int tap_stride, int ow, int C,
+                                             int u0, batch (&acc)[R]) {
+    batch wv[Q];
+    static_for<Q>([&](auto q) { wv[q] = batch::load_unaligned(w_row + (kx0 + 2 * q) * tap_stride); });
+    // output columns u0 + Off - (Q-1) ... u0 + R - 1 + Off, each loaded once
+    static_for<R + Q - 1>([&](auto t) {
+      const int ox = u0 + Off - (Q - 1) + t;
+      const batch gv = Guard && (ox < 0 || ox >= ow)
+                           ? batch(0.0f)
+                           : batch::load_unaligned(g_row + static_cast<std::ptrdiff_t>(ox) * C);
+      static_for<R>([&](auto j) {
+        constexpr int q = j + Q - 1 - t;  // t = j + (Q-1) - q
+        if constexpr (q >= 0 && q < Q) acc[j] = xsimd::fma(gv, wv[q], acc[j]);
+      });
+    });
+  }
+};
+
+struct depthwise_stride2_input_kernel {
+  template <class Arch>
+  void operator()(Arch arch, const conv_shape& s, const float* d_out, kernel_view<const float> w, float* d_in) const {
+    if (s.channels < static_cast<int>(xsimd::batch<float, Arch>::size))  // narrower than a vector
+      return depthwise_backward_input_kernel{}(arch, s, d_out, w, d_in);
+    with_kernel_and_stride(s, [&](auto k, auto) { run<Arch, decltype(k)::value>(s, d_out, w, d_in); });
+  }
+
+  template <class Arch, int K>
+  static void run(const conv_shape& s, const float* d_out, kernel_view<const float> w, float* d_in) {
+    using batch = xsimd::batch<float, Arch>;
+    constexpr int width = static_cast<int>(batch::size), P = K / 2;
+    constexpr int R = width >= 16 ? 8 : 4;
+    const int oh = s.out_height(), ow = s.out_width(), C = s.channels;
+    tbb::parallel_for(0, s.batch * s.height, [&](int row) {
+      const int n = row / s.height, iy = row % s.height;
+      float* out_row = d_in + at(s, n, iy, 0, s.height, s.width);
+      static_for<2>([&](auto phi) {
+        using block = depthwise_stride2_input_block<Arch, K, decltype(phi)::value, R, true>;
+        using fast = depthwise_stride2_input_block<Arch, K, decltype(phi)::value, R, false>;
+        const int columns = (s.width - phi + 1) / 2;  // u with 2u + phi < width
+        for (int u0 = 0; u0 < columns; u0 += R) {
+          const bool guard = u0 + block::Off - (block::Q - 1) < 0 || u0 + R - 1 + block::Off >= ow;
+          for (int c0 = 0; c0 < C; c0 += width) {
+            // Channel vectors, the last overlapping the one before when C is not a multiple.
+            const int c = c0 + width <= C ? c0 : C - width;
+            batch acc[R];
+            static_for<R>([&](auto j) { acc[j] = batch(0.0f); });
+            for (int ky = (iy + P) % 2; ky < K; ky += 2) {  // rows of taps that reach input row iy
+              const int oy = (iy + P - ky) / 2;
+              if (oy < 0 || oy >= oh) continue;
+              const float* g_row = d_out + at(s, n, oy, 0, oh, ow) + c;
+              if (guard)
+                block::add_row(g_row, w.tap(ky, 0) + c, w.tap_stride, ow, C, u0, acc);
+              else
+                fast::add_row(g_row, w.tap(ky, 0) + c, w.tap_stride, ow, C, u0, acc);
+            }
+            static_for<R>([&](auto j) {
+              const int ix = 2 * (u0 + j) + phi;
+              if (ix < s.width) acc[j].store_unaligned(out_row + static_cast<std::ptrdiff_t>(ix) * C + c);
+            });
+          }
+        }
+      });
+    });
+  }
+};
+
 /// The weight gradient of R consecutive outputs of one row for one ky and channel vector:
 /// acc[kx] += Σ_j dy[ox0 + j] · x[(ox0 + j)·S - P + kx]. Like the forward, each input vector is
 /// loaded once for every (j, kx) pair that uses it. Outputs j >= valid contribute nothing.
@@ -424,7 +499,7 @@ inline void depthwise_backward_input(const conv_shape& s, const float* d_out, ke
              d_in, static_cast<const float*>(nullptr), activation::none);
     return;
   }
-  dispatch(detail::depthwise_backward_input_kernel{}, s, d_out, w, d_in);
+  dispatch(detail::depthwise_stride2_input_kernel{}, s, d_out, w, d_in);
 }
 inline void depthwise_backward_weight(const conv_shape& s, const float* in, const float* d_out, float* d_w) {
   detail::check_depthwise(s, -1, -1);

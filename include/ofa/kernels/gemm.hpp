@@ -272,44 +272,51 @@ void gemm_blocked(bool parallel, trans ta, trans tb, int m, int n, int k, float 
   // input gradient at batch 16) is read in place: packing would read and write it once more.
   // (Whole panels only, so that no vector load runs past a row.)
   const bool direct_b = !prepacked && tb == trans::no && n % nr == 0 && m <= 2 * tile::mr;
-  pooled_vector<float> packed_b(prepacked || direct_b ? 0 : static_cast<std::size_t>(n_padded) * kc_max);
+  // B packed whole (every K block, as pack_weights lays it out) in one parallel pass, then one
+  // parallel pass of tasks that each run all K blocks of their C block: two fork/joins per
+  // product rather than two per K block.
+  pooled_vector<float> packed_b(prepacked || direct_b ? 0 : static_cast<std::size_t>(n_padded) * k);
   const int m_blocks = (m + mc_max - 1) / mc_max;
   const int n_panels = n_padded / nr;
+  const int k_blocks = (k + kc_max - 1) / kc_max;
+  if (!prepacked && !direct_b)
+    for_tasks(parallel, k_blocks * n_panels, [&](int job) {
+      const int p0 = job / n_panels * kc_max, kc = std::min(kc_max, k - p0), jp = job % n_panels;
+      pack_b<tile::nr>(
+          tb, b, ldb, p0, kc, jp * nr, std::min(nr, n - jp * nr),
+          packed_b.data() + static_cast<std::ptrdiff_t>(p0) * n_padded + static_cast<std::ptrdiff_t>(jp) * nr * kc);
+    });
+  const float* b_all = prepacked ? prepacked : packed_b.data();
   // Enough tasks for every thread even when M is small (classifier, batch 16): split N too.
   // Each chunk re-packs its A block, so split N only as far as the threads need.
   const int wanted_tasks = parallel ? 3 * threads : 1;
   const int n_chunks = std::max(1, std::min(n_panels, (wanted_tasks + m_blocks - 1) / m_blocks));
   const int panels_per_chunk = (n_panels + n_chunks - 1) / n_chunks;
 
-  for (int p0 = 0; p0 < k; p0 += kc_max) {
-    const int kc = std::min(kc_max, k - p0);
-    const float beta_now = p0 == 0 ? beta : 1.0f;
-    const bool last_block = p0 + kc == k;
-    const float* b_block = prepacked ? prepacked + static_cast<std::ptrdiff_t>(p0) * n_padded : packed_b.data();
-    if (!prepacked && !direct_b)
-      for_tasks(parallel, n_panels, [&](int jp) {
-        pack_b<tile::nr>(tb, b, ldb, p0, kc, jp * nr, std::min(nr, n - jp * nr),
-                         packed_b.data() + static_cast<std::ptrdiff_t>(jp) * nr * kc);
-      });
-    for_tasks(parallel, m_blocks * n_chunks, [&](int task) {
-      const int ib = task / n_chunks, chunk = task % n_chunks;
-      const int i0 = ib * mc_max, mc = std::min(mc_max, m - i0);
-      const int jp_begin = chunk * panels_per_chunk, jp_end = std::min(n_panels, jp_begin + panels_per_chunk);
-      if (jp_begin >= jp_end) return;
-      // With few column panels to reuse it, packing A costs more than it saves: then an A
-      // without transposition is read in place for full row tiles (measured: 1.3x on
-      // narrow layers), and only the last partial row tile is packed.
-      const bool direct = ta == trans::no && jp_end - jp_begin <= 2;
-      alignas(64) float packed_a[gemm_blocking::mc * gemm_blocking::kc];
-      const int full_rows = direct ? mc / mr * mr : 0;
+  for_tasks(parallel, m_blocks * n_chunks, [&](int task) {
+    const int ib = task / n_chunks, chunk = task % n_chunks;
+    const int i0 = ib * mc_max, mc = std::min(mc_max, m - i0);
+    const int jp_begin = chunk * panels_per_chunk, jp_end = std::min(n_panels, jp_begin + panels_per_chunk);
+    if (jp_begin >= jp_end) return;
+    // With few column panels to reuse it, packing A costs more than it saves: then an A
+    // without transposition is read in place for full row tiles (measured: 1.3x on
+    // narrow layers), and only the last partial row tile is packed.
+    const bool direct = ta == trans::no && jp_end - jp_begin <= 2;
+    const int full_rows = direct ? mc / mr * mr : 0;
+    alignas(64) float packed_a[gemm_blocking::mc * gemm_blocking::kc];
+    for (int p0 = 0; p0 < k; p0 += kc_max) {
+      const int kc = std::min(kc_max, k - p0);
+      const float beta_now = p0 == 0 ? beta : 1.0f;
+      const bool last_block = p0 + kc == k;
       if (!direct)
         pack_a<tile::mr>(ta, a, lda, i0, mc, p0, kc, packed_a);
       else if (full_rows < mc)
         pack_a<tile::mr>(ta, a, lda, i0 + full_rows, mc - full_rows, p0, kc, packed_a);
       for (int jp = jp_begin; jp < jp_end; ++jp) {
         const int j0 = jp * nr, cols = std::min(nr, n - j0);
-        const float* bp = direct_b ? b + static_cast<std::ptrdiff_t>(p0) * ldb + j0
-                                   : b_block + static_cast<std::ptrdiff_t>(jp) * nr * kc;
+        const float* bp =
+            direct_b ? b + static_cast<std::ptrdiff_t>(p0) * ldb + j0
+                     : b_all + static_cast<std::ptrdiff_t>(p0) * n_padded + static_cast<std::ptrdiff_t>(jp) * nr * kc;
         const std::ptrdiff_t b_stride = direct_b ? ldb : nr;
         for (int ip = 0; ip < mc; ip += mr) {
           const int rows = std::min(mr, mc - ip);
@@ -324,8 +331,8 @@ void gemm_blocked(bool parallel, trans ta, trans tb, int m, int n, int k, float 
                                       alpha, beta_now, c_tile, ldc, rows, cols, tile_bias, tile_act);
         }
       }
-    });
-  }
+    }
+  });
 }
 
 /// Whether N is better served by the narrow tile: a wide tile would pad N by more than a vector,

@@ -132,13 +132,39 @@ void depthwise_backward_weight_reference(const conv_shape& s, const T* in, const
 }
 
 namespace detail {
-/// Calls f(std::integral_constant<int, i>{}) for i = 0 .. N-1, unrolled at compile time.
+/// Calls f(std::integral_constant<int, i>{}) for i = 0 .. N-1 (a compile-time index).
 template <int N, class F>
 [[gnu::always_inline]] inline void static_for(const F& f) {
   [&]<int... I>(std::integer_sequence<int, I...>) {
     (f(std::integral_constant<int, I>{}), ...);
   }
   (std::make_integer_sequence<int, N>{});
+}
+
+/// Calls f(i) for i = 0 .. N-1 in a loop the compiler unrolls completely: after unrolling every
+/// index is a constant, so register arrays stay in registers and tap conditions fold away —
+/// the code of static_for with one instantiation of f instead of N (which kept sanitizer builds
+/// of the kernels compiling for minutes).
+template <int N, class F>
+[[gnu::always_inline]] inline void unrolled_for(const F& f) {
+#if defined(__SANITIZE_ADDRESS__)  // checked, not timed: a plain loop compiles in seconds
+  for (int i = 0; i < N; ++i) f(i);
+#else
+#pragma GCC unroll 64
+  for (int i = 0; i < N; ++i) f(i);
+#endif
+}
+
+/// Outputs per register block: 8 with 32 vector registers (AVX-512), 4 with 16. Sanitizer
+/// builds use 2: the same code paths (whole, partial and guarded blocks), but fully unrolled
+/// instrumented blocks of 8 took GCC over ten minutes per test file.
+template <int Width>
+constexpr int row_block() {
+#if defined(__SANITIZE_ADDRESS__)
+  return 2;
+#else
+  return Width >= 16 ? 8 : 4;
+#endif
 }
 
 /// Calls f(kernel, stride) with both as integral constants: one instantiation per geometry,
@@ -178,23 +204,23 @@ struct depthwise_row_block {
     constexpr int P = K / 2, T = (R - 1) * S + K;
     const int C = s.channels, x0 = ox0 * S - P;
     batch acc[R];
-    static_for<R>([&](auto j) { acc[j] = batch(0.0f); });
+    unrolled_for<R>([&](int j) { acc[j] = batch(0.0f); });
     for (int ky = ky0; ky < ky1; ++ky) {
       const float* irow = image + static_cast<std::ptrdiff_t>(oy * S - P + ky) * s.width * C + c;
       batch wv[K];
-      static_for<K>([&](auto kx) { wv[kx] = batch::load_unaligned(w.tap(ky, kx) + c); });
-      static_for<T>([&](auto t) {
+      unrolled_for<K>([&](int kx) { wv[kx] = batch::load_unaligned(w.tap(ky, kx) + c); });
+      unrolled_for<T>([&](int t) {
         const int ix = x0 + t;
         batch xv = Guard && (ix < 0 || ix >= s.width)
                        ? batch(0.0f)
                        : batch::load_unaligned(irow + static_cast<std::ptrdiff_t>(ix) * C);
-        static_for<R>([&](auto j) {
-          constexpr int kx = t - j * S;
-          if constexpr (kx >= 0 && kx < K) acc[j] = xsimd::fma(xv, wv[kx], acc[j]);
+        unrolled_for<R>([&](int j) {
+          const int kx = t - j * S;
+          if (kx >= 0 && kx < K) acc[j] = xsimd::fma(xv, wv[kx], acc[j]);
         });
       });
     }
-    static_for<R>([&](auto j) {
+    unrolled_for<R>([&](int j) {
       if (j < valid) finish(acc[j], c).store_unaligned(out + static_cast<std::ptrdiff_t>(ox0 + j) * C + c);
     });
   }
@@ -215,7 +241,7 @@ struct depthwise_forward_kernel {
     using batch = xsimd::batch<float, Arch>;
     constexpr int width = static_cast<int>(batch::size);
     // 32 vector registers (AVX-512) hold 8 accumulators + K weights + an input; 16 hold 4.
-    constexpr int R = width >= 16 ? 8 : 4;
+    constexpr int R = row_block<width>();
     auto finish = [&](batch v, int c) {  // bias + activation, fused into the store
       if (bias) v += batch::load_unaligned(bias + c);
       return act == activation::relu ? relu_f(v) : act == activation::hswish ? hswish_f(v) : v;
@@ -320,16 +346,16 @@ struct depthwise_stride2_input_block {
   [[gnu::always_inline]] static void add_row(const float* g_row, const float* w_row, int tap_stride, int ow, int C,
                                              int u0, batch (&acc)[R]) {
     batch wv[Q];
-    static_for<Q>([&](auto q) { wv[q] = batch::load_unaligned(w_row + (kx0 + 2 * q) * tap_stride); });
+    unrolled_for<Q>([&](int q) { wv[q] = batch::load_unaligned(w_row + (kx0 + 2 * q) * tap_stride); });
     // output columns u0 + Off - (Q-1) ... u0 + R - 1 + Off, each loaded once
-    static_for<R + Q - 1>([&](auto t) {
+    unrolled_for<R + Q - 1>([&](int t) {
       const int ox = u0 + Off - (Q - 1) + t;
       const batch gv = Guard && (ox < 0 || ox >= ow)
                            ? batch(0.0f)
                            : batch::load_unaligned(g_row + static_cast<std::ptrdiff_t>(ox) * C);
-      static_for<R>([&](auto j) {
-        constexpr int q = j + Q - 1 - t;  // t = j + (Q-1) - q
-        if constexpr (q >= 0 && q < Q) acc[j] = xsimd::fma(gv, wv[q], acc[j]);
+      unrolled_for<R>([&](int j) {
+        const int q = j + Q - 1 - t;  // t = j + (Q-1) - q
+        if (q >= 0 && q < Q) acc[j] = xsimd::fma(gv, wv[q], acc[j]);
       });
     });
   }
@@ -347,7 +373,7 @@ struct depthwise_stride2_input_kernel {
   static void run(const conv_shape& s, const float* d_out, kernel_view<const float> w, float* d_in) {
     using batch = xsimd::batch<float, Arch>;
     constexpr int width = static_cast<int>(batch::size), P = K / 2;
-    constexpr int R = width >= 16 ? 8 : 4;
+    constexpr int R = row_block<width>();
     const int oh = s.out_height(), ow = s.out_width(), C = s.channels;
     tbb::parallel_for(0, s.batch * s.height, [&](int row) {
       const int n = row / s.height, iy = row % s.height;
@@ -362,7 +388,7 @@ struct depthwise_stride2_input_kernel {
             // Channel vectors, the last overlapping the one before when C is not a multiple.
             const int c = c0 + width <= C ? c0 : C - width;
             batch acc[R];
-            static_for<R>([&](auto j) { acc[j] = batch(0.0f); });
+            unrolled_for<R>([&](int j) { acc[j] = batch(0.0f); });
             for (int ky = (iy + P) % 2; ky < K; ky += 2) {  // rows of taps that reach input row iy
               const int oy = (iy + P - ky) / 2;
               if (oy < 0 || oy >= oh) continue;
@@ -372,7 +398,7 @@ struct depthwise_stride2_input_kernel {
               else
                 fast::add_row(g_row, w.tap(ky, 0) + c, w.tap_stride, ow, C, u0, acc);
             }
-            static_for<R>([&](auto j) {
+            unrolled_for<R>([&](int j) {
               const int ix = 2 * (u0 + j) + phi;
               if (ix < s.width) acc[j].store_unaligned(out_row + static_cast<std::ptrdiff_t>(ix) * C + c);
             });
@@ -394,18 +420,18 @@ struct depthwise_weight_block {
     constexpr int P = K / 2, T = (R - 1) * S + K;
     const int x0 = ox0 * S - P;
     batch g[R];
-    static_for<R>([&](auto j) {
+    unrolled_for<R>([&](int j) {
       g[j] =
           Guard && j >= valid ? batch(0.0f) : batch::load_unaligned(g_row + static_cast<std::ptrdiff_t>(ox0 + j) * C);
     });
-    static_for<T>([&](auto t) {
+    unrolled_for<T>([&](int t) {
       const int ix = x0 + t;
       const batch xv = Guard && (ix < 0 || ix >= width)
                            ? batch(0.0f)
                            : batch::load_unaligned(x_row + static_cast<std::ptrdiff_t>(ix) * C);
-      static_for<R>([&](auto j) {
-        constexpr int kx = t - j * S;
-        if constexpr (kx >= 0 && kx < K) acc[kx] = xsimd::fma(g[j], xv, acc[kx]);
+      unrolled_for<R>([&](int j) {
+        const int kx = t - j * S;
+        if (kx >= 0 && kx < K) acc[kx] = xsimd::fma(g[j], xv, acc[kx]);
       });
     });
   }
@@ -423,7 +449,7 @@ struct depthwise_backward_weight_kernel {
   static void run(Arch, const conv_shape& s, const float* in, const float* d_out, float* d_w) {
     using batch = xsimd::batch<float, Arch>;
     constexpr int width = static_cast<int>(batch::size), P = K / 2;
-    constexpr int R = width >= 16 ? 8 : 4;  // registers: K accumulators + R gradients + an input
+    constexpr int R = row_block<width>();  // registers: K accumulators + R gradients + an input
     const int oh = s.out_height(), ow = s.out_width(), C = s.channels;
     const std::size_t taps = static_cast<std::size_t>(K) * K * C;
     std::fill(d_w, d_w + taps, 0.0f);
@@ -457,7 +483,7 @@ struct depthwise_backward_weight_kernel {
               for (int c0 = 0; c0 < C; c0 += width) {
                 const int c = c0 + width <= C ? c0 : C - width;
                 batch acc[K];
-                static_for<K>([&](auto kx) { acc[kx] = batch(0.0f); });
+                unrolled_for<K>([&](int kx) { acc[kx] = batch(0.0f); });
                 for (int ox0 = 0; ox0 < ow; ox0 += R) {
                   const int valid = std::min(R, ow - ox0);
                   if (ox0 * S - P < 0 || (ox0 + R - 1) * S - P + K > s.width || valid < R)
@@ -467,7 +493,7 @@ struct depthwise_backward_weight_kernel {
                                                                       acc);
                 }
                 alignas(64) float lanes[width];
-                static_for<K>([&](auto kx) {
+                unrolled_for<K>([&](int kx) {
                   acc[kx].store_aligned(lanes);
                   for (int l = c0 - c; l < width; ++l) a[kx * C + c + l] += lanes[l];
                 });

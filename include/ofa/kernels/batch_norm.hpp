@@ -237,6 +237,14 @@ void blocked_channel_sums(std::size_t m, std::size_t c, double* sums, const AddR
   });
 }
 
+/// f(r) for every row, in parallel chunks of about 8 K floats (at least 16 rows).
+template <class F>
+void for_rows(std::size_t m, std::size_t c, const F& f) {
+  parallel::for_chunks(m, std::max<std::size_t>(16, 8192 / c), [&](std::size_t b, std::size_t e) {
+    for (std::size_t r = b; r < e; ++r) f(r);
+  });
+}
+
 /// The SIMD passes; each handles whole vectors of channels, then the tail one lane at a time.
 struct bn_kernels {
   /// dz = act'(z)·dy at channels [j, j + width), z = x·scale + shift recomputed from x.
@@ -276,17 +284,15 @@ struct bn_kernels {
     using batch = xsimd::batch<float, Arch>;
     constexpr std::size_t w = batch::size;
     const std::size_t cv = c / w * w;
-    parallel::for_chunks(m, std::max<std::size_t>(16, 8192 / c), [&](std::size_t b, std::size_t e) {
-      for (std::size_t r = b; r < e; ++r) {
-        const float* in = x + r * c;
-        float* out = y + r * c;
-        std::size_t j = 0;
-        for (; j < cv; j += w)
-          Act::value(xsimd::fma(batch::load_unaligned(in + j), batch::load_unaligned(scale + j),
-                                batch::load_unaligned(shift + j)))
-              .store_unaligned(out + j);
-        for (; j < c; ++j) out[j] = Act::value(in[j] * scale[j] + shift[j]);
-      }
+    for_rows(m, c, [&](std::size_t r) {
+      const float* in = x + r * c;
+      float* out = y + r * c;
+      std::size_t j = 0;
+      for (; j < cv; j += w)
+        Act::value(xsimd::fma(batch::load_unaligned(in + j), batch::load_unaligned(scale + j),
+                              batch::load_unaligned(shift + j)))
+            .store_unaligned(out + j);
+      for (; j < c; ++j) out[j] = Act::value(in[j] * scale[j] + shift[j]);
     });
   }
 
@@ -322,22 +328,20 @@ struct bn_kernels {
     using batch = xsimd::batch<float, Arch>;
     constexpr std::size_t w = batch::size;
     const std::size_t cv = c / w * w;
-    parallel::for_chunks(m, std::max<std::size_t>(16, 8192 / c), [&](std::size_t b, std::size_t e) {
-      for (std::size_t r = b; r < e; ++r) {
-        const float* xr = x + r * c;
-        const float* gr = dy + r * c;
-        float* out = dx + r * c;
-        std::size_t j = 0;
-        for (; j < cv; j += w) {
-          const batch xv = batch::load_unaligned(xr + j), dz = pre_activation_gradient<Act>(xv, gr, scale, shift, j);
-          xsimd::fma(batch::load_unaligned(k1 + j), dz,
-                     xsimd::fma(xv, batch::load_unaligned(kx + j), batch::load_unaligned(k0 + j)))
-              .store_unaligned(out + j);
-        }
-        for (; j < c; ++j) {
-          const float dz = Act::derivative(xr[j] * scale[j] + shift[j], gr[j]);
-          out[j] = k1[j] * dz + xr[j] * kx[j] + k0[j];
-        }
+    for_rows(m, c, [&](std::size_t r) {
+      const float* xr = x + r * c;
+      const float* gr = dy + r * c;
+      float* out = dx + r * c;
+      std::size_t j = 0;
+      for (; j < cv; j += w) {
+        const batch xv = batch::load_unaligned(xr + j), dz = pre_activation_gradient<Act>(xv, gr, scale, shift, j);
+        xsimd::fma(batch::load_unaligned(k1 + j), dz,
+                   xsimd::fma(xv, batch::load_unaligned(kx + j), batch::load_unaligned(k0 + j)))
+            .store_unaligned(out + j);
+      }
+      for (; j < c; ++j) {
+        const float dz = Act::derivative(xr[j] * scale[j] + shift[j], gr[j]);
+        out[j] = k1[j] * dz + xr[j] * kx[j] + k0[j];
       }
     });
   }

@@ -173,6 +173,9 @@ struct direct_conv_weight_gradient_kernel {
     pooled_vector<float> sum(size, 0.0f);  // [tap][Cout]
     constexpr int block = 8;               // output pixels per register block
     const int p = s.pad(), k = s.kernel, C = s.channels;
+    // When Cout is not a multiple of the width, the last vector overlaps the one before it; its
+    // overlapping lanes must add zero. The lanes it owns, computed once:
+    const auto owned = lane_at_least<batch>(out_channels % width == 0 ? 0 : width - out_channels % width);
     auto add_rows = [&](std::size_t begin, std::size_t end, float* acc) {
       for (std::size_t row = begin; row < end; ++row) {
         const int n = static_cast<int>(row) / oh, oy = static_cast<int>(row) % oh;
@@ -182,10 +185,9 @@ struct direct_conv_weight_gradient_kernel {
               ox0 + block <= ow && ox0 * s.stride - p >= 0 && (ox0 + block - 1) * s.stride - p + k <= s.width;
           for (int c0 = 0; c0 < out_channels; c0 += width) {
             const int c = c0 + width <= out_channels ? c0 : out_channels - width;
-            // the lanes of the last vector that overlap the one before add zero
             auto gradient = [&](int ox) {
               const batch gv = batch::load_unaligned(g_row + static_cast<std::ptrdiff_t>(ox) * out_channels + c);
-              return c == c0 ? gv : xsimd::select(lane_at_least<batch>(c0 - c), gv, batch(0.0f));
+              return c == c0 ? gv : xsimd::select(owned, gv, batch(0.0f));
             };
             if (!interior) {  // the row's ends: pixel by pixel, taps checked
               for (int ox = ox0; ox < std::min(ow, ox0 + block); ++ox) {

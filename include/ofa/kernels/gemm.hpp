@@ -360,7 +360,8 @@ void gemm_blocked_tiled(bool parallel, trans ta, trans tb, int m, int n, int k, 
 /// batch·H·W rows — has too few (row block × column panel) tasks for the threads, and its
 /// sequential K blocks each pay a parallel loop. It is split along K instead: each slice is a
 /// serial GEMM into its own partial C, and the partials are added in slice order. The split
-/// depends on the shape only, so results do not change with the thread count.
+/// depends on the shape only, so results do not change with the thread count. (A plan of one
+/// slice computed transposed, run by all threads, serves the few-rows case in gemm_kernel.)
 struct split_k_plan {
   int slices = 1, slice_k = 0;
   bool transposed = false;  // compute Cᵀ = op(B)ᵀ·op(A)ᵀ: the narrower side goes down the rows
@@ -389,6 +390,7 @@ void gemm_split_k(const split_k_plan& plan, trans ta, trans tb, int m, int n, in
                   int lda, const float* b, int ldb, float beta, float* c, int ldc) {
   const std::size_t area = static_cast<std::size_t>(m) * n;
   pooled_vector<float> partial(area * plan.slices);
+  const bool parallel_slice = plan.slices == 1;  // one slice: the threads share it instead
   tbb::parallel_for(0, plan.slices, [&](int s) {
     const int k0 = s * plan.slice_k, kn = std::min(plan.slice_k, k - k0);
     // Column k0 of op(A) and row k0 of op(B).
@@ -396,12 +398,12 @@ void gemm_split_k(const split_k_plan& plan, trans ta, trans tb, int m, int n, in
     const float* b_s = b + (tb == trans::no ? static_cast<std::ptrdiff_t>(k0) * ldb : k0);
     float* out = partial.data() + area * s;
     if (plan.transposed)  // Cᵀ [n][m] = op(B)ᵀ·op(A)ᵀ
-      gemm_blocked_tiled<Arch>(false, tb == trans::no ? trans::yes : trans::no,
+      gemm_blocked_tiled<Arch>(parallel_slice, tb == trans::no ? trans::yes : trans::no,
                                ta == trans::no ? trans::yes : trans::no, n, m, kn, 1.0f, b_s, ldb, a_s, lda, 0.0f, out,
                                m, nullptr, nullptr, activation::none);
     else
-      gemm_blocked_tiled<Arch>(false, ta, tb, m, n, kn, 1.0f, a_s, lda, b_s, ldb, 0.0f, out, n, nullptr, nullptr,
-                               activation::none);
+      gemm_blocked_tiled<Arch>(parallel_slice, ta, tb, m, n, kn, 1.0f, a_s, lda, b_s, ldb, 0.0f, out, n, nullptr,
+                               nullptr, activation::none);
   });
   for (int i = 0; i < m; ++i) {
     float* row = c + static_cast<std::ptrdiff_t>(i) * ldc;
@@ -415,23 +417,6 @@ void gemm_split_k(const split_k_plan& plan, trans ta, trans tb, int m, int n, in
   }
 }
 
-/// A few rows of C against a wide, transposed B (the classifier at batch 16: 16 × 1280 × 960)
-/// is bound by reading B, which packing would read twice and write once. Computed as
-/// Cᵀ = op(B)ᵀ·op(A)ᵀ instead, the few rows become one narrow column panel and B, now the
-/// left operand without transposition, is read in place.
-template <class Arch>
-void gemm_few_rows(trans ta, trans tb, int m, int n, int k, float alpha, const float* a, int lda, const float* b,
-                   int ldb, float beta, float* c, int ldc) {
-  pooled_vector<float> transposed(static_cast<std::size_t>(n) * m);  // Cᵀ [n][m]
-  gemm_blocked_tiled<Arch>(true, tb == trans::no ? trans::yes : trans::no, ta == trans::no ? trans::yes : trans::no, n,
-                           m, k, alpha, b, ldb, a, lda, 0.0f, transposed.data(), m, nullptr, nullptr, activation::none);
-  for (int i = 0; i < m; ++i) {
-    float* row = c + static_cast<std::ptrdiff_t>(i) * ldc;
-    for (int j = 0; j < n; ++j)
-      row[j] = (beta == 0.0f ? 0.0f : beta * row[j]) + transposed[static_cast<std::size_t>(j) * m + i];
-  }
-}
-
 struct gemm_kernel {
   /// `prepacked`: B already packed by pack_weights (all K blocks, one after another), or null.
   template <class Arch>
@@ -439,10 +424,15 @@ struct gemm_kernel {
                   int ldb, float beta, float* c, int ldc, const float* prepacked = nullptr, const float* bias = nullptr,
                   activation act = activation::none) const {
     if (!prepacked && !bias && act == activation::none && m > 0 && n > 0) {
-      const auto plan = plan_split_k<Arch>(m, n, k);
-      if (plan.slices > 1) return gemm_split_k<Arch>(plan, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-      if (tb == trans::yes && m <= gemm_tile<Arch, 1>::width && n >= 16 * m && k > 0)
-        return gemm_few_rows<Arch>(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+      auto plan = plan_split_k<Arch>(m, n, k);
+      // A few rows of C against a wide, transposed B (the classifier at batch 16: 16 × 1280 × 960)
+      // is bound by reading B, which packing would read twice and write once. As one slice
+      // computed transposed, Cᵀ = op(B)ᵀ·op(A)ᵀ, the few rows become one narrow column panel and
+      // B, now the left operand without transposition, is read in place.
+      if (plan.slices == 1 && tb == trans::yes && m <= gemm_tile<Arch, 1>::width && n >= 16 * m && k > 0)
+        plan = split_k_plan{1, k, true};
+      if (plan.slices > 1 || plan.transposed)
+        return gemm_split_k<Arch>(plan, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     }
     gemm_blocked_tiled<Arch>(true, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, prepacked, bias, act);
   }

@@ -32,14 +32,14 @@ struct bench_options {
   std::string mode, space = "mbv3", config = "max";
   int batch = 16, resolution = 0, threads = 0, repetitions = 7, warmup = 2;
   double peak_per_core = 117.0;  // measured FP32 FMA peak of the CI machine's cores (AMD EPYC Zen 4)
-  bool json = false, profile = false;
+  bool json = false, profile = false, profile_shapes = false;
 };
 
 /// Runs `step` `repetitions` more times with profiling on; returns the time by layer type.
 template <class F>
-std::vector<ofa::profiling::entry> profile_steps(int repetitions, F&& step) {
+std::vector<ofa::profiling::entry> profile_steps(int repetitions, bool by_shape, F&& step) {
   ofa::profiling::reset();
-  ofa::profiling::enable(true);
+  ofa::profiling::enable(true, by_shape ? ofa::profiling::detail_level::shape : ofa::profiling::detail_level::type);
   for (int i = 0; i < repetitions; ++i) step();
   ofa::profiling::enable(false);
   auto rows = ofa::profiling::report();
@@ -126,13 +126,13 @@ void run_bench(const bench_options& o) {
       });
     };
     seconds = median_seconds(o.warmup, o.repetitions, step);
-    if (o.profile) profile = profile_steps(o.repetitions, step);
+    if (o.profile) profile = profile_steps(o.repetitions, o.profile_shapes, step);
     flops = 3.0 * 2.0 * double(macs) * double(n);
   } else {
     const auto extracted = ofa::nn::static_net<Space>::extract(net, config);
     auto step = [&] { (void)extracted.forward(images); };
     seconds = median_seconds(o.warmup, o.repetitions, step);
-    if (o.profile) profile = profile_steps(o.repetitions, step);
+    if (o.profile) profile = profile_steps(o.repetitions, o.profile_shapes, step);
     flops = 2.0 * double(macs) * double(n);
   }
   const int threads = ofa::parallel::arena::threads();
@@ -169,12 +169,17 @@ void run_bench(const bench_options& o) {
   if (!o.profile) return;
   // Profiled steps run a little slower than timed ones (a clock read per op).
   double covered = 0;
-  for (const auto& row : profile) covered += row.seconds;
-  std::printf("\n%-18s %-9s %10s %7s %7s\n", "layer type", "phase", "ms/step", "share", "calls");
+  int width = 18;
+  for (const auto& row : profile) {
+    covered += row.seconds;
+    width = std::max(width, static_cast<int>(row.name.size()));
+  }
+  std::printf("\n%-*s %-9s %10s %7s %7s\n", width, o.profile_shapes ? "layer type and shape" : "layer type", "phase",
+              "ms/step", "share", "calls");
   for (const auto& row : profile)
-    std::printf("%-18s %-9s %10.2f %6.1f%% %7lld\n", row.name.c_str(), phase_name(row.when), row.seconds * 1e3,
+    std::printf("%-*s %-9s %10.2f %6.1f%% %7lld\n", width, row.name.c_str(), phase_name(row.when), row.seconds * 1e3,
                 100 * row.seconds / covered, static_cast<long long>(row.calls / o.repetitions));
-  std::printf("%-18s %-9s %10.2f\n", "(all layers)", "", covered * 1e3);
+  std::printf("%-*s %-9s %10.2f\n", width, "(all layers)", "", covered * 1e3);
 }
 
 inline void add_bench_mode(CLI::App& bench, const std::string& mode, const std::string& help) {
@@ -190,7 +195,12 @@ inline void add_bench_mode(CLI::App& bench, const std::string& mode, const std::
   cmd->add_option("--peak-per-core", o->peak_per_core, "FP32 FMA peak of one core in GFLOP/s");
   cmd->add_flag("--json", o->json, "Print JSON");
   cmd->add_flag("--profile", o->profile, "Also print the time per step by layer type and phase");
-  cmd->callback([o] { with_space(o->space, [&]<class Space>(std::type_identity<Space>) { run_bench<Space>(*o); }); });
+  cmd->add_flag("--profile-shapes", o->profile_shapes,
+                "Like --profile, with one row per layer type and tensor shape (rows x channels, NHWC or kernel)");
+  cmd->callback([o] {
+    if (o->profile_shapes) o->profile = true;
+    with_space(o->space, [&]<class Space>(std::type_identity<Space>) { run_bench<Space>(*o); });
+  });
 }
 
 inline void add_bench(CLI::App& app) {

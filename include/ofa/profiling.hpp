@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -33,8 +34,10 @@ struct entry {
 namespace detail {
 struct registry {
   std::atomic<bool> on{false};
+  std::atomic<bool> by_shape{false};
   std::mutex mutex;
   std::map<std::pair<std::string, phase>, entry> rows;
+  std::set<std::string> names;  // labels with shapes; a set's nodes never move, so their c_str() stays valid
 
   static registry& get() {
     static registry r;
@@ -47,8 +50,13 @@ inline int& depth() {
 }
 }  // namespace detail
 
-/** @brief Turns collection on or off (process-wide). */
-inline void enable(bool on = true) {
+/** @brief How finely time is split: by layer type, or by layer type and shape. */
+enum class detail_level { type, shape };
+
+/** @brief Turns collection on or off (process-wide); `level` shape gives one row per
+ *  layer type and tensor shape (which of the 36 pointwise layers is slow). */
+inline void enable(bool on = true, detail_level level = detail_level::type) {
+  detail::registry::get().by_shape.store(on && level == detail_level::shape, std::memory_order_relaxed);
   detail::registry::get().on.store(on, std::memory_order_relaxed);
 }
 /** @brief Whether scopes are being timed. */
@@ -71,6 +79,18 @@ inline std::vector<entry> report() {
   }
   std::sort(out.begin(), out.end(), [](const entry& a, const entry& b) { return a.seconds > b.seconds; });
   return out;
+}
+
+/** @brief The name an op times itself under: `type` alone, or, when rows are split by
+ *  shape, `type` followed by `shape()` (a callable returning a string, only called then).
+ *  The returned pointer stays valid for the life of the process. */
+template <class ShapeText>
+const char* label(const char* type, ShapeText&& shape) {
+  auto& r = detail::registry::get();
+  if (!r.by_shape.load(std::memory_order_relaxed) || !enabled()) return type;
+  std::string name = std::string(type) + " " + shape();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  return r.names.insert(std::move(name)).first->c_str();
 }
 
 /** @brief Times its lifetime under (name, phase) when profiling is on and it is the

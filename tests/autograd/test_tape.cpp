@@ -5,6 +5,9 @@
 #include <ofa/autograd/ops.hpp>
 #include <ofa/tensor/pool.hpp>
 
+#include <set>
+#include <string>
+
 namespace ag = ofa::autograd;
 using fvar = ag::variable<float>;
 
@@ -118,4 +121,31 @@ TEST_CASE("profiling charges ops and their backward to their layer type, outermo
   CHECK(ofa::profiling::report().size() == rows.size());
   ofa::profiling::reset();
   CHECK(ofa::profiling::report().empty());
+}
+
+TEST_CASE("profiling by shape splits a layer type by its tensor shapes", "[autograd]") {
+  ofa::profiling::reset();
+  ofa::profiling::enable(true, ofa::profiling::detail_level::shape);
+  auto w = param({3, 4}, 7, 1.0);
+  auto small = fvar(ofa::make_tensor<float>({2, 4}, 1.0f)), large = fvar(ofa::make_tensor<float>({5, 4}, 1.0f));
+  auto loss_small = ag::mse(ag::pointwise(small, w, 3, 4), ofa::make_tensor<float>({2, 3}, 0.0f));
+  ag::backward(loss_small);
+  auto loss_large = ag::mse(ag::pointwise(large, w, 2, 4), ofa::make_tensor<float>({5, 2}, 0.0f));
+  ag::backward(loss_large);
+  ofa::profiling::enable(false);
+  std::set<std::string> names;
+  for (const auto& r : ofa::profiling::report()) names.insert(r.name);
+  CHECK(names.count("pointwise 2x4->3") == 1);  // rows x in -> out
+  CHECK(names.count("pointwise 5x4->2") == 1);
+  CHECK(names.count("pointwise") == 0);
+  // back to types: no shapes in the names
+  ofa::profiling::reset();
+  ofa::profiling::enable(true);
+  auto loss_again = ag::mse(ag::pointwise(small, w, 3, 4), ofa::make_tensor<float>({2, 3}, 0.0f));
+  ag::backward(loss_again);
+  ofa::profiling::enable(false);
+  bool plain = false;
+  for (const auto& r : ofa::profiling::report()) plain = plain || r.name == "pointwise";
+  CHECK(plain);
+  ofa::profiling::reset();
 }

@@ -125,7 +125,6 @@ inline kernels::conv_shape nhwc_shape(const char* op, const std::vector<std::siz
 
 template <class T>
 variable<T> pointwise(const variable<T>& x, const variable<T>& w, int out, int in) {
-  profiling::scope timing("pointwise");
   auto xs = detail::shape_of(x.value());
   const auto& ws = w.value().shape();
   if (w.value().dimension() != 2) detail::bad_shape("pointwise", "weight must be [out, in], got " + shape_string(ws));
@@ -135,6 +134,9 @@ variable<T> pointwise(const variable<T>& x, const variable<T>& w, int out, int i
     detail::bad_shape("pointwise", "active slice " + std::to_string(out) + "x" + std::to_string(in) +
                                        " does not fit the weight " + shape_string(ws));
   const int m = static_cast<int>(x.value().size()) / in, ldw = static_cast<int>(ws[1]);
+  const char* name = profiling::label(
+      "pointwise", [&] { return std::to_string(m) + "x" + std::to_string(in) + "->" + std::to_string(out); });
+  profiling::scope timing(name);
   xs.back() = static_cast<std::size_t>(out);
   tensor<T> y(xs);
   kernels::gemm_any<T>(kernels::trans::no, kernels::trans::yes, m, out, in, T(1), x.value().data(), in,
@@ -142,7 +144,7 @@ variable<T> pointwise(const variable<T>& x, const variable<T>& w, int out, int i
   const bool on_tape = detail::wants_grad<T>({&x, &w});
   auto r = detail::result(std::move(y), on_tape);
   if (on_tape)
-    tape<T>::current().record("pointwise", [x, w, r, m, out, in, ldw]() mutable {
+    tape<T>::current().record(name, [x, w, r, m, out, in, ldw]() mutable {
       const T* dy = r.grad().data();
       if (x.requires_grad()) {
         bool fresh = false;
@@ -195,9 +197,12 @@ variable<T> linear(const variable<T>& x, const variable<T>& w, const variable<T>
 
 template <class T>
 variable<T> depthwise(const variable<T>& x, const variable<T>& w, int kernel, int stride) {
-  profiling::scope timing("depthwise");
   const auto xs = detail::shape_of(x.value());
   const auto s = detail::nhwc_shape("depthwise", xs, kernel, stride);
+  const char* name = profiling::label("depthwise", [&] {
+    return shape_string(xs) + " k" + std::to_string(kernel) + " s" + std::to_string(stride);
+  });
+  profiling::scope timing(name);
   const auto& ws = w.value().shape();
   if (w.value().dimension() != 3 || ws[0] != ws[1] || static_cast<int>(ws[0]) < kernel ||
       static_cast<int>(ws[2]) < s.channels)
@@ -214,7 +219,7 @@ variable<T> depthwise(const variable<T>& x, const variable<T>& w, int kernel, in
   const bool on_tape = detail::wants_grad<T>({&x, &w});
   auto r = detail::result(std::move(y), on_tape);
   if (on_tape)
-    tape<T>::current().record("depthwise", [x, w, r, s, full_k, max_c]() mutable {
+    tape<T>::current().record(name, [x, w, r, s, full_k, max_c]() mutable {
       const T* dy = r.grad().data();
       auto view = kernel_view<const T>::centre(w.value().data(), full_k, max_c, s.kernel, s.channels);
       detail::backprop_into(x, [&](T* dx) {
@@ -274,8 +279,10 @@ variable<T> conv2d(const variable<T>& x, const variable<T>& w, int stride) {
 template <class T>
 variable<T> batch_norm(const variable<T>& x, const variable<T>& gamma, const variable<T>& beta, tensor<T>& running_mean,
                        tensor<T>& running_var, bool training, T momentum, T eps, activation act) {
-  profiling::scope timing("batch_norm");
   const std::size_t c = x.value().shape().back(), m = x.value().size() / c;
+  const char* name =
+      profiling::label("batch_norm", [&] { return std::to_string(m) + "x" + std::to_string(c); });
+  profiling::scope timing(name);
   if (gamma.value().size() < c || beta.value().size() < c || running_mean.size() < c || running_var.size() < c)
     detail::bad_shape("batch_norm", "input has " + std::to_string(c) + " channels, more than the BN layer's " +
                                         std::to_string(gamma.value().size()));
@@ -321,7 +328,7 @@ variable<T> batch_norm(const variable<T>& x, const variable<T>& gamma, const var
   const bool on_tape = detail::wants_grad<T>({&x, &gamma, &beta});
   auto r = detail::result(std::move(y), on_tape);
   if (on_tape)
-    tape<T>::current().record("batch_norm", [x, gamma, beta, r, m, c, saved, act]() mutable {
+    tape<T>::current().record(name, [x, gamma, beta, r, m, c, saved, act]() mutable {
       auto run = [&](T* dx) {
         T* dgamma = gamma.requires_grad() ? gamma.grad().data() : nullptr;
         T* dbeta = beta.requires_grad() ? beta.grad().data() : nullptr;

@@ -11,6 +11,7 @@
 #include <algorithm>  // fill, max
 #include <cmath>
 #include <cstddef>
+#include <numeric>  // lcm
 #include <type_traits>
 #include <vector>
 
@@ -221,60 +222,106 @@ void batch_norm_infer(std::size_t m, std::size_t c, const T* x, const batch_norm
 }
 
 namespace detail {
-/// Two per-channel sums over the rows, sums[0, c) and sums[c, 2c): add_row(r, f) adds row r
-/// into the float partials f. Rows are visited in 64-row blocks whose float partials are
-/// flushed into the double partial of their fixed chunk: float speed, double accuracy over
-/// long columns, the same result on any thread count.
-template <class AddRow>
-void blocked_channel_sums(std::size_t m, std::size_t c, double* sums, const AddRow& add_row) {
-  parallel::deterministic_sum<double>(m, bn_chunk(m), 2 * c, sums, [&](std::size_t b, std::size_t e, double* acc) {
-    pooled_vector<float> f(2 * c);
-    for (std::size_t r0 = b; r0 < e; r0 += 64) {
-      std::fill(f.begin(), f.end(), 0.0f);
-      for (std::size_t r = r0; r < std::min(e, r0 + 64); ++r) add_row(r, f.data());
-      for (std::size_t j = 0; j < 2 * c; ++j) acc[j] += double(f[j]);
+/// A row-major M×C tensor read as one flat array in spans: a span is a whole number of rows
+/// and of SIMD vectors (lcm(C, width) floats, repeated until it holds `min_floats`), so
+/// per-channel constants replicated over one span line up with every span. Every channel
+/// count then runs at full vector width (C = 72 on 16 lanes would otherwise leave 8 channels
+/// per row to a scalar tail), and a span of several vectors gives the sums independent
+/// accumulators (C = 16 would otherwise add each row into the same vector, a latency chain).
+struct channel_span {
+  std::size_t rows = 1, floats = 1;
+  channel_span(std::size_t c, std::size_t width, std::size_t min_floats) {
+    const std::size_t l = std::lcm(c, width);
+    floats = l * std::max<std::size_t>(1, (min_floats + l - 1) / l);
+    rows = floats / c;
+  }
+  /// `per_channel` [c] repeated over one span.
+  template <class T>
+  pooled_vector<T> replicate(std::size_t c, const T* per_channel) const {
+    pooled_vector<T> out(floats);
+    for (std::size_t t = 0; t < floats; ++t) out[t] = per_channel[t % c];
+    return out;
+  }
+};
+
+/// Two per-channel sums over the rows, sums[0, c) and sums[c, 2c). add_span(offset, f) adds
+/// the span starting at flat index `offset` into the float partials f[0, 2·floats) (slot t
+/// belongs to channel t mod c); add_row(r, f) adds a single row r into slots [0, c), for the
+/// rows after the last whole span. Each float slot takes 64 spans, then is flushed into the
+/// double partial of its fixed chunk: float speed, double accuracy over long columns, the
+/// same result on any thread count.
+template <class AddSpan, class AddRow>
+void span_channel_sums(std::size_t m, std::size_t c, const channel_span& span, double* sums, const AddSpan& add_span,
+                       const AddRow& add_row) {
+  const std::size_t chunk = (bn_chunk(m) + span.rows - 1) / span.rows * span.rows;  // chunks start on a span
+  const std::size_t block = span.rows * 64;
+  parallel::deterministic_sum<double>(m, chunk, 2 * c, sums, [&](std::size_t b, std::size_t e, double* acc) {
+    pooled_vector<float> partial(2 * span.floats);
+    float* f = partial.data();
+    for (std::size_t r0 = b; r0 < e; r0 += block) {
+      std::fill(partial.begin(), partial.end(), 0.0f);
+      const std::size_t r1 = std::min(e, r0 + block);
+      std::size_t r = r0;
+      for (; r + span.rows <= r1; r += span.rows) add_span(r * c, f);
+      for (; r < r1; ++r) add_row(r, f);
+      for (std::size_t q = 0; q < span.floats; q += c)
+        for (std::size_t j = 0; j < c; ++j) {
+          acc[j] += double(f[q + j]);
+          acc[c + j] += double(f[span.floats + q + j]);
+        }
     }
   });
 }
 
-/// f(r) for every row, in parallel chunks of about 8 K floats (at least 16 rows).
-template <class F>
-void for_rows(std::size_t m, std::size_t c, const F& f) {
-  parallel::for_chunks(m, std::max<std::size_t>(16, 8192 / c), [&](std::size_t b, std::size_t e) {
-    for (std::size_t r = b; r < e; ++r) f(r);
+/// In parallel, span(offset) for every whole span (offset = its first flat index), then
+/// row(r) for the rows after the last one; tasks of about 8 K floats.
+template <class Span, class Row>
+void for_spans(std::size_t m, const channel_span& span, const Span& each_span, const Row& row) {
+  const std::size_t spans = m / span.rows;
+  parallel::for_chunks(spans, std::max<std::size_t>(1, 8192 / span.floats), [&](std::size_t b, std::size_t e) {
+    for (std::size_t i = b; i < e; ++i) each_span(i * span.floats);
   });
+  for (std::size_t r = spans * span.rows; r < m; ++r) row(r);
 }
 
-/// The SIMD passes; each handles whole vectors of channels, then the tail one lane at a time.
+/// The SIMD passes over channel spans. Each `*_span` loop is whole vectors; the per-channel
+/// constants are spans too (channel_span::replicate), indexed like the data.
 struct bn_kernels {
-  /// dz = act'(z)·dy at channels [j, j + width), z = x·scale + shift recomputed from x.
+  static constexpr std::size_t min_span_vectors = 4;
+
+  /// dz = act'(z)·dy at flat index t of a span, z = x·scale + shift recomputed from x.
   template <class Act, class Batch>
-  static Batch pre_activation_gradient(Batch xv, const float* dy_row, const float* scale, const float* shift,
-                                       std::size_t j) {
-    return Act::derivative(xsimd::fma(xv, Batch::load_unaligned(scale + j), Batch::load_unaligned(shift + j)),
-                           Batch::load_unaligned(dy_row + j));
+  static Batch pre_activation_gradient(Batch xv, const float* dy, const float* scale, const float* shift,
+                                       std::size_t t) {
+    return Act::derivative(xsimd::fma(xv, Batch::load_unaligned(scale + t), Batch::load_unaligned(shift + t)),
+                           Batch::load_unaligned(dy + t));
   }
 
-  // Σ(x - x0), Σ(x - x0)² per channel.
+  // Σ(x - x0), Σ(x - x0)² per channel (x0: the first row, so large means do not cancel the variance).
   template <class Arch>
   void statistics(Arch, std::size_t m, std::size_t c, const float* x, double* sums) const {
     using batch = xsimd::batch<float, Arch>;
     constexpr std::size_t w = batch::size;
-    const std::size_t cv = c / w * w;
-    blocked_channel_sums(m, c, sums, [&](std::size_t r, float* f) {
-      const float* row = x + r * c;
-      std::size_t j = 0;
-      for (; j < cv; j += w) {
-        const batch d = batch::load_unaligned(row + j) - batch::load_unaligned(x + j);
-        (batch::load_unaligned(f + j) + d).store_unaligned(f + j);
-        xsimd::fma(d, d, batch::load_unaligned(f + c + j)).store_unaligned(f + c + j);
-      }
-      for (; j < c; ++j) {
-        const float d = row[j] - x[j];
-        f[j] += d;
-        f[c + j] += d * d;
-      }
-    });
+    const channel_span span(c, w, min_span_vectors * w);
+    const auto x0 = span.replicate(c, x);
+    const std::size_t n = span.floats;
+    span_channel_sums(
+        m, c, span, sums,
+        [&, x0 = x0.data()](std::size_t offset, float* f) {
+          const float* xs = x + offset;
+          for (std::size_t t = 0; t < n; t += w) {
+            const batch d = batch::load_unaligned(xs + t) - batch::load_unaligned(x0 + t);
+            (batch::load_unaligned(f + t) + d).store_unaligned(f + t);
+            xsimd::fma(d, d, batch::load_unaligned(f + n + t)).store_unaligned(f + n + t);
+          }
+        },
+        [&](std::size_t r, float* f) {
+          for (std::size_t j = 0; j < c; ++j) {
+            const float d = x[r * c + j] - x[j];
+            f[j] += d;
+            f[n + j] += d * d;
+          }
+        });
   }
 
   // y = act(x·scale + shift).
@@ -283,17 +330,21 @@ struct bn_kernels {
                  float* y) const {
     using batch = xsimd::batch<float, Arch>;
     constexpr std::size_t w = batch::size;
-    const std::size_t cv = c / w * w;
-    for_rows(m, c, [&](std::size_t r) {
-      const float* in = x + r * c;
-      float* out = y + r * c;
-      std::size_t j = 0;
-      for (; j < cv; j += w)
-        Act::value(xsimd::fma(batch::load_unaligned(in + j), batch::load_unaligned(scale + j),
-                              batch::load_unaligned(shift + j)))
-            .store_unaligned(out + j);
-      for (; j < c; ++j) out[j] = Act::value(in[j] * scale[j] + shift[j]);
-    });
+    const channel_span span(c, w, w);
+    const auto sc = span.replicate(c, scale), sh = span.replicate(c, shift);
+    for_spans(
+        m, span,
+        [&](std::size_t offset) {
+          const float* in = x + offset;
+          float* out = y + offset;
+          for (std::size_t t = 0; t < span.floats; t += w)
+            Act::value(xsimd::fma(batch::load_unaligned(in + t), batch::load_unaligned(sc.data() + t),
+                                  batch::load_unaligned(sh.data() + t)))
+                .store_unaligned(out + t);
+        },
+        [&](std::size_t r) {
+          for (std::size_t j = 0; j < c; ++j) y[r * c + j] = Act::value(x[r * c + j] * scale[j] + shift[j]);
+        });
   }
 
   // Σdz and Σdz·x̂, dz = act'(z)·dy, z = x·scale + shift, x̂ = x·inv + nmi (nmi = -mean·inv).
@@ -302,23 +353,30 @@ struct bn_kernels {
                      const float* shift, const float* inv, const float* nmi, double* sums) const {
     using batch = xsimd::batch<float, Arch>;
     constexpr std::size_t w = batch::size;
-    const std::size_t cv = c / w * w;
-    blocked_channel_sums(m, c, sums, [&](std::size_t r, float* f) {
-      const float* xr = x + r * c;
-      const float* gr = dy + r * c;
-      std::size_t j = 0;
-      for (; j < cv; j += w) {
-        const batch xv = batch::load_unaligned(xr + j), dz = pre_activation_gradient<Act>(xv, gr, scale, shift, j);
-        const batch xhat = xsimd::fma(xv, batch::load_unaligned(inv + j), batch::load_unaligned(nmi + j));
-        (batch::load_unaligned(f + j) + dz).store_unaligned(f + j);
-        xsimd::fma(dz, xhat, batch::load_unaligned(f + c + j)).store_unaligned(f + c + j);
-      }
-      for (; j < c; ++j) {
-        const float dz = Act::derivative(xr[j] * scale[j] + shift[j], gr[j]);
-        f[j] += dz;
-        f[c + j] += dz * (xr[j] * inv[j] + nmi[j]);
-      }
-    });
+    const channel_span span(c, w, min_span_vectors * w);
+    const auto sc = span.replicate(c, scale), sh = span.replicate(c, shift), iv = span.replicate(c, inv),
+               nm = span.replicate(c, nmi);
+    const std::size_t n = span.floats;
+    span_channel_sums(
+        m, c, span, sums,
+        [&, sc = sc.data(), sh = sh.data(), iv = iv.data(), nm = nm.data()](std::size_t offset, float* f) {
+          const float* xs = x + offset;
+          const float* gs = dy + offset;
+          for (std::size_t t = 0; t < n; t += w) {
+            const batch xv = batch::load_unaligned(xs + t);
+            const batch dz = pre_activation_gradient<Act>(xv, gs, sc, sh, t);
+            const batch xhat = xsimd::fma(xv, batch::load_unaligned(iv + t), batch::load_unaligned(nm + t));
+            (batch::load_unaligned(f + t) + dz).store_unaligned(f + t);
+            xsimd::fma(dz, xhat, batch::load_unaligned(f + n + t)).store_unaligned(f + n + t);
+          }
+        },
+        [&](std::size_t r, float* f) {
+          for (std::size_t j = 0; j < c; ++j) {
+            const float xv = x[r * c + j], dz = Act::derivative(xv * scale[j] + shift[j], dy[r * c + j]);
+            f[j] += dz;
+            f[n + j] += dz * (xv * inv[j] + nmi[j]);
+          }
+        });
   }
 
   // dx = k1·dz + x·kx + k0 (the BN backward formula with its per-channel constants folded).
@@ -327,23 +385,29 @@ struct bn_kernels {
                       const float* shift, const float* k1, const float* kx, const float* k0, float* dx) const {
     using batch = xsimd::batch<float, Arch>;
     constexpr std::size_t w = batch::size;
-    const std::size_t cv = c / w * w;
-    for_rows(m, c, [&](std::size_t r) {
-      const float* xr = x + r * c;
-      const float* gr = dy + r * c;
-      float* out = dx + r * c;
-      std::size_t j = 0;
-      for (; j < cv; j += w) {
-        const batch xv = batch::load_unaligned(xr + j), dz = pre_activation_gradient<Act>(xv, gr, scale, shift, j);
-        xsimd::fma(batch::load_unaligned(k1 + j), dz,
-                   xsimd::fma(xv, batch::load_unaligned(kx + j), batch::load_unaligned(k0 + j)))
-            .store_unaligned(out + j);
-      }
-      for (; j < c; ++j) {
-        const float dz = Act::derivative(xr[j] * scale[j] + shift[j], gr[j]);
-        out[j] = k1[j] * dz + xr[j] * kx[j] + k0[j];
-      }
-    });
+    const channel_span span(c, w, w);
+    const auto sc = span.replicate(c, scale), sh = span.replicate(c, shift), c1 = span.replicate(c, k1),
+               cx = span.replicate(c, kx), c0 = span.replicate(c, k0);
+    for_spans(
+        m, span,
+        [&](std::size_t offset) {
+          const float* xs = x + offset;
+          const float* gs = dy + offset;
+          float* out = dx + offset;
+          for (std::size_t t = 0; t < span.floats; t += w) {
+            const batch xv = batch::load_unaligned(xs + t);
+            const batch dz = pre_activation_gradient<Act>(xv, gs, sc.data(), sh.data(), t);
+            xsimd::fma(batch::load_unaligned(c1.data() + t), dz,
+                       xsimd::fma(xv, batch::load_unaligned(cx.data() + t), batch::load_unaligned(c0.data() + t)))
+                .store_unaligned(out + t);
+          }
+        },
+        [&](std::size_t r) {
+          for (std::size_t j = 0; j < c; ++j) {
+            const float xv = x[r * c + j], dz = Act::derivative(xv * scale[j] + shift[j], dy[r * c + j]);
+            dx[r * c + j] = k1[j] * dz + xv * kx[j] + k0[j];
+          }
+        });
   }
 };
 

@@ -16,6 +16,10 @@
 #include <utility>  // forward
 #include <vector>
 
+#if defined(__linux__)
+#include <sys/mman.h>  // madvise
+#endif
+
 namespace ofa {
 
 /** @brief Counters of the global tensor pool. */
@@ -50,9 +54,7 @@ class block_pool {
       }
       ++system_;
     }
-    void* p = std::aligned_alloc(alignment, class_bytes(cls));
-    if (!p) throw std::bad_alloc();
-    return p;
+    return system_allocate(class_bytes(cls));
   }
 
   void deallocate(void* p, std::size_t bytes) noexcept {
@@ -88,6 +90,21 @@ class block_pool {
     return std::countr_zero(rounded);
   }
   static std::size_t class_bytes(int cls) { return std::size_t{1} << cls; }
+
+  /// Blocks of 2 MiB and more (activations of the first layers at batch 16: 4-12 MB) are
+  /// 2 MiB aligned and asked for as transparent huge pages where Linux offers them on request
+  /// (THP "madvise" mode): one TLB entry per 2 MiB instead of 512 for the kernels that stream
+  /// through them.
+  static void* system_allocate(std::size_t bytes) {
+    constexpr std::size_t huge_page = std::size_t{2} << 20;
+    const bool huge = bytes >= huge_page;  // a power of two, so a multiple of 2 MiB
+    void* p = std::aligned_alloc(huge ? huge_page : alignment, bytes);
+    if (!p) throw std::bad_alloc();
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    if (huge) (void)::madvise(p, bytes, MADV_HUGEPAGE);  // a hint; without it pages are 4 KiB
+#endif
+    return p;
+  }
 
   std::mutex mutex_;
   std::array<std::vector<void*>, classes> free_{};

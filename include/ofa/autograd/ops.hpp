@@ -199,9 +199,8 @@ template <class T>
 variable<T> depthwise(const variable<T>& x, const variable<T>& w, int kernel, int stride) {
   const auto xs = detail::shape_of(x.value());
   const auto s = detail::nhwc_shape("depthwise", xs, kernel, stride);
-  const char* name = profiling::label("depthwise", [&] {
-    return shape_string(xs) + " k" + std::to_string(kernel) + " s" + std::to_string(stride);
-  });
+  const char* name = profiling::label(
+      "depthwise", [&] { return shape_string(xs) + " k" + std::to_string(kernel) + " s" + std::to_string(stride); });
   profiling::scope timing(name);
   const auto& ws = w.value().shape();
   if (w.value().dimension() != 3 || ws[0] != ws[1] || static_cast<int>(ws[0]) < kernel ||
@@ -280,8 +279,7 @@ template <class T>
 variable<T> batch_norm(const variable<T>& x, const variable<T>& gamma, const variable<T>& beta, tensor<T>& running_mean,
                        tensor<T>& running_var, bool training, T momentum, T eps, activation act) {
   const std::size_t c = x.value().shape().back(), m = x.value().size() / c;
-  const char* name =
-      profiling::label("batch_norm", [&] { return std::to_string(m) + "x" + std::to_string(c); });
+  const char* name = profiling::label("batch_norm", [&] { return std::to_string(m) + "x" + std::to_string(c); });
   profiling::scope timing(name);
   if (gamma.value().size() < c || beta.value().size() < c || running_mean.size() < c || running_var.size() < c)
     detail::bad_shape("batch_norm", "input has " + std::to_string(c) + " channels, more than the BN layer's " +

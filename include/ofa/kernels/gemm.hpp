@@ -88,7 +88,8 @@ namespace detail {
 struct gemm_blocking {
   static constexpr int kc = 256;  // K block: an MR×KC A panel + a KC×NR B panel stay in L1
   static constexpr int mc = 96;   // M block per task: MC×KC of A stays in L2
-  static constexpr int direct_a_max_k = 64;  // A read in place, not packed, up to this K
+  // A read in place, not packed, for up to this many column panels per task, or up to this K
+  static constexpr int direct_a_max_panels = 4, direct_a_max_k = 64;
 };
 
 /// Packs rows [i0, i0+mc) × cols [p0, p0+kc) of op(A) into MR-row panels, zero-padded.
@@ -313,10 +314,11 @@ void gemm_blocked(bool parallel, trans ta, trans tb, int m, int n, int k, float 
     if (jp_begin >= jp_end) return;
     // With few column panels to reuse it, or a K so short that a row tile of A is a few cache
     // lines that stay in L1 across all panels, packing A costs more than it saves: then an A
-    // without transposition is read in place for full row tiles (measured: 1.3x on narrow
-    // layers; 1.1x on K = 16 and 40 with 3-8 panels), and only the last partial row tile is
-    // packed.
-    const bool direct = ta == trans::no && (jp_end - jp_begin <= 2 || k <= gemm_blocking::direct_a_max_k);
+    // without transposition is read in place for full row tiles (measured: 1.3x on one or
+    // two panels; 1.1x on three or four, and on K = 16 and 40 with up to 8), and only the last
+    // partial row tile is packed.
+    const bool direct = ta == trans::no &&
+                        (jp_end - jp_begin <= gemm_blocking::direct_a_max_panels || k <= gemm_blocking::direct_a_max_k);
     const int full_rows = direct ? mc / mr * mr : 0;
     alignas(64) float packed_a[gemm_blocking::mc * gemm_blocking::kc];
     for (int p0 = 0; p0 < k; p0 += kc_max) {

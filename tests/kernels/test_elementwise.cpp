@@ -83,6 +83,14 @@ TEST_CASE("batch norm with a fused activation equals the double reference, forwa
       CHECK(test::max_relative_error(y, yd) < 1e-5);
       CHECK(test::max_relative_error(rv, rvd) < 1e-5);
       CHECK(test::max_relative_error(rm, rmd) < 1e-5);
+      // inference with the running statistics: the float SIMD pass against the double loop
+      std::vector<float> y_infer(m * c);
+      std::vector<double> y_infer_d(m * c);
+      ofa::kernels::batch_norm_infer(m, c, x.data(), {gamma.data(), beta.data(), rm.data(), rv.data()}, y_infer.data(),
+                                     act);
+      ofa::kernels::batch_norm_infer(m, c, xd.data(), {gd.data(), bd.data(), rmd.data(), rvd.data()}, y_infer_d.data(),
+                                     act);
+      CHECK(test::max_relative_error(y_infer, y_infer_d) < 1e-5);
       CHECK(test::max_relative_error(dx, dxd) < 1e-4);
       // Σ over 3000 rows: compare relative to the sum's own magnitude
       CHECK(test::max_relative_error(dgamma, dgd) < 1e-4 * std::sqrt(double(m)));

@@ -81,7 +81,6 @@ bool wants_grad(std::initializer_list<const variable<T>*> inputs) {
 /// A new result; it requires a gradient iff it will be on the tape.
 template <class T>
 variable<T> result(tensor<T> value, bool on_tape) {
-  profiling::scope timing("result");
   return variable<T>(std::move(value), on_tape);
 }
 

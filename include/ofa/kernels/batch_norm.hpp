@@ -206,21 +206,6 @@ void batch_norm_backward_reference(std::size_t m, std::size_t c, const T* x, con
   });
 }
 
-template <class T>
-void batch_norm_infer(std::size_t m, std::size_t c, const T* x, const batch_norm_params<T>& p, T* y, activation act) {
-  pooled_vector<T> scale(c), shift(c);
-  for (std::size_t j = 0; j < c; ++j) {
-    scale[j] = p.gamma[j] / std::sqrt(p.running_var[j] + p.eps);
-    shift[j] = p.beta[j] - p.running_mean[j] * scale[j];
-  }
-  detail::with_bn_activation(act, [&](auto f) {
-    parallel::for_chunks(m, 256, [&](std::size_t b, std::size_t e) {
-      for (std::size_t r = b; r < e; ++r)
-        for (std::size_t j = 0; j < c; ++j) y[r * c + j] = f.value(x[r * c + j] * scale[j] + shift[j]);
-    });
-  });
-}
-
 namespace detail {
 /// A row-major M×C tensor read as one flat array in spans: a span is a whole number of rows
 /// and of SIMD vectors (lcm(C, width) floats, repeated until it holds `min_floats`), so
@@ -411,6 +396,14 @@ struct bn_kernels {
   }
 };
 
+struct bn_infer_kernel {
+  template <class Arch>
+  void operator()(Arch arch, std::size_t m, std::size_t c, const float* x, const float* scale, const float* shift,
+                  float* y, activation act) const {
+    with_bn_activation(act, [&](auto f) { bn_kernels{}.normalise(arch, f, m, c, x, scale, shift, y); });
+  }
+};
+
 struct bn_train_kernel {
   template <class Arch>
   void operator()(Arch arch, std::size_t m, std::size_t c, const float* x, const batch_norm_params<float>& p, float* y,
@@ -473,6 +466,23 @@ inline void batch_norm_backward(std::size_t m, std::size_t c, const float* x, co
                                 const float* beta, const batch_norm_saved<float>& saved, float* dx, float* dgamma,
                                 float* dbeta, activation act) {
   dispatch(detail::bn_backward_kernel{}, m, c, x, dy, gamma, beta, saved, dx, dgamma, dbeta, act);
+}
+
+template <class T>
+void batch_norm_infer(std::size_t m, std::size_t c, const T* x, const batch_norm_params<T>& p, T* y, activation act) {
+  pooled_vector<T> scale(c), shift(c);
+  for (std::size_t j = 0; j < c; ++j) {
+    scale[j] = p.gamma[j] / std::sqrt(p.running_var[j] + p.eps);
+    shift[j] = p.beta[j] - p.running_mean[j] * scale[j];
+  }
+  if constexpr (std::is_same_v<T, float>) {  // the training forward's normalising pass
+    dispatch(detail::bn_infer_kernel{}, m, c, x, scale.data(), shift.data(), y, act);
+  } else {
+    detail::with_bn_activation(act, [&](auto f) {
+      for (std::size_t r = 0; r < m; ++r)
+        for (std::size_t j = 0; j < c; ++j) y[r * c + j] = f.value(x[r * c + j] * scale[j] + shift[j]);
+    });
+  }
 }
 
 template <class T>

@@ -182,7 +182,7 @@ struct gemm_tile {
       bp += b_stride;
     }
     if (rows == mr && cols == nr && beta == 0.0f && !bias && act == activation::none) {  // the common case, inline
-      if (alpha == 1.0f) {
+      if (alpha == 1.0f) {  // two loops on purpose: one with a select per store spills (12% at K = 16)
         for (int r = 0; r < mr; ++r)
           for (int v = 0; v < nv; ++v) acc[r][v].store_unaligned(c + static_cast<std::ptrdiff_t>(r) * ldc + v * width);
       } else {

@@ -43,6 +43,17 @@ TEST_CASE("gemm honours leading dimensions, alpha and beta", "[kernels][gemm]") 
   check_gemm(trans::no, trans::no, 64, 32, 513, 3, -1.0f, 0.0f, 5);  // K spans two KC blocks
 }
 
+TEST_CASE("gemm reads operands in place and packs what it must", "[kernels][gemm]") {
+  // A transposed and B without transposition are read in place for whole row tiles and column
+  // panels, the partial ones packed; a leading dimension of a multiple of 4 KiB is packed whole.
+  std::uint64_t seed = 60;
+  for (int m : {8, 16, 23, 100})
+    for (int n : {16, 32, 40, 96}) check_gemm(trans::yes, trans::no, m, n, 700, 2, 1.0f, 0.5f, seed++);
+  check_gemm(trans::yes, trans::no, 24, 40, 50, 1024 - 24, 1.0f, 0.0f, seed++);  // lda = 1024
+  check_gemm(trans::yes, trans::no, 24, 48, 50, 1024 - 48, 1.0f, 0.0f, seed++);  // ldb = 1024
+  check_gemm(trans::no, trans::no, 70, 64, 33, 1024 - 64, 1.0f, 0.0f, seed++);   // lda, ldb = 1024
+}
+
 TEST_CASE("gemm at MobileNetV3 shapes", "[kernels][gemm]") {
   // pointwise convs: M = batch*H*W, K = in channels, N = out channels (weights [N][K] -> trans B)
   check_gemm(trans::no, trans::yes, 2 * 28 * 28, 120, 40, 0, 1.0f, 0.0f, 10);

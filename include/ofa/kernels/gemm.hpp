@@ -161,10 +161,11 @@ struct gemm_tile {
 
   /// acc = Apanel(mr×kc) · Bpanel(kc×nr); then C[rows×cols] = alpha·acc + beta·C, and on the
   /// last K block (bias != null or act != none) C = act(C + bias), fused into the store.
-  /// A is read from packed panels (Direct = false: ap[p·mr + r]) or, for a row-major A that
-  /// needs no transposition, straight from its rows (Direct = true: ap[r·lda + p]). B's rows are
-  /// `b_stride` apart: NR in a packed panel, ldb when B is read in place. One loop per
-  /// instantiation keeps the 16 accumulators in registers.
+  /// A is read down its rows (Direct = true: ap[r·lda + p], a row-major A that needs no
+  /// transposition, read in place) or across its columns (Direct = false: ap[p·lda + r], with
+  /// lda = MR for a packed panel, or the leading dimension of a transposed A read in place).
+  /// B's rows are `b_stride` apart: NR in a packed panel, ldb when B is read in place. One loop
+  /// per instantiation keeps the 16 accumulators in registers.
   template <bool Direct>
   static void run(int kc, const float* ap, std::ptrdiff_t lda, const float* bp, std::ptrdiff_t b_stride, float alpha,
                   float beta, float* c, int ldc, int rows, int cols, const float* bias = nullptr,
@@ -176,7 +177,7 @@ struct gemm_tile {
       batch b[nv];
       for (int v = 0; v < nv; ++v) b[v] = batch::load_unaligned(bp + v * width);
       for (int r = 0; r < mr; ++r) {
-        const batch a(Direct ? ap[r * lda + p] : ap[p * mr + r]);
+        const batch a(Direct ? ap[r * lda + p] : ap[p * lda + r]);
         for (int v = 0; v < nv; ++v) acc[r][v] = xsimd::fma(a, b[v], acc[r][v]);
       }
       bp += b_stride;
@@ -282,23 +283,28 @@ void gemm_blocked(bool parallel, trans ta, trans tb, int m, int n, int k, float 
     return;
   }
   const int n_padded = (n + nr - 1) / nr * nr;
-  // A B without transposition that only a row tile or two will read (M <= 2 MR: the classifier's
-  // input gradient at batch 16) is read in place: packing would read and write it once more.
-  // (Whole panels only, so that no vector load runs past a row.)
-  const bool direct_b = !prepacked && tb == trans::no && n % nr == 0 && m <= 2 * tile::mr;
-  // B packed whole (every K block, as pack_weights lays it out) in one parallel pass, then one
-  // parallel pass of tasks that each run all K blocks of their C block: two fork/joins per
-  // product rather than two per K block.
-  pooled_vector<float> packed_b(prepacked || direct_b ? 0 : static_cast<std::size_t>(n_padded) * k);
   const int m_blocks = (m + mc_max - 1) / mc_max;
   const int n_panels = n_padded / nr;
   const int k_blocks = (k + kc_max - 1) / kc_max;
-  if (!prepacked && !direct_b)
-    for_tasks(parallel, k_blocks * n_panels, [&](int job) {
-      const int p0 = job / n_panels * kc_max, kc = std::min(kc_max, k - p0), jp = job % n_panels;
-      pack_b<tile::nr>(
-          tb, b, ldb, p0, kc, jp * nr, std::min(nr, n - jp * nr),
-          packed_b.data() + static_cast<std::ptrdiff_t>(p0) * n_padded + static_cast<std::ptrdiff_t>(jp) * nr * kc);
+  // B without transposition is read in place, row by row, for its whole column panels: packing
+  // would read and write it once more (for the weight gradient dW = dYᵀ·X, B is the layer's
+  // input X, an activation). Only a last, partial panel is packed, so that no vector load runs
+  // past a row. A leading dimension of a multiple of 4 KiB would map every row of a panel to the
+  // same cache sets: such a B is packed whole.
+  const int whole_panels = !prepacked && tb == trans::no && ldb % 1024 != 0 ? n / nr : 0;
+  const int packed_panels = n_panels - whole_panels;
+  const std::ptrdiff_t packed_width = static_cast<std::ptrdiff_t>(packed_panels) * nr;
+  // The packed panels of every K block (as pack_weights lays them out) in one parallel pass, then
+  // one parallel pass of tasks that each run all K blocks of their C block: two fork/joins per
+  // product rather than two per K block.
+  pooled_vector<float> packed_b(prepacked ? 0 : static_cast<std::size_t>(packed_width) * k);
+  if (!prepacked && packed_panels > 0)
+    for_tasks(parallel, k_blocks * packed_panels, [&](int job) {
+      const int p0 = job / packed_panels * kc_max, kc = std::min(kc_max, k - p0),
+                jp = whole_panels + job % packed_panels;
+      pack_b<tile::nr>(tb, b, ldb, p0, kc, jp * nr, std::min(nr, n - jp * nr),
+                       packed_b.data() + static_cast<std::ptrdiff_t>(p0) * packed_width +
+                           static_cast<std::ptrdiff_t>(jp - whole_panels) * nr * kc);
     });
   const float* b_all = prepacked ? prepacked : packed_b.data();
   // Enough tasks for every thread even when M is small (classifier, batch 16): split N too.
@@ -312,40 +318,45 @@ void gemm_blocked(bool parallel, trans ta, trans tb, int m, int n, int k, float 
     const int i0 = ib * mc_max, mc = std::min(mc_max, m - i0);
     const int jp_begin = chunk * panels_per_chunk, jp_end = std::min(n_panels, jp_begin + panels_per_chunk);
     if (jp_begin >= jp_end) return;
-    // With few column panels to reuse it, or a K so short that a row tile of A is a few cache
-    // lines that stay in L1 across all panels, packing A costs more than it saves: then an A
-    // without transposition is read in place for full row tiles (measured: 1.3x on one or
-    // two panels; 1.1x on three or four, and on K = 16 and 40 with up to 8), and only the last
-    // partial row tile is packed.
-    const bool direct = ta == trans::no &&
-                        (jp_end - jp_begin <= gemm_blocking::direct_a_max_panels || k <= gemm_blocking::direct_a_max_k);
+    // A is read in place for its full row tiles where packing costs more than it saves; only a
+    // last, partial row tile is packed.
+    // * Without transposition (down its rows): with few column panels to reuse a packed A, or a
+    //   K so short that a row tile of A is a few cache lines that stay in L1 across all panels
+    //   (measured: 1.3x on one or two panels; 1.1x on three or four, and on K = 16 and 40 with
+    //   up to 8).
+    // * Transposed (across its columns, lda apart: the weight gradient's dYᵀ): a packed panel
+    //   would hold the same MR floats per column, only closer together.
+    const bool direct =
+        ta == trans::no ? jp_end - jp_begin <= gemm_blocking::direct_a_max_panels || k <= gemm_blocking::direct_a_max_k
+                        : lda % 1024 != 0;
     const int full_rows = direct ? mc / mr * mr : 0;
     alignas(64) float packed_a[gemm_blocking::mc * gemm_blocking::kc];
     for (int p0 = 0; p0 < k; p0 += kc_max) {
       const int kc = std::min(kc_max, k - p0);
       const float beta_now = p0 == 0 ? beta : 1.0f;
       const bool last_block = p0 + kc == k;
-      if (!direct)
-        pack_a<tile::mr>(ta, a, lda, i0, mc, p0, kc, packed_a);
-      else if (full_rows < mc)
-        pack_a<tile::mr>(ta, a, lda, i0 + full_rows, mc - full_rows, p0, kc, packed_a);
+      if (full_rows < mc) pack_a<tile::mr>(ta, a, lda, i0 + full_rows, mc - full_rows, p0, kc, packed_a);
       for (int jp = jp_begin; jp < jp_end; ++jp) {
         const int j0 = jp * nr, cols = std::min(nr, n - j0);
-        const float* bp =
-            direct_b ? b + static_cast<std::ptrdiff_t>(p0) * ldb + j0
-                     : b_all + static_cast<std::ptrdiff_t>(p0) * n_padded + static_cast<std::ptrdiff_t>(jp) * nr * kc;
-        const std::ptrdiff_t b_stride = direct_b ? ldb : nr;
+        const bool b_direct = jp < whole_panels;
+        const float* bp = b_direct ? b + static_cast<std::ptrdiff_t>(p0) * ldb + j0
+                                   : b_all + static_cast<std::ptrdiff_t>(p0) * packed_width +
+                                         static_cast<std::ptrdiff_t>(jp - whole_panels) * nr * kc;
+        const std::ptrdiff_t b_stride = b_direct ? ldb : nr;
         for (int ip = 0; ip < mc; ip += mr) {
           const int rows = std::min(mr, mc - ip);
           float* c_tile = c + static_cast<std::ptrdiff_t>(i0 + ip) * ldc + j0;
           const float* tile_bias = last_block && bias ? bias + j0 : nullptr;
           const activation tile_act = last_block ? act : activation::none;
-          if (direct && ip < full_rows)
+          if (ip >= full_rows)
+            tile::template run<false>(kc, packed_a + static_cast<std::ptrdiff_t>(ip - full_rows) * kc, mr, bp, b_stride,
+                                      alpha, beta_now, c_tile, ldc, rows, cols, tile_bias, tile_act);
+          else if (ta == trans::no)
             tile::template run<true>(kc, a + static_cast<std::ptrdiff_t>(i0 + ip) * lda + p0, lda, bp, b_stride, alpha,
                                      beta_now, c_tile, ldc, rows, cols, tile_bias, tile_act);
           else
-            tile::template run<false>(kc, packed_a + static_cast<std::ptrdiff_t>(ip - full_rows) * kc, 0, bp, b_stride,
-                                      alpha, beta_now, c_tile, ldc, rows, cols, tile_bias, tile_act);
+            tile::template run<false>(kc, a + static_cast<std::ptrdiff_t>(p0) * lda + i0 + ip, lda, bp, b_stride, alpha,
+                                      beta_now, c_tile, ldc, rows, cols, tile_bias, tile_act);
         }
       }
     }

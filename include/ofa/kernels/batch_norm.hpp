@@ -229,32 +229,79 @@ struct channel_span {
   }
 };
 
-/// Two per-channel sums over the rows, sums[0, c) and sums[c, 2c). add_span(offset, f) adds
-/// the span starting at flat index `offset` into the float partials f[0, 2·floats) (slot t
-/// belongs to channel t mod c); add_row(r, f) adds a single row r into slots [0, c), for the
-/// rows after the last whole span. Each float slot takes 64 spans, then is flushed into the
-/// double partial of its fixed chunk: float speed, double accuracy over long columns, the
-/// same result on any thread count.
-template <class AddSpan, class AddRow>
-void span_channel_sums(std::size_t m, std::size_t c, const channel_span& span, double* sums, const AddSpan& add_span,
-                       const AddRow& add_row) {
+/// Two per-channel sums over the rows, sums[0, c) and sums[c, 2c). add_vector(offset, t, s, q)
+/// adds the contributions of the vector at flat index offset + t (slot t of the span that starts
+/// at `offset`; slot t belongs to channel t mod c) into the accumulators s and q; add_row(r, f)
+/// adds a single row r into the float slots f[0, c) and f[floats, floats + c), for the rows
+/// after the last whole span.
+///
+/// The accumulators live in registers: a group of up to four vectors of a span is summed down
+/// all spans of a block, then the next group (kept in memory between spans, each addition waited
+/// on the store of the one before: 3x slower). Each block of 64 spans is flushed into double
+/// slots: float speed, double accuracy over long columns, the same result on any thread count.
+template <class Arch, class AddVector, class AddRow>
+void span_channel_sums(std::size_t m, std::size_t c, const channel_span& span, double* sums,
+                       const AddVector& add_vector, const AddRow& add_row) {
+  using batch = xsimd::batch<float, Arch>;
+  constexpr std::size_t w = batch::size;
+  const std::size_t n = span.floats, vectors = n / w;
   const std::size_t chunk = (bn_chunk(m) + span.rows - 1) / span.rows * span.rows;  // chunks start on a span
   const std::size_t block = span.rows * 64;
+  // Groups as even as four registers pairs allow: 9 vectors run as 3 + 3 + 3, not 4 + 4 + 1.
+  const std::size_t groups = (vectors + 3) / 4;
   parallel::deterministic_sum<double>(m, chunk, 2 * c, sums, [&](std::size_t b, std::size_t e, double* acc) {
-    pooled_vector<float> partial(2 * span.floats);
-    float* f = partial.data();
+    pooled_vector<double> slots(2 * n, 0.0);
+    auto flush = [&](std::size_t t, batch s, batch q) {
+      alignas(64) float lanes[2 * w];
+      s.store_aligned(lanes);
+      q.store_aligned(lanes + w);
+      for (std::size_t l = 0; l < w; ++l) {
+        slots[t + l] += double(lanes[l]);
+        slots[n + t + l] += double(lanes[w + l]);
+      }
+    };
+    auto run_group = [&]<std::size_t G>(std::integral_constant<std::size_t, G>, std::size_t base, std::size_t spans,
+                                        std::size_t t0) {
+      batch s[G], q[G];
+      for (std::size_t g = 0; g < G; ++g) s[g] = q[g] = batch(0.0f);
+      for (std::size_t i = 0; i < spans; ++i)
+        for (std::size_t g = 0; g < G; ++g) add_vector(base + i * n, t0 + g * w, s[g], q[g]);
+      for (std::size_t g = 0; g < G; ++g) flush(t0 + g * w, s[g], q[g]);
+    };
     for (std::size_t r0 = b; r0 < e; r0 += block) {
-      std::fill(partial.begin(), partial.end(), 0.0f);
-      const std::size_t r1 = std::min(e, r0 + block);
-      std::size_t r = r0;
-      for (; r + span.rows <= r1; r += span.rows) add_span(r * c, f);
-      for (; r < r1; ++r) add_row(r, f);
-      for (std::size_t q = 0; q < span.floats; q += c)
-        for (std::size_t j = 0; j < c; ++j) {
-          acc[j] += double(f[q + j]);
-          acc[c + j] += double(f[span.floats + q + j]);
+      const std::size_t r1 = std::min(e, r0 + block), spans = (r1 - r0) / span.rows;
+      for (std::size_t g = 0, t0 = 0; g < groups; ++g) {
+        const std::size_t size = (vectors - t0 / w) / (groups - g);  // the rest, spread evenly
+        switch (size) {
+          case 1:
+            run_group(std::integral_constant<std::size_t, 1>{}, r0 * c, spans, t0);
+            break;
+          case 2:
+            run_group(std::integral_constant<std::size_t, 2>{}, r0 * c, spans, t0);
+            break;
+          case 3:
+            run_group(std::integral_constant<std::size_t, 3>{}, r0 * c, spans, t0);
+            break;
+          default:
+            run_group(std::integral_constant<std::size_t, 4>{}, r0 * c, spans, t0);
+            break;
         }
+        t0 += size * w;
+      }
+      if (r0 + spans * span.rows < r1) {
+        pooled_vector<float> f(2 * n, 0.0f);
+        for (std::size_t r = r0 + spans * span.rows; r < r1; ++r) add_row(r, f.data());
+        for (std::size_t t = 0; t < n; ++t) {
+          slots[t] += double(f[t]);
+          slots[n + t] += double(f[n + t]);
+        }
+      }
     }
+    for (std::size_t q = 0; q < n; q += c)
+      for (std::size_t j = 0; j < c; ++j) {
+        acc[j] += slots[q + j];
+        acc[c + j] += slots[n + q + j];
+      }
   });
 }
 
@@ -273,6 +320,8 @@ void for_spans(std::size_t m, const channel_span& span, const Span& each_span, c
 /// constants are spans too (channel_span::replicate), indexed like the data.
 struct bn_kernels {
   static constexpr std::size_t min_span_vectors = 4;
+  // The streaming passes: spans of at least 8 vectors, so that the per-span work outweighs the call.
+  static constexpr std::size_t streaming_span_vectors = 8;
 
   /// dz = act'(z)·dy at flat index t of a span, z = x·scale + shift recomputed from x.
   template <class Act, class Batch>
@@ -290,15 +339,12 @@ struct bn_kernels {
     const channel_span span(c, w, min_span_vectors * w);
     const auto x0 = span.replicate(c, x);
     const std::size_t n = span.floats;
-    span_channel_sums(
+    span_channel_sums<Arch>(
         m, c, span, sums,
-        [&, x0 = x0.data()](std::size_t offset, float* f) {
-          const float* xs = x + offset;
-          for (std::size_t t = 0; t < n; t += w) {
-            const batch d = batch::load_unaligned(xs + t) - batch::load_unaligned(x0 + t);
-            (batch::load_unaligned(f + t) + d).store_unaligned(f + t);
-            xsimd::fma(d, d, batch::load_unaligned(f + n + t)).store_unaligned(f + n + t);
-          }
+        [&, x0 = x0.data()](std::size_t offset, std::size_t t, batch& s, batch& q) {
+          const batch d = batch::load_unaligned(x + offset + t) - batch::load_unaligned(x0 + t);
+          s += d;
+          q = xsimd::fma(d, d, q);
         },
         [&](std::size_t r, float* f) {
           for (std::size_t j = 0; j < c; ++j) {
@@ -315,16 +361,18 @@ struct bn_kernels {
                  float* y) const {
     using batch = xsimd::batch<float, Arch>;
     constexpr std::size_t w = batch::size;
-    const channel_span span(c, w, w);
+    const channel_span span(c, w, streaming_span_vectors * w);
     const auto sc = span.replicate(c, scale), sh = span.replicate(c, shift);
+    // Pointers and sizes captured by value: through a reference, every store to `out` could
+    // change them as far as the compiler knows, and they were reloaded per vector.
     for_spans(
         m, span,
-        [&](std::size_t offset) {
+        [x, y, sc = sc.data(), sh = sh.data(), n = span.floats](std::size_t offset) {
           const float* in = x + offset;
           float* out = y + offset;
-          for (std::size_t t = 0; t < span.floats; t += w)
-            Act::value(xsimd::fma(batch::load_unaligned(in + t), batch::load_unaligned(sc.data() + t),
-                                  batch::load_unaligned(sh.data() + t)))
+          for (std::size_t t = 0; t < n; t += w)
+            Act::value(
+                xsimd::fma(batch::load_unaligned(in + t), batch::load_unaligned(sc + t), batch::load_unaligned(sh + t)))
                 .store_unaligned(out + t);
         },
         [&](std::size_t r) {
@@ -342,18 +390,15 @@ struct bn_kernels {
     const auto sc = span.replicate(c, scale), sh = span.replicate(c, shift), iv = span.replicate(c, inv),
                nm = span.replicate(c, nmi);
     const std::size_t n = span.floats;
-    span_channel_sums(
+    span_channel_sums<Arch>(
         m, c, span, sums,
-        [&, sc = sc.data(), sh = sh.data(), iv = iv.data(), nm = nm.data()](std::size_t offset, float* f) {
-          const float* xs = x + offset;
-          const float* gs = dy + offset;
-          for (std::size_t t = 0; t < n; t += w) {
-            const batch xv = batch::load_unaligned(xs + t);
-            const batch dz = pre_activation_gradient<Act>(xv, gs, sc, sh, t);
-            const batch xhat = xsimd::fma(xv, batch::load_unaligned(iv + t), batch::load_unaligned(nm + t));
-            (batch::load_unaligned(f + t) + dz).store_unaligned(f + t);
-            xsimd::fma(dz, xhat, batch::load_unaligned(f + n + t)).store_unaligned(f + n + t);
-          }
+        [&, sc = sc.data(), sh = sh.data(), iv = iv.data(), nm = nm.data()](std::size_t offset, std::size_t t, batch& s,
+                                                                            batch& q) {
+          const batch xv = batch::load_unaligned(x + offset + t);
+          const batch dz = pre_activation_gradient<Act>(xv, dy + offset, sc, sh, t);
+          const batch xhat = xsimd::fma(xv, batch::load_unaligned(iv + t), batch::load_unaligned(nm + t));
+          s += dz;
+          q = xsimd::fma(dz, xhat, q);
         },
         [&](std::size_t r, float* f) {
           for (std::size_t j = 0; j < c; ++j) {
@@ -370,20 +415,21 @@ struct bn_kernels {
                       const float* shift, const float* k1, const float* kx, const float* k0, float* dx) const {
     using batch = xsimd::batch<float, Arch>;
     constexpr std::size_t w = batch::size;
-    const channel_span span(c, w, w);
+    const channel_span span(c, w, streaming_span_vectors * w);
     const auto sc = span.replicate(c, scale), sh = span.replicate(c, shift), c1 = span.replicate(c, k1),
                cx = span.replicate(c, kx), c0 = span.replicate(c, k0);
     for_spans(
         m, span,
-        [&](std::size_t offset) {
+        [x, dy, dx, sc = sc.data(), sh = sh.data(), c1 = c1.data(), cx = cx.data(), c0 = c0.data(),
+         n = span.floats](std::size_t offset) {  // by value, as in normalise
           const float* xs = x + offset;
           const float* gs = dy + offset;
           float* out = dx + offset;
-          for (std::size_t t = 0; t < span.floats; t += w) {
+          for (std::size_t t = 0; t < n; t += w) {
             const batch xv = batch::load_unaligned(xs + t);
-            const batch dz = pre_activation_gradient<Act>(xv, gs, sc.data(), sh.data(), t);
-            xsimd::fma(batch::load_unaligned(c1.data() + t), dz,
-                       xsimd::fma(xv, batch::load_unaligned(cx.data() + t), batch::load_unaligned(c0.data() + t)))
+            const batch dz = pre_activation_gradient<Act>(xv, gs, sc, sh, t);
+            xsimd::fma(batch::load_unaligned(c1 + t), dz,
+                       xsimd::fma(xv, batch::load_unaligned(cx + t), batch::load_unaligned(c0 + t)))
                 .store_unaligned(out + t);
           }
         },

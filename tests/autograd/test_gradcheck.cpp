@@ -99,6 +99,20 @@ TEST_CASE("gradcheck: squeeze-excite pieces, add, resize, dropout", "[autograd]"
       },
       {x, s}));
   require_close(ag::gradcheck([&] { return ag::dot(ag::add(x, y), random_tensor({2, 3, 4, 5}, 115)); }, {x, y}));
+  // add hands its output gradient to its first input when that has none yet: chains of adds,
+  // an input on both sides, an input that already has a gradient.
+  require_close(ag::gradcheck(
+      [&] {
+        return ag::dot(ag::add(ag::add(x, y), x), random_tensor({2, 3, 4, 5}, 118));
+      },
+      {x, y}));
+  require_close(ag::gradcheck([&] { return ag::dot(ag::add(x, x), random_tensor({2, 3, 4, 5}, 119)); }, {x}));
+  require_close(ag::gradcheck(
+      [&] {
+        const auto sum = ag::add(y, x);
+        return ag::add(ag::dot(sum, random_tensor({2, 3, 4, 5}, 122)), ag::dot(y, random_tensor({2, 3, 4, 5}, 123)));
+      },
+      {x, y}));
   require_close(ag::gradcheck(
       [&] {
         return ag::dot(ag::resize_bilinear(x, 5, 3), random_tensor({2, 5, 3, 5}, 116));

@@ -449,8 +449,8 @@ variable<T> add(const variable<T>& a, const variable<T>& b) {
   auto r = detail::result(std::move(y), on_tape);
   if (on_tape)
     tape<T>::current().record("add", [a, b, r]() mutable {
-      detail::add_into(a, r.grad().data());
       detail::add_into(b, r.grad().data());
+      if (a.requires_grad()) a.take_grad_from(r);  // last reader of r's gradient: a takes the buffer
     });
   return r;
 }

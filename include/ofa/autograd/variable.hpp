@@ -66,6 +66,22 @@ class variable {
         for (std::size_t i = b; i < e; ++i) g[i] += delta[i];
     });
   }
+  /** @brief Adds `source`'s gradient into this one. When this one has none yet, `source`'s
+   *  buffer is handed over instead of copied, and `source`'s gradient is left unset (zero): for
+   *  the output of an op whose backward is the last reader of that gradient (a residual add
+   *  passes its output gradient on; the tape keeps no non-leaf gradient, as PyTorch). */
+  void take_grad_from(const variable& source) const {
+    auto& n = checked();
+    auto& from = source.checked();
+    if (&n != &from && !n.grad_valid && from.grad_valid && from.grad.shape() == n.value.shape()) {
+      n.grad = std::move(from.grad);
+      n.grad_valid = true;
+      from.grad = tensor<T>{};
+      from.grad_valid = false;
+      return;
+    }
+    accumulate_grad(source.grad().data());
+  }
   /** @brief The gradient buffer for a kernel that overwrites all of it (beta = 0) when `fresh`,
    *  else adds into it. */
   T* grad_for_write(bool& fresh) const {

@@ -82,6 +82,16 @@ bool direct_conv_fits(const conv_shape& s, int out_channels) {
   return s.kernel * s.kernel * s.channels <= 64 && out_channels >= static_cast<int>(xsimd::batch<float, Arch>::size);
 }
 
+/// Calls f(std::integral_constant<int, 6>) for the stem's pixel step (stride 2 · 3 channels),
+/// else f(std::integral_constant<int, 0>) (meaning: the runtime value).
+template <class F>
+void with_pixel_step(int step, const F& f) {
+  if (step == 6)
+    f(std::integral_constant<int, 6>{});
+  else
+    f(std::integral_constant<int, 0>{});
+}
+
 /// The weight [Cout][tap] transposed to [tap][Cout]: one vector of output channels per tap.
 inline pooled_vector<float> taps_by_channel(const float* weight, int out_channels, int taps) {
   pooled_vector<float> t(static_cast<std::size_t>(taps) * out_channels);
@@ -117,43 +127,49 @@ struct direct_conv_forward_kernel {
     const auto wt = taps_by_channel(weight, out_channels, taps);
     constexpr int block = 8;  // output pixels per register block: 8 independent FMA chains
     const int p = s.pad(), k = s.kernel, C = s.channels;
-    tbb::parallel_for(0, s.batch * oh, [&](int row) {
-      const int n = row / oh, oy = row % oh;
-      float* out_row = out + static_cast<std::ptrdiff_t>(row) * ow * out_channels;
-      for (int ox0 = 0; ox0 < ow; ox0 += block) {
-        const bool interior = ox0 * s.stride - p >= 0 && (ox0 + block - 1) * s.stride - p + k <= s.width;
-        for (int c0 = 0; c0 < out_channels; c0 += width) {
-          // Channel vectors; the last overlaps the one before when Cout is not a multiple of the width.
-          const int c = c0 + width <= out_channels ? c0 : out_channels - width;
-          if (!interior) {  // the row's ends: pixel by pixel, taps checked
-            for (int ox = ox0; ox < std::min(ow, ox0 + block); ++ox) {
-              batch acc(0.0f);
-              for_each_tap(s, in, n, oy, ox, [&](int t, float v) {
-                acc = xsimd::fma(batch(v),
-                                 batch::load_unaligned(wt.data() + static_cast<std::ptrdiff_t>(t) * out_channels + c),
-                                 acc);
-              });
-              acc.store_unaligned(out_row + static_cast<std::ptrdiff_t>(ox) * out_channels + c);
+    // The input step between neighbouring output pixels, stride·Cin: a constant for the stem
+    // (2·3), so that the block's broadcasts address one register plus fixed offsets (as a
+    // runtime value, eight index registers spilled).
+    with_pixel_step(s.stride * C, [&](auto pixel_step) {
+      const int step = decltype(pixel_step)::value ? decltype(pixel_step)::value : s.stride * C;
+      tbb::parallel_for(0, s.batch * oh, [&](int row) {
+        const int n = row / oh, oy = row % oh;
+        float* out_row = out + static_cast<std::ptrdiff_t>(row) * ow * out_channels;
+        for (int ox0 = 0; ox0 < ow; ox0 += block) {
+          const bool interior = ox0 * s.stride - p >= 0 && (ox0 + block - 1) * s.stride - p + k <= s.width;
+          for (int c0 = 0; c0 < out_channels; c0 += width) {
+            // Channel vectors; the last overlaps the one before when Cout is not a multiple of the width.
+            const int c = c0 + width <= out_channels ? c0 : out_channels - width;
+            if (!interior) {  // the row's ends: pixel by pixel, taps checked
+              for (int ox = ox0; ox < std::min(ow, ox0 + block); ++ox) {
+                batch acc(0.0f);
+                for_each_tap(s, in, n, oy, ox, [&](int t, float v) {
+                  acc = xsimd::fma(batch(v),
+                                   batch::load_unaligned(wt.data() + static_cast<std::ptrdiff_t>(t) * out_channels + c),
+                                   acc);
+                });
+                acc.store_unaligned(out_row + static_cast<std::ptrdiff_t>(ox) * out_channels + c);
+              }
+              continue;
             }
-            continue;
-          }
-          batch acc[block];
-          for (auto& a : acc) a = batch(0.0f);
-          for (int ky = 0; ky < k; ++ky) {
-            const int iy = oy * s.stride - p + ky;
-            if (iy < 0 || iy >= s.height) continue;
-            const float* px =
-                in + ((static_cast<std::ptrdiff_t>(n) * s.height + iy) * s.width + ox0 * s.stride - p) * C;
-            for (int t = 0; t < k * C; ++t) {  // (kx, ci) of this row of taps
-              const batch wv =
-                  batch::load_unaligned(wt.data() + static_cast<std::ptrdiff_t>(ky * k * C + t) * out_channels + c);
-              for (int j = 0; j < block; ++j) acc[j] = xsimd::fma(batch(px[j * s.stride * C + t]), wv, acc[j]);
+            batch acc[block];
+            for (auto& a : acc) a = batch(0.0f);
+            for (int ky = 0; ky < k; ++ky) {
+              const int iy = oy * s.stride - p + ky;
+              if (iy < 0 || iy >= s.height) continue;
+              const float* px =
+                  in + ((static_cast<std::ptrdiff_t>(n) * s.height + iy) * s.width + ox0 * s.stride - p) * C;
+              for (int t = 0; t < k * C; ++t) {  // (kx, ci) of this row of taps
+                const batch wv =
+                    batch::load_unaligned(wt.data() + static_cast<std::ptrdiff_t>(ky * k * C + t) * out_channels + c);
+                for (int j = 0; j < block; ++j) acc[j] = xsimd::fma(batch(px[j * step + t]), wv, acc[j]);
+              }
             }
+            for (int j = 0; j < block; ++j)
+              acc[j].store_unaligned(out_row + static_cast<std::ptrdiff_t>(ox0 + j) * out_channels + c);
           }
-          for (int j = 0; j < block; ++j)
-            acc[j].store_unaligned(out_row + static_cast<std::ptrdiff_t>(ox0 + j) * out_channels + c);
         }
-      }
+      });
     });
     return true;
   }
@@ -176,7 +192,8 @@ struct direct_conv_weight_gradient_kernel {
     // When Cout is not a multiple of the width, the last vector overlaps the one before it; its
     // overlapping lanes must add zero. The lanes it owns, computed once:
     const auto owned = lane_at_least<batch>(out_channels % width == 0 ? 0 : width - out_channels % width);
-    auto add_rows = [&](std::size_t begin, std::size_t end, float* acc) {
+    auto add_rows = [&](std::size_t begin, std::size_t end, float* acc, auto pixel_step) {
+      const int step = decltype(pixel_step)::value ? decltype(pixel_step)::value : s.stride * C;
       for (std::size_t row = begin; row < end; ++row) {
         const int n = static_cast<int>(row) / oh, oy = static_cast<int>(row) % oh;
         const float* g_row = d_out + row * ow * out_channels;
@@ -209,7 +226,7 @@ struct direct_conv_weight_gradient_kernel {
               for (int t = 0; t < k * C; ++t) {  // taps are independent chains: they overlap in flight
                 float* a = acc + static_cast<std::ptrdiff_t>(ky * k * C + t) * out_channels + c;
                 batch sum = batch::load_unaligned(a);
-                for (int j = 0; j < block; ++j) sum = xsimd::fma(batch(px[j * s.stride * C + t]), g[j], sum);
+                for (int j = 0; j < block; ++j) sum = xsimd::fma(batch(px[j * step + t]), g[j], sum);
                 sum.store_unaligned(a);
               }
             }
@@ -217,7 +234,11 @@ struct direct_conv_weight_gradient_kernel {
         }
       }
     };
-    parallel::deterministic_sum<float>(rows, std::max<std::size_t>(1, (rows + 15) / 16), size, sum.data(), add_rows);
+    with_pixel_step(s.stride * C, [&](auto pixel_step) {  // a constant step, as in the forward
+      parallel::deterministic_sum<float>(
+          rows, std::max<std::size_t>(1, (rows + 15) / 16), size, sum.data(),
+          [&](std::size_t begin, std::size_t end, float* acc) { add_rows(begin, end, acc, pixel_step); });
+    });
     for (int o = 0; o < out_channels; ++o)
       for (int t = 0; t < taps; ++t) d_weight[o * taps + t] += sum[static_cast<std::size_t>(t) * out_channels + o];
     return true;

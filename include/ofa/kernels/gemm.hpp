@@ -90,6 +90,10 @@ struct gemm_blocking {
   static constexpr int mc = 96;   // M block per task: MC×KC of A stays in L2
   // A read in place, not packed, for up to this many column panels per task, or up to this K
   static constexpr int direct_a_max_panels = 4, direct_a_max_k = 64;
+  // Products below this many multiply-adds (a few microseconds on one core: the kernel
+  // transforms, squeeze-excite layers at small batches) run on the calling thread: waking the
+  // workers and joining them costs as much as they would save.
+  static constexpr double parallel_min_macs = 1 << 17;
 };
 
 /// Packs rows [i0, i0+mc) × cols [p0, p0+kc) of op(A) into MR-row panels, zero-padded.
@@ -418,7 +422,8 @@ void gemm_split_k(const split_k_plan& plan, trans ta, trans tb, int m, int n, in
                   int lda, const float* b, int ldb, float beta, float* c, int ldc) {
   const std::size_t area = static_cast<std::size_t>(m) * n;
   pooled_vector<float> partial(area * plan.slices);
-  const bool parallel_slice = plan.slices == 1;  // one slice: the threads share it instead
+  // One slice: the threads share it instead (unless it is too small to share).
+  const bool parallel_slice = plan.slices == 1 && double(m) * n * k >= gemm_blocking::parallel_min_macs;
   tbb::parallel_for(0, plan.slices, [&](int s) {
     const int k0 = s * plan.slice_k, kn = std::min(plan.slice_k, k - k0);
     // Column k0 of op(A) and row k0 of op(B).
@@ -462,7 +467,8 @@ struct gemm_kernel {
       if (plan.slices > 1 || plan.transposed)
         return gemm_split_k<Arch>(plan, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     }
-    gemm_blocked_tiled<Arch>(true, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, prepacked, bias, act);
+    const bool parallel = double(m) * n * k >= gemm_blocking::parallel_min_macs;
+    gemm_blocked_tiled<Arch>(parallel, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, prepacked, bias, act);
   }
 };
 }  // namespace detail

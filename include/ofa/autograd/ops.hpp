@@ -103,7 +103,7 @@ void backprop_into(const variable<T>& x, Compute&& compute) {
   }
   pooled_vector<T> tmp(x.value().size());
   compute(tmp.data());
-  for (std::size_t i = 0; i < tmp.size(); ++i) g[i] += tmp[i];
+  x.accumulate_grad(tmp.data());  // the gradient is valid now: a parallel add
 }
 
 template <class T>

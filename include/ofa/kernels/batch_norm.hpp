@@ -236,8 +236,8 @@ struct channel_span {
 /// after the last whole span.
 ///
 /// The accumulators live in registers: a group of up to four vectors of a span is summed down
-/// all spans of a block, then the next group (kept in memory between spans, each addition waited
-/// on the store of the one before: 3x slower). Each block of 64 spans is flushed into double
+/// all spans of a block, then the next group. (Kept in memory between spans, every addition
+/// waited on the store of the one before: 3x slower.) Each block of 64 spans is flushed into double
 /// slots: float speed, double accuracy over long columns, the same result on any thread count.
 template <class Arch, class AddVector, class AddRow>
 void span_channel_sums(std::size_t m, std::size_t c, const channel_span& span, double* sums,
@@ -247,7 +247,7 @@ void span_channel_sums(std::size_t m, std::size_t c, const channel_span& span, d
   const std::size_t n = span.floats, vectors = n / w;
   const std::size_t chunk = (bn_chunk(m) + span.rows - 1) / span.rows * span.rows;  // chunks start on a span
   const std::size_t block = span.rows * 64;
-  // Groups as even as four registers pairs allow: 9 vectors run as 3 + 3 + 3, not 4 + 4 + 1.
+  // Groups as even as four register pairs allow: 9 vectors run as 3 + 3 + 3, not 4 + 4 + 1.
   const std::size_t groups = (vectors + 3) / 4;
   parallel::deterministic_sum<double>(m, chunk, 2 * c, sums, [&](std::size_t b, std::size_t e, double* acc) {
     pooled_vector<double> slots(2 * n, 0.0);

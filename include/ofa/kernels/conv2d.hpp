@@ -82,14 +82,14 @@ bool direct_conv_fits(const conv_shape& s, int out_channels) {
   return s.kernel * s.kernel * s.channels <= 64 && out_channels >= static_cast<int>(xsimd::batch<float, Arch>::size);
 }
 
-/// Calls f(std::integral_constant<int, 6>) for the stem's pixel step (stride 2 · 3 channels),
-/// else f(std::integral_constant<int, 0>) (meaning: the runtime value).
+/// Calls f(step): as std::integral_constant<int, 6> for the stem's pixel step (stride 2 · 3
+/// channels), so that `j * step` folds to a constant, else as the runtime int.
 template <class F>
 void with_pixel_step(int step, const F& f) {
   if (step == 6)
     f(std::integral_constant<int, 6>{});
   else
-    f(std::integral_constant<int, 0>{});
+    f(step);
 }
 
 /// The weight [Cout][tap] transposed to [tap][Cout]: one vector of output channels per tap.
@@ -130,8 +130,7 @@ struct direct_conv_forward_kernel {
     // The input step between neighbouring output pixels, stride·Cin: a constant for the stem
     // (2·3), so that the block's broadcasts address one register plus fixed offsets (as a
     // runtime value, eight index registers spilled).
-    with_pixel_step(s.stride * C, [&](auto pixel_step) {
-      const int step = decltype(pixel_step)::value ? decltype(pixel_step)::value : s.stride * C;
+    with_pixel_step(s.stride * C, [&](auto step) {
       tbb::parallel_for(0, s.batch * oh, [&](int row) {
         const int n = row / oh, oy = row % oh;
         float* out_row = out + static_cast<std::ptrdiff_t>(row) * ow * out_channels;
@@ -192,8 +191,7 @@ struct direct_conv_weight_gradient_kernel {
     // When Cout is not a multiple of the width, the last vector overlaps the one before it; its
     // overlapping lanes must add zero. The lanes it owns, computed once:
     const auto owned = lane_at_least<batch>(out_channels % width == 0 ? 0 : width - out_channels % width);
-    auto add_rows = [&](std::size_t begin, std::size_t end, float* acc, auto pixel_step) {
-      const int step = decltype(pixel_step)::value ? decltype(pixel_step)::value : s.stride * C;
+    auto add_rows = [&](std::size_t begin, std::size_t end, float* acc, auto step) {
       for (std::size_t row = begin; row < end; ++row) {
         const int n = static_cast<int>(row) / oh, oy = static_cast<int>(row) % oh;
         const float* g_row = d_out + row * ow * out_channels;
@@ -234,10 +232,10 @@ struct direct_conv_weight_gradient_kernel {
         }
       }
     };
-    with_pixel_step(s.stride * C, [&](auto pixel_step) {  // a constant step, as in the forward
+    with_pixel_step(s.stride * C, [&](auto step) {  // a constant step, as in the forward
       parallel::deterministic_sum<float>(
           rows, std::max<std::size_t>(1, (rows + 15) / 16), size, sum.data(),
-          [&](std::size_t begin, std::size_t end, float* acc) { add_rows(begin, end, acc, pixel_step); });
+          [&](std::size_t begin, std::size_t end, float* acc) { add_rows(begin, end, acc, step); });
     });
     for (int o = 0; o < out_channels; ++o)
       for (int t = 0; t < taps; ++t) d_weight[o * taps + t] += sum[static_cast<std::size_t>(t) * out_channels + o];

@@ -94,6 +94,10 @@ struct gemm_blocking {
   // transforms, squeeze-excite layers at small batches) run on the calling thread: waking the
   // workers and joining them costs as much as they would save.
   static constexpr double parallel_min_macs = 1 << 17;
+  static bool worth_parallel(int m, int n, int k) { return double(m) * n * k >= parallel_min_macs; }
+  // An operand is read in place down a leading dimension that is not a multiple of 4 KiB: at
+  // such a stride every row of a tile or panel would map to the same cache sets.
+  static bool readable_in_place(int ld) { return ld % 1024 != 0; }
 };
 
 /// Packs rows [i0, i0+mc) × cols [p0, p0+kc) of op(A) into MR-row panels, zero-padded.
@@ -293,9 +297,8 @@ void gemm_blocked(bool parallel, trans ta, trans tb, int m, int n, int k, float 
   // B without transposition is read in place, row by row, for its whole column panels: packing
   // would read and write it once more (for the weight gradient dW = dYᵀ·X, B is the layer's
   // input X, an activation). Only a last, partial panel is packed, so that no vector load runs
-  // past a row. A leading dimension of a multiple of 4 KiB would map every row of a panel to the
-  // same cache sets: such a B is packed whole.
-  const int whole_panels = !prepacked && tb == trans::no && ldb % 1024 != 0 ? n / nr : 0;
+  // past a row.
+  const int whole_panels = !prepacked && tb == trans::no && gemm_blocking::readable_in_place(ldb) ? n / nr : 0;
   const int packed_panels = n_panels - whole_panels;
   const std::ptrdiff_t packed_width = static_cast<std::ptrdiff_t>(packed_panels) * nr;
   // The packed panels of every K block (as pack_weights lays them out) in one parallel pass, then
@@ -332,7 +335,7 @@ void gemm_blocked(bool parallel, trans ta, trans tb, int m, int n, int k, float 
     //   would hold the same MR floats per column, only closer together.
     const bool direct =
         ta == trans::no ? jp_end - jp_begin <= gemm_blocking::direct_a_max_panels || k <= gemm_blocking::direct_a_max_k
-                        : lda % 1024 != 0;
+                        : gemm_blocking::readable_in_place(lda);
     const int full_rows = direct ? mc / mr * mr : 0;
     alignas(64) float packed_a[gemm_blocking::mc * gemm_blocking::kc];
     for (int p0 = 0; p0 < k; p0 += kc_max) {
@@ -423,7 +426,7 @@ void gemm_split_k(const split_k_plan& plan, trans ta, trans tb, int m, int n, in
   const std::size_t area = static_cast<std::size_t>(m) * n;
   pooled_vector<float> partial(area * plan.slices);
   // One slice: the threads share it instead (unless it is too small to share).
-  const bool parallel_slice = plan.slices == 1 && double(m) * n * k >= gemm_blocking::parallel_min_macs;
+  const bool parallel_slice = plan.slices == 1 && gemm_blocking::worth_parallel(m, n, k);
   tbb::parallel_for(0, plan.slices, [&](int s) {
     const int k0 = s * plan.slice_k, kn = std::min(plan.slice_k, k - k0);
     // Column k0 of op(A) and row k0 of op(B).
@@ -467,8 +470,8 @@ struct gemm_kernel {
       if (plan.slices > 1 || plan.transposed)
         return gemm_split_k<Arch>(plan, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     }
-    const bool parallel = double(m) * n * k >= gemm_blocking::parallel_min_macs;
-    gemm_blocked_tiled<Arch>(parallel, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, prepacked, bias, act);
+    gemm_blocked_tiled<Arch>(gemm_blocking::worth_parallel(m, n, k), ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c,
+                             ldc, prepacked, bias, act);
   }
 };
 }  // namespace detail

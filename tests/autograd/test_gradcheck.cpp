@@ -75,6 +75,18 @@ TEST_CASE("gradcheck: batch norm (plain and with a fused activation), training a
                         {x, gamma, beta}),
           1e-5);
     }
+  // The first gradient of x is computed in place over the output gradient; a second BN on the
+  // same x then adds into it.
+  const auto r2 = random_tensor({3, 2, 2, 5}, 96);
+  require_close(ag::gradcheck(
+                    [&] {
+                      auto bn = [&](ofa::activation act) {
+                        return ag::batch_norm(x, gamma, beta, rm, rv, true, 0.1, 1e-5, act);
+                      };
+                      return ag::add(ag::dot(bn(ofa::activation::relu), r), ag::dot(bn(ofa::activation::none), r2));
+                    },
+                    {x, gamma, beta}),
+                1e-5);
 }
 
 TEST_CASE("gradcheck: activations away from their kinks", "[autograd]") {
@@ -96,6 +108,13 @@ TEST_CASE("gradcheck: squeeze-excite pieces, add, resize, dropout", "[autograd]"
   require_close(ag::gradcheck(
       [&] {
         return ag::dot(ag::channel_scale(x, s), random_tensor({2, 3, 4, 5}, 114));
+      },
+      {x, s}));
+  // x scaled twice: the first gradient in place, the second added
+  require_close(ag::gradcheck(
+      [&] {
+        return ag::dot(ag::add(ag::channel_scale(x, s), ag::channel_scale(x, ag::hsigmoid(s))),
+                       random_tensor({2, 3, 4, 5}, 124));
       },
       {x, s}));
   require_close(ag::gradcheck([&] { return ag::dot(ag::add(x, y), random_tensor({2, 3, 4, 5}, 115)); }, {x, y}));

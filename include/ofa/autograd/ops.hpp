@@ -326,20 +326,24 @@ variable<T> batch_norm(const variable<T>& x, const variable<T>& gamma, const var
   auto r = detail::result(std::move(y), on_tape);
   if (on_tape)
     tape<T>::current().record(name, [x, gamma, beta, r, m, c, saved, act]() mutable {
-      auto run = [&](T* dx) {
+      auto run = [&](const T* dy, T* dx) {  // element-wise in dx: dx may be dy
         T* dgamma = gamma.requires_grad() ? gamma.grad().data() : nullptr;
         T* dbeta = beta.requires_grad() ? beta.grad().data() : nullptr;
         if constexpr (std::is_same_v<T, float>)
-          kernels::batch_norm_backward(m, c, x.value().data(), r.grad().data(), gamma.value().data(),
-                                       beta.value().data(), *saved, dx, dgamma, dbeta, act);
+          kernels::batch_norm_backward(m, c, x.value().data(), dy, gamma.value().data(), beta.value().data(), *saved,
+                                       dx, dgamma, dbeta, act);
         else
-          kernels::batch_norm_backward_reference(m, c, x.value().data(), r.grad().data(), gamma.value().data(),
-                                                 beta.value().data(), *saved, dx, dgamma, dbeta, act);
+          kernels::batch_norm_backward_reference(m, c, x.value().data(), dy, gamma.value().data(), beta.value().data(),
+                                                 *saved, dx, dgamma, dbeta, act);
       };
-      if (!x.requires_grad())
-        run(nullptr);
-      else
-        detail::backprop_into(x, run);
+      if (!x.requires_grad()) {
+        run(r.grad().data(), nullptr);
+      } else if (x.adopt_grad_buffer(r)) {  // x's first gradient: computed in place over dy
+        T* g = x.grad().data();
+        run(g, g);
+      } else {
+        detail::backprop_into(x, [&](T* dx) { run(r.grad().data(), dx); });
+      }
     });
   return r;
 }
@@ -427,7 +431,13 @@ variable<T> channel_scale(const variable<T>& x, const variable<T>& s) {
       pooled_vector<T> ds(n * c);
       kernels::channel_scale_backward(n, hw, c, x.value().data(), r.grad().data(), ds.data());
       detail::add_into(s, ds.data());
-      detail::backprop_into(x, [&](T* dx) { kernels::channel_scale(n, hw, c, r.grad().data(), s.value().data(), dx); });
+      if (x.adopt_grad_buffer(r)) {  // x's first gradient: dy scaled in place
+        T* g = x.grad().data();
+        kernels::channel_scale(n, hw, c, g, s.value().data(), g);
+      } else {
+        detail::backprop_into(x,
+                              [&](T* dx) { kernels::channel_scale(n, hw, c, r.grad().data(), s.value().data(), dx); });
+      }
     });
   return r;
 }

@@ -71,16 +71,22 @@ class variable {
    *  the output of an op whose backward is the last reader of that gradient (a residual add
    *  passes its output gradient on; the tape keeps no non-leaf gradient, as PyTorch). */
   void take_grad_from(const variable& source) const {
+    if (!adopt_grad_buffer(source)) accumulate_grad(source.grad().data());
+  }
+  /** @brief When this variable has no gradient yet and `source` has one of this value's shape:
+   *  moves `source`'s gradient buffer here (its contents become this gradient, `source`'s is
+   *  left unset) and returns true; else changes nothing and returns false. For an element-wise
+   *  backward that then overwrites the buffer in place, dy into dx (batch norm): no fresh buffer,
+   *  whose first write would have to fetch its lines from memory. */
+  bool adopt_grad_buffer(const variable& source) const {
     auto& n = checked();
     auto& from = source.checked();
-    if (&n != &from && !n.grad_valid && from.grad_valid && from.grad.shape() == n.value.shape()) {
-      n.grad = std::move(from.grad);
-      n.grad_valid = true;
-      from.grad = tensor<T>{};
-      from.grad_valid = false;
-      return;
-    }
-    accumulate_grad(source.grad().data());
+    if (&n == &from || n.grad_valid || !from.grad_valid || from.grad.shape() != n.value.shape()) return false;
+    n.grad = std::move(from.grad);
+    n.grad_valid = true;
+    from.grad = tensor<T>{};
+    from.grad_valid = false;
+    return true;
   }
   /** @brief The gradient buffer for a kernel that overwrites all of it (beta = 0) when `fresh`,
    *  else adds into it. */

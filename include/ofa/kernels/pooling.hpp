@@ -61,10 +61,14 @@ template <class T>
 void channel_scale_backward(std::size_t n, std::size_t hw, std::size_t c, const T* x, const T* dy, T* ds) {
   parallel::for_chunks(n, 1, [&](std::size_t b, std::size_t e) {
     for (std::size_t i = b; i < e; ++i) {
-      T* o = ds + i * c;
+      // restrict: the sums may stay in registers and the loop vectorise (through plain pointers
+      // every store to o could change dy or x, as far as the compiler knows)
+      T* __restrict o = ds + i * c;
+      const T* __restrict g = dy + i * hw * c;
+      const T* __restrict v = x + i * hw * c;
       std::fill(o, o + c, T(0));
       for (std::size_t p = 0; p < hw; ++p)
-        for (std::size_t j = 0; j < c; ++j) o[j] += dy[(i * hw + p) * c + j] * x[(i * hw + p) * c + j];
+        for (std::size_t j = 0; j < c; ++j) o[j] += g[p * c + j] * v[p * c + j];
     }
   });
 }

@@ -63,6 +63,25 @@ TEST_CASE("batch norm and channel scale overwrite the output gradient with the i
   }
 }
 
+TEST_CASE("backward releases an op's saved tensors and gradients as soon as its closure has run", "[autograd]") {
+  auto x = param({4, 6}, 16, 1.0);
+  const auto r = param({4, 6}, 17, 1.0).value();
+  std::weak_ptr<ag::node<float>> inner;
+  bool released_before_the_end = false;
+  ag::tape<float>::current().clear();
+  // recorded first, so run last: by then the closures that held the inner result have run
+  ag::tape<float>::current().record("probe", [&] { released_before_the_end = inner.expired(); });
+  auto loss = [&] {
+    auto h = ag::activate(ag::activate(x, ofa::activation::relu), ofa::activation::hswish);
+    inner = h.handle();
+    return ag::dot(h, r);
+  }();
+  CHECK_FALSE(inner.expired());  // the tape holds it for the backward pass
+  ag::backward(loss);
+  CHECK(released_before_the_end);
+  CHECK(x.has_grad());
+}
+
 TEST_CASE("no_grad records nothing", "[autograd]") {
   auto w = param({3, 4}, 2, 1.0);
   auto x = fvar(ofa::make_tensor<float>({2, 4}, 1.0f));

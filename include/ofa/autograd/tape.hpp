@@ -1,7 +1,8 @@
 #pragma once
 /// @file
 /// The tape: each op run while recording appends its backward closure;
-/// backward() seeds d(loss)/d(loss) = 1 and runs the closures in reverse.
+/// backward() seeds d(loss)/d(loss) = 1 and runs the closures in reverse,
+/// releasing each as soon as it has run.
 /// Gradients accumulate across backward() calls until zeroed, so the trainer
 /// can sum several subnets' gradients into one step. One tape per thread and
 /// value type; no_grad turns recording off (evaluation: no closures, no saved
@@ -50,6 +51,9 @@ class tape {
     for (auto it = entries.rbegin(); it != entries.rend(); ++it) {
       profiling::scope timing(it->op, profiling::phase::backward);
       it->backward();
+      // Its saved tensors and captured gradients go back to the pool now, not after the whole
+      // pass: a lower peak, and the next gradient buffers are blocks still warm in the cache.
+      it->backward = nullptr;
     }
   }
 

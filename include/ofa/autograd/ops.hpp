@@ -145,12 +145,7 @@ variable<T> pointwise(const variable<T>& x, const variable<T>& w, int out, int i
   if (on_tape)
     tape<T>::current().record(name, [x, w, r, m, out, in, ldw]() mutable {
       const T* dy = r.grad().data();
-      if (x.requires_grad()) {
-        bool fresh = false;
-        T* dx = x.grad_for_write(fresh);
-        kernels::gemm_any<T>(kernels::trans::no, kernels::trans::no, m, in, out, T(1), dy, out, w.value().data(), ldw,
-                             fresh ? T(0) : T(1), dx, in);
-      }
+      // The weight gradient first, so that the input gradient is fresh in the cache for the op before.
       if (w.requires_grad()) {
         // The whole weight active: the first contribution overwrites the lazily zeroed gradient.
         const bool whole = std::size_t(out) == w.value().shape()[0] && std::size_t(in) == w.value().shape()[1];
@@ -158,6 +153,12 @@ variable<T> pointwise(const variable<T>& x, const variable<T>& w, int out, int i
         T* dw = whole ? w.grad_for_write(fresh) : w.grad().data();
         kernels::gemm_any<T>(kernels::trans::yes, kernels::trans::no, out, in, m, T(1), dy, out, x.value().data(), in,
                              fresh ? T(0) : T(1), dw, ldw);
+      }
+      if (x.requires_grad()) {
+        bool fresh = false;
+        T* dx = x.grad_for_write(fresh);
+        kernels::gemm_any<T>(kernels::trans::no, kernels::trans::no, m, in, out, T(1), dy, out, w.value().data(), ldw,
+                             fresh ? T(0) : T(1), dx, in);
       }
     });
   return r;
@@ -220,12 +221,8 @@ variable<T> depthwise(const variable<T>& x, const variable<T>& w, int kernel, in
     tape<T>::current().record(name, [x, w, r, s, full_k, max_c]() mutable {
       const T* dy = r.grad().data();
       auto view = kernel_view<const T>::centre(w.value().data(), full_k, max_c, s.kernel, s.channels);
-      detail::backprop_into(x, [&](T* dx) {
-        if constexpr (std::is_same_v<T, float>)
-          kernels::depthwise_backward_input(s, dy, view, dx);
-        else
-          kernels::depthwise_backward_input_reference(s, dy, view, dx);
-      });
+      // The weight gradient first: the input gradient, written last, is then still in the cache
+      // when the op before reads it (a batch norm, in place).
       if (w.requires_grad()) {
         pooled_vector<T> dw(static_cast<std::size_t>(s.kernel) * s.kernel * s.channels);
         if constexpr (std::is_same_v<T, float>)
@@ -238,6 +235,12 @@ variable<T> depthwise(const variable<T>& x, const variable<T>& w, int kernel, in
             for (int c = 0; c < s.channels; ++c)
               g.tap(ky, kx)[c] += dw[static_cast<std::size_t>((ky * s.kernel + kx) * s.channels + c)];
       }
+      detail::backprop_into(x, [&](T* dx) {
+        if constexpr (std::is_same_v<T, float>)
+          kernels::depthwise_backward_input(s, dy, view, dx);
+        else
+          kernels::depthwise_backward_input_reference(s, dy, view, dx);
+      });
     });
   return r;
 }

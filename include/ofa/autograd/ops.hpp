@@ -106,6 +106,20 @@ void backprop_into(const variable<T>& x, Compute&& compute) {
   x.accumulate_grad(tmp.data());  // the gradient is valid now: a parallel add
 }
 
+/// backprop_into for a backward that is element-wise in r's gradient (dx[i] reads dy[i] and no
+/// other element of dy): compute(dy, dx) runs in place, dx = dy, when x adopts r's gradient
+/// buffer (x's first contribution), so that no fresh buffer is written; else as backprop_into.
+template <class T, class Compute>
+void backprop_elementwise(const variable<T>& x, const variable<T>& r, Compute&& compute) {
+  if (!x.requires_grad()) return;
+  if (x.adopt_grad_buffer(r)) {
+    T* g = x.grad().data();
+    compute(g, g);
+    return;
+  }
+  backprop_into(x, [&](T* dx) { compute(r.grad().data(), dx); });
+}
+
 template <class T>
 std::vector<std::size_t> shape_of(const tensor<T>& t) {
   return std::vector<std::size_t>(t.shape().begin(), t.shape().end());
@@ -339,14 +353,10 @@ variable<T> batch_norm(const variable<T>& x, const variable<T>& gamma, const var
           kernels::batch_norm_backward_reference(m, c, x.value().data(), dy, gamma.value().data(), beta.value().data(),
                                                  *saved, dx, dgamma, dbeta, act);
       };
-      if (!x.requires_grad()) {
-        run(r.grad().data(), nullptr);
-      } else if (x.adopt_grad_buffer(r)) {  // x's first gradient: computed in place over dy
-        T* g = x.grad().data();
-        run(g, g);
-      } else {
-        detail::backprop_into(x, [&](T* dx) { run(r.grad().data(), dx); });
-      }
+      if (x.requires_grad())
+        detail::backprop_elementwise(x, r, run);
+      else
+        run(r.grad().data(), nullptr);  // dgamma and dbeta only
     });
   return r;
 }
@@ -434,13 +444,8 @@ variable<T> channel_scale(const variable<T>& x, const variable<T>& s) {
       pooled_vector<T> ds(n * c);
       kernels::channel_scale_backward(n, hw, c, x.value().data(), r.grad().data(), ds.data());
       detail::add_into(s, ds.data());
-      if (x.adopt_grad_buffer(r)) {  // x's first gradient: dy scaled in place
-        T* g = x.grad().data();
-        kernels::channel_scale(n, hw, c, g, s.value().data(), g);
-      } else {
-        detail::backprop_into(x,
-                              [&](T* dx) { kernels::channel_scale(n, hw, c, r.grad().data(), s.value().data(), dx); });
-      }
+      detail::backprop_elementwise(
+          x, r, [&](const T* dy, T* dx) { kernels::channel_scale(n, hw, c, dy, s.value().data(), dx); });
     });
   return r;
 }

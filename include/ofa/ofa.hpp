@@ -23,6 +23,7 @@
 #include "ofa/spaces/mobilenet_v3.hpp"
 
 // tensors, kernels, autograd
+#include "ofa/autograd/batch_norm_depthwise.hpp"
 #include "ofa/autograd/gradcheck.hpp"
 #include "ofa/autograd/kernel_transform.hpp"
 #include "ofa/autograd/ops.hpp"

@@ -73,3 +73,37 @@ TEST_CASE("depthwise forward with the fused bias + activation", "[kernels][depth
   }
   CHECK(test::max_relative_error(out, expected) < 1e-5);
 }
+
+TEST_CASE("depthwise forward and weight gradient map their input as they load it (a fused batch norm)",
+          "[kernels][depthwise]") {
+  std::uint64_t seed = 300;
+  for (int k : {3, 5, 7})
+    for (int stride : {1, 2})
+      for (int channels : {5, 16, 37})
+        for (auto act : {ofa::activation::none, ofa::activation::relu, ofa::activation::hswish}) {
+          const conv_shape s{2, 9, 11, channels, k, stride};
+          const auto w = test::random_vector<float>(static_cast<std::size_t>(k) * k * channels, seed++);
+          const ofa::kernel_view<const float> view{w.data(), k, channels, k * channels, channels};
+          const auto in = test::random_vector<float>(static_cast<std::size_t>(2) * 9 * 11 * channels, seed++, -3, 3);
+          const auto scale = test::random_vector<float>(static_cast<std::size_t>(channels), seed++, 0.5, 2.0);
+          const auto shift = test::random_vector<float>(static_cast<std::size_t>(channels), seed++);
+          // The reference runs on the mapped input, made explicitly.
+          std::vector<float> mapped(in.size());
+          for (std::size_t i = 0; i < in.size(); ++i) {
+            const auto c = i % static_cast<std::size_t>(channels);
+            const float z = in[i] * scale[c] + shift[c];
+            ofa::kernels::activation_forward_reference(act, 1, &z, &mapped[i]);
+          }
+          const std::size_t out_n = static_cast<std::size_t>(2) * s.out_height() * s.out_width() * channels;
+          const auto dy = test::random_vector<float>(out_n, seed++);
+          std::vector<float> out(out_n), ref(out_n), dw(w.size()), dw_ref(w.size());
+          const ofa::kernels::input_transform pre{scale.data(), shift.data(), act};
+          ofa::kernels::depthwise_forward(s, in.data(), view, out.data(), nullptr, ofa::activation::none, pre);
+          ofa::kernels::depthwise_forward_reference(s, mapped.data(), view, ref.data());
+          ofa::kernels::depthwise_backward_weight(s, in.data(), dy.data(), dw.data(), pre);
+          ofa::kernels::depthwise_backward_weight_reference(s, mapped.data(), dy.data(), dw_ref.data());
+          INFO("k=" << k << " stride=" << stride << " channels=" << channels << " act=" << int(act));
+          CHECK(test::max_relative_error(out, ref) < 1e-5);
+          CHECK(test::max_relative_error(dw, dw_ref) < 1e-4);
+        }
+}

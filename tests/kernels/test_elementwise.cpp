@@ -117,6 +117,20 @@ TEST_CASE("batch norm: statistics and folding are right", "[kernels][bn]") {
   CHECK(mean0 / m == Approx(beta[0]).margin(1e-4));
   // running mean moved 10% of the way to the batch mean (momentum 0.1)
   CHECK(rm1[0] == Approx(0.1 * s1.mean[0]).margin(1e-6));
+  // the statistics alone (for a consumer that normalises as it loads) are the training forward's,
+  // and BN is then x·scale + shift
+  std::vector<float> rm2(c, 0.0f), rv2(c, 1.0f), scale(c), shift(c);
+  ofa::kernels::batch_norm_saved<float> s2;
+  ofa::kernels::batch_norm_statistics(m, c, x.data(), {gamma.data(), beta.data(), rm2.data(), rv2.data()}, s2);
+  ofa::kernels::batch_norm_scale_shift(c, gamma.data(), beta.data(), s2, scale.data(), shift.data());
+  for (std::size_t j = 0; j < c; ++j) {
+    CHECK(s2.mean[j] == s1.mean[j]);
+    CHECK(s2.inv_std[j] == s1.inv_std[j]);
+    CHECK(rm2[j] == rm1[j]);
+    CHECK(rv2[j] == rv1[j]);
+    for (std::size_t r : {std::size_t{0}, m / 2, m - 1})
+      CHECK(x[r * c + j] * scale[j] + shift[j] == Approx(y1[r * c + j]).margin(1e-5));
+  }
   // folding: conv then inference BN == folded conv
   const std::size_t out_c = c, in_c = 4;
   auto w = test::random_vector<float>(out_c * in_c, 6);

@@ -125,6 +125,16 @@ std::vector<std::size_t> shape_of(const tensor<T>& t) {
   return std::vector<std::size_t>(t.shape().begin(), t.shape().end());
 }
 
+/// Adds a dense k×k×C weight gradient into the centre of w's max-size gradient.
+template <class T>
+void add_centre_gradient(const variable<T>& w, int full_k, int max_c, const kernels::conv_shape& s, const T* dw) {
+  auto g = kernel_view<T>::centre(w.grad().data(), full_k, max_c, s.kernel, s.channels);
+  for (int ky = 0; ky < s.kernel; ++ky)
+    for (int kx = 0; kx < s.kernel; ++kx)
+      for (int c = 0; c < s.channels; ++c)
+        g.tap(ky, kx)[c] += dw[static_cast<std::size_t>((ky * s.kernel + kx) * s.channels + c)];
+}
+
 [[noreturn]] inline void bad_shape(const char* op, const std::string& what) {
   throw shape_error(std::string("ofa::autograd::") + op + ": " + what);
 }
@@ -243,11 +253,7 @@ variable<T> depthwise(const variable<T>& x, const variable<T>& w, int kernel, in
           kernels::depthwise_backward_weight(s, x.value().data(), dy, dw.data());
         else
           kernels::depthwise_backward_weight_reference(s, x.value().data(), dy, dw.data());
-        auto g = kernel_view<T>::centre(w.grad().data(), full_k, max_c, s.kernel, s.channels);
-        for (int ky = 0; ky < s.kernel; ++ky)
-          for (int kx = 0; kx < s.kernel; ++kx)
-            for (int c = 0; c < s.channels; ++c)
-              g.tap(ky, kx)[c] += dw[static_cast<std::size_t>((ky * s.kernel + kx) * s.channels + c)];
+        detail::add_centre_gradient(w, full_k, max_c, s, dw.data());
       }
       detail::backprop_into(x, [&](T* dx) {
         if constexpr (std::is_same_v<T, float>)

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <type_traits>  // is_arithmetic_v
 
 #include <xsimd/xsimd.hpp>
 
@@ -87,6 +88,62 @@ T hswish_d_s(T x, T g) {
 template <class T>
 T hsig_s(T x) {
   return std::min(std::max(x + T(3), T(0)), T(6)) / T(6);
+}
+
+// The activations as compile-time functors (value and derivative, for scalars and SIMD batches
+// alike), for kernels that fuse an activation into another pass (batch norm's, the depthwise
+// input transform): one instantiation per activation, no branch in the loops. The derivative
+// is taken at the activation's input z.
+struct act_none {
+  template <class V>
+  static V value(V z) {
+    return z;
+  }
+  template <class V>
+  static V derivative(V, V g) {
+    return g;
+  }
+};
+struct act_relu {
+  template <class V>
+  static V value(V z) {
+    return relu_f(z);
+  }
+  template <class V>
+  static V derivative(V z, V g) {
+    if constexpr (std::is_arithmetic_v<V>)
+      return z > V(0) ? g : V(0);
+    else
+      return relu_d(z, g);
+  }
+};
+struct act_hswish {
+  template <class V>
+  static V value(V z) {
+    if constexpr (std::is_arithmetic_v<V>)
+      return z * hsig_s(z);
+    else
+      return hswish_f(z);
+  }
+  template <class V>
+  static V derivative(V z, V g) {
+    if constexpr (std::is_arithmetic_v<V>)
+      return hswish_d_s(z, g);
+    else
+      return hswish_d(z, g);
+  }
+};
+/// Calls f(functor) for `act`: one instantiation per activation, no branch in the loops.
+template <class F>
+void with_activation(activation act, const F& f) {
+  switch (act) {
+    case activation::relu:
+      return f(act_relu{});
+    case activation::hswish:
+      return f(act_hswish{});
+    case activation::none:
+      return f(act_none{});
+  }
 }
 
 struct unary_kernel {

@@ -48,6 +48,19 @@ template <class T>
 void batch_norm_train_reference(std::size_t m, std::size_t c, const T* x, const batch_norm_params<T>& p, T* y,
                                 batch_norm_saved<T>& saved, activation act = activation::none);
 
+/** @brief The training forward without its output: the batch statistics into `saved` and the
+ *  running statistics updated. For a consumer that normalises BN's input as it loads it (the
+ *  depthwise input_transform), so that act(BN(x)) is never written. Scalar reference, any T. */
+template <class T>
+void batch_norm_statistics_reference(std::size_t m, std::size_t c, const T* x, const batch_norm_params<T>& p,
+                                     batch_norm_saved<T>& saved);
+
+/** @brief BN in training as the affine map it is once the statistics are known:
+ *  BN(x) = x·scale + shift per channel, scale = γ/std, shift = β − mean·scale. */
+template <class T>
+void batch_norm_scale_shift(std::size_t c, const T* gamma, const T* beta, const batch_norm_saved<T>& saved, T* scale,
+                            T* shift);
+
 /** @brief Backward of the training forward, for dy = d(loss)/d(act(BN(x))): dx (overwritten;
  *  may be null), dgamma and dbeta (accumulated; may be null). Scalar reference, any T. */
 template <class T>
@@ -62,6 +75,8 @@ void batch_norm_train(std::size_t m, std::size_t c, const float* x, const batch_
 void batch_norm_backward(std::size_t m, std::size_t c, const float* x, const float* dy, const float* gamma,
                          const float* beta, const batch_norm_saved<float>& saved, float* dx, float* dgamma,
                          float* dbeta, activation act = activation::none);
+void batch_norm_statistics(std::size_t m, std::size_t c, const float* x, const batch_norm_params<float>& p,
+                           batch_norm_saved<float>& saved);
 
 /** @brief Inference: y = act((x - running_mean)/sqrt(running_var + eps)·gamma + beta). */
 template <class T>
@@ -78,60 +93,6 @@ void fold_batch_norm(std::size_t out_channels, std::size_t row_length, T* weight
 // implementation
 
 namespace detail {
-// The fused activations as value/derivative pairs, for scalars and SIMD batches alike; the
-// derivative is taken at BN's output z.
-struct bn_act_none {
-  template <class V>
-  static V value(V z) {
-    return z;
-  }
-  template <class V>
-  static V derivative(V, V g) {
-    return g;
-  }
-};
-struct bn_act_relu {
-  template <class V>
-  static V value(V z) {
-    return relu_f(z);
-  }
-  template <class V>
-  static V derivative(V z, V g) {
-    if constexpr (std::is_arithmetic_v<V>)
-      return z > V(0) ? g : V(0);
-    else
-      return relu_d(z, g);
-  }
-};
-struct bn_act_hswish {
-  template <class V>
-  static V value(V z) {
-    if constexpr (std::is_arithmetic_v<V>)
-      return z * hsig_s(z);
-    else
-      return hswish_f(z);
-  }
-  template <class V>
-  static V derivative(V z, V g) {
-    if constexpr (std::is_arithmetic_v<V>)
-      return hswish_d_s(z, g);
-    else
-      return hswish_d(z, g);
-  }
-};
-/// Calls f(functor) for `act`: one instantiation per activation, no branch in the loops.
-template <class F>
-void with_bn_activation(activation act, const F& f) {
-  switch (act) {
-    case activation::relu:
-      return f(bn_act_relu{});
-    case activation::hswish:
-      return f(bn_act_hswish{});
-    case activation::none:
-      return f(bn_act_none{});
-  }
-}
-
 /// Turns Σ(x - x0), Σ(x - x0)² into the saved mean and 1/std and updates the running statistics.
 template <class T>
 void finish_statistics(std::size_t m, std::size_t c, const T* x0, const double* sums, const batch_norm_params<T>& p,
@@ -159,8 +120,8 @@ inline std::size_t bn_chunk(std::size_t m) {
 }  // namespace detail
 
 template <class T>
-void batch_norm_train_reference(std::size_t m, std::size_t c, const T* x, const batch_norm_params<T>& p, T* y,
-                                batch_norm_saved<T>& saved, activation act) {
+void batch_norm_statistics_reference(std::size_t m, std::size_t c, const T* x, const batch_norm_params<T>& p,
+                                     batch_norm_saved<T>& saved) {
   // One pass: Σ(x - x0) and Σ(x - x0)² in double, shifted by the first row so that large
   // means do not cancel the variance away.
   std::vector<double> sums(2 * c, 0.0);
@@ -171,7 +132,22 @@ void batch_norm_train_reference(std::size_t m, std::size_t c, const T* x, const 
       sums[c + j] += d * d;
     }
   detail::finish_statistics(m, c, x, sums.data(), p, saved);
-  detail::with_bn_activation(act, [&](auto f) {
+}
+
+template <class T>
+void batch_norm_scale_shift(std::size_t c, const T* gamma, const T* beta, const batch_norm_saved<T>& saved, T* scale,
+                            T* shift) {
+  for (std::size_t j = 0; j < c; ++j) {
+    scale[j] = saved.inv_std[j] * gamma[j];
+    shift[j] = beta[j] - saved.mean[j] * scale[j];
+  }
+}
+
+template <class T>
+void batch_norm_train_reference(std::size_t m, std::size_t c, const T* x, const batch_norm_params<T>& p, T* y,
+                                batch_norm_saved<T>& saved, activation act) {
+  batch_norm_statistics_reference(m, c, x, p, saved);
+  detail::with_activation(act, [&](auto f) {
     for (std::size_t r = 0; r < m; ++r)
       for (std::size_t j = 0; j < c; ++j)
         y[r * c + j] = f.value((x[r * c + j] - saved.mean[j]) * saved.inv_std[j] * p.gamma[j] + p.beta[j]);
@@ -183,7 +159,7 @@ void batch_norm_backward_reference(std::size_t m, std::size_t c, const T* x, con
                                    const batch_norm_saved<T>& saved, T* dx, T* dgamma, T* dbeta, activation act) {
   const T* mean = saved.mean.data();
   const T* inv = saved.inv_std.data();
-  detail::with_bn_activation(act, [&](auto f) {
+  detail::with_activation(act, [&](auto f) {
     auto xhat = [&](std::size_t r, std::size_t j) { return (x[r * c + j] - mean[j]) * inv[j]; };
     auto dz = [&](std::size_t r, std::size_t j) {
       return f.derivative(xhat(r, j) * gamma[j] + beta[j], dy[r * c + j]);
@@ -446,7 +422,17 @@ struct bn_infer_kernel {
   template <class Arch>
   void operator()(Arch arch, std::size_t m, std::size_t c, const float* x, const float* scale, const float* shift,
                   float* y, activation act) const {
-    with_bn_activation(act, [&](auto f) { bn_kernels{}.normalise(arch, f, m, c, x, scale, shift, y); });
+    with_activation(act, [&](auto f) { bn_kernels{}.normalise(arch, f, m, c, x, scale, shift, y); });
+  }
+};
+
+struct bn_statistics_kernel {
+  template <class Arch>
+  void operator()(Arch arch, std::size_t m, std::size_t c, const float* x, const batch_norm_params<float>& p,
+                  batch_norm_saved<float>& saved) const {
+    pooled_vector<double> sums(2 * c, 0.0);
+    bn_kernels{}.statistics(arch, m, c, x, sums.data());
+    finish_statistics(m, c, x, sums.data(), p, saved);
   }
 };
 
@@ -454,15 +440,10 @@ struct bn_train_kernel {
   template <class Arch>
   void operator()(Arch arch, std::size_t m, std::size_t c, const float* x, const batch_norm_params<float>& p, float* y,
                   batch_norm_saved<float>& saved, activation act) const {
-    pooled_vector<double> sums(2 * c, 0.0);
-    bn_kernels{}.statistics(arch, m, c, x, sums.data());
-    finish_statistics(m, c, x, sums.data(), p, saved);
+    bn_statistics_kernel{}(arch, m, c, x, p, saved);
     pooled_vector<float> scale(c), shift(c);
-    for (std::size_t j = 0; j < c; ++j) {
-      scale[j] = saved.inv_std[j] * p.gamma[j];
-      shift[j] = p.beta[j] - saved.mean[j] * scale[j];
-    }
-    with_bn_activation(act, [&](auto f) { bn_kernels{}.normalise(arch, f, m, c, x, scale.data(), shift.data(), y); });
+    batch_norm_scale_shift(c, p.gamma, p.beta, saved, scale.data(), shift.data());
+    with_activation(act, [&](auto f) { bn_kernels{}.normalise(arch, f, m, c, x, scale.data(), shift.data(), y); });
   }
 };
 
@@ -479,7 +460,7 @@ struct bn_backward_kernel {
       nmi[j] = -saved.mean[j] * inv[j];
     }
     pooled_vector<double> sums(2 * c, 0.0);
-    with_bn_activation(act, [&](auto f) {
+    with_activation(act, [&](auto f) {
       bn_kernels{}.gradient_sums(arch, f, m, c, x, dy, scale.data(), shift.data(), inv, nmi.data(), sums.data());
     });
     for (std::size_t j = 0; j < c; ++j) {
@@ -495,7 +476,7 @@ struct bn_backward_kernel {
       kx[j] = static_cast<float>(-a * mean_dzx * inv[j]);
       k0[j] = static_cast<float>(-a * mean_dz + a * mean_dzx * saved.mean[j] * inv[j]);
     }
-    with_bn_activation(act, [&](auto f) {
+    with_activation(act, [&](auto f) {
       bn_kernels{}.input_gradient(arch, f, m, c, x, dy, scale.data(), shift.data(), k1.data(), kx.data(), k0.data(),
                                   dx);
     });
@@ -506,6 +487,11 @@ struct bn_backward_kernel {
 inline void batch_norm_train(std::size_t m, std::size_t c, const float* x, const batch_norm_params<float>& p, float* y,
                              batch_norm_saved<float>& saved, activation act) {
   dispatch(detail::bn_train_kernel{}, m, c, x, p, y, saved, act);
+}
+
+inline void batch_norm_statistics(std::size_t m, std::size_t c, const float* x, const batch_norm_params<float>& p,
+                                  batch_norm_saved<float>& saved) {
+  dispatch(detail::bn_statistics_kernel{}, m, c, x, p, saved);
 }
 
 inline void batch_norm_backward(std::size_t m, std::size_t c, const float* x, const float* dy, const float* gamma,
@@ -524,7 +510,7 @@ void batch_norm_infer(std::size_t m, std::size_t c, const T* x, const batch_norm
   if constexpr (std::is_same_v<T, float>) {  // the training forward's normalising pass
     dispatch(detail::bn_infer_kernel{}, m, c, x, scale.data(), shift.data(), y, act);
   } else {
-    detail::with_bn_activation(act, [&](auto f) {
+    detail::with_activation(act, [&](auto f) {
       for (std::size_t r = 0; r < m; ++r)
         for (std::size_t j = 0; j < c; ++j) y[r * c + j] = f.value(x[r * c + j] * scale[j] + shift[j]);
     });

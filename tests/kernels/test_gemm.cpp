@@ -100,8 +100,17 @@ TEST_CASE("gemm rejects bad sizes with a shape_error", "[kernels][gemm]") {
 }
 
 TEST_CASE("gemm with pre-packed weights equals the plain gemm", "[kernels][gemm]") {
-  for (auto [m, n, k] :
-       {std::tuple{1, 1, 1}, {49, 960, 160}, {7, 33, 300}, {130, 70, 517}, {40, 48, 24}, {3, 1000, 64}}) {
+  for (auto [m, n, k] : {std::tuple{1, 1, 1},
+                         {49, 960, 160},
+                         {7, 33, 300},
+                         {130, 70, 517},
+                         {40, 48, 24},
+                         {3, 1000, 64},
+                         // one or two rows: the matrix-vector path, over several K blocks and a partial last panel
+                         {1, 33, 300},
+                         {2, 70, 517},
+                         {1, 1000, 64},
+                         {2, 17, 1}}) {
     const int ldw = k + 3;
     const auto w = test::random_vector<float>(static_cast<std::size_t>(n) * ldw, 30);
     const auto a = test::random_vector<float>(static_cast<std::size_t>(m) * k, 31);
@@ -115,9 +124,24 @@ TEST_CASE("gemm with pre-packed weights equals the plain gemm", "[kernels][gemm]
   }
 }
 
+TEST_CASE("gemm with pre-packed weights adds beta times C, on both paths", "[kernels][gemm]") {
+  for (int m : {1, 2, 5}) {
+    const int n = 37, k = 300;
+    const auto w = test::random_vector<float>(static_cast<std::size_t>(n) * k, 35);
+    const auto a = test::random_vector<float>(static_cast<std::size_t>(m) * k, 36);
+    auto c = test::random_vector<float>(static_cast<std::size_t>(m) * n, 37);
+    auto expected = c;
+    ofa::kernels::gemm_packed(m, a.data(), k, ofa::kernels::pack_weights(w.data(), k, n, k), 0.5f, c.data(), n);
+    ofa::kernels::gemm_reference(trans::no, trans::yes, m, n, k, 1.0f, a.data(), k, w.data(), k, 0.5f, expected.data(),
+                                 n);
+    INFO("m=" << m);
+    CHECK(test::max_relative_error(c, expected) < 1e-5 * (k + 1));
+  }
+}
+
 TEST_CASE("the fused bias + activation epilogue", "[kernels][gemm]") {
   for (auto act : {ofa::activation::none, ofa::activation::relu, ofa::activation::hswish})
-    for (auto [m, n, k] : {std::tuple{5, 7, 3}, {64, 96, 600}}) {
+    for (auto [m, n, k] : {std::tuple{5, 7, 3}, {64, 96, 600}, {1, 7, 3}, {2, 96, 600}}) {
       const auto w = test::random_vector<float>(static_cast<std::size_t>(n) * k, 40);
       const auto a = test::random_vector<float>(static_cast<std::size_t>(m) * k, 41, -3, 3);
       const auto bias = test::random_vector<float>(static_cast<std::size_t>(n), 42);

@@ -105,4 +105,9 @@ TEST_CASE("batch_norm_depthwise names its bad input", "[autograd][fused]") {
   CHECK_THROWS_AS(
       ag::batch_norm_depthwise(x, gamma6, beta6, rm6, rv6, 0.1f, 1e-5f, ofa::activation::relu, weight, 5, 1),
       ofa::shape_error);
+  // An unsupported stride is refused before the running statistics move.
+  CHECK_THROWS_WITH(
+      ag::batch_norm_depthwise(x, gamma6, beta6, rm6, rv6, 0.1f, 1e-5f, ofa::activation::relu, weight, 3, 3),
+      Catch::Matchers::Contains("stride 3 is not supported"));
+  for (float v : rm6) CHECK(v == 0.0f);
 }

@@ -62,6 +62,7 @@ variable<T> batch_norm_depthwise(const variable<T>& x, const variable<T>& gamma,
     detail::bad_shape("batch_norm_depthwise", "weight " + shape_string(ws) + " cannot serve kernel " +
                                                   std::to_string(kernel) + " on " + std::to_string(c) +
                                                   " channels (need [K][K][C], K >= k)");
+  kernels::detail::check_depthwise(s, -1, -1);  // an unsupported k or stride throws before BN's running stats move
   const int full_k = static_cast<int>(ws[0]), max_c = static_cast<int>(ws[2]);
   auto view = kernel_view<const T>::centre(w.value().data(), full_k, max_c, kernel, s.channels);
 

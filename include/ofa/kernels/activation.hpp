@@ -91,9 +91,9 @@ T hsig_s(T x) {
 }
 
 // The activations as compile-time functors (value and derivative, for scalars and SIMD batches
-// alike), for kernels that fuse an activation into another pass (batch norm's, the depthwise
-// input transform): one instantiation per activation, no branch in the loops. The derivative
-// is taken at the activation's input z.
+// alike), for code that fuses an activation into another pass (batch norm's kernels, the fused
+// batch norm + depthwise op's reference path): one instantiation per activation, no branch in
+// the loops. The derivative is taken at the activation's input z.
 struct act_none {
   template <class V>
   static V value(V z) {

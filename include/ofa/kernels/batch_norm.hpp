@@ -454,11 +454,8 @@ struct bn_backward_kernel {
                   activation act) const {
     pooled_vector<float> scale(c), shift(c), nmi(c);
     const float* inv = saved.inv_std.data();
-    for (std::size_t j = 0; j < c; ++j) {
-      scale[j] = inv[j] * gamma[j];
-      shift[j] = beta[j] - saved.mean[j] * scale[j];
-      nmi[j] = -saved.mean[j] * inv[j];
-    }
+    batch_norm_scale_shift(c, gamma, beta, saved, scale.data(), shift.data());
+    for (std::size_t j = 0; j < c; ++j) nmi[j] = -saved.mean[j] * inv[j];
     pooled_vector<double> sums(2 * c, 0.0);
     with_activation(act, [&](auto f) {
       bn_kernels{}.gradient_sums(arch, f, m, c, x, dy, scale.data(), shift.data(), inv, nmi.data(), sums.data());

@@ -121,6 +121,13 @@ void pack_a(trans ta, const float* a, int lda, int i0, int mc, int p0, int kc, f
   }
 }
 
+/// Where panel `panel` of the K block starting at p0 (kc deep) lies in a packed B: the K blocks one
+/// after another, each `width` columns of NR-wide panels (the layout of pack_weights, which
+/// gemm_blocked and the matrix-vector path read).
+inline std::ptrdiff_t packed_panel_offset(std::ptrdiff_t width, int p0, int kc, int panel, int nr) {
+  return static_cast<std::ptrdiff_t>(p0) * width + static_cast<std::ptrdiff_t>(panel) * nr * kc;
+}
+
 /// Packs rows [p0, p0+kc) × cols [j0, j0+nc) of op(B) into NR-column panels, zero-padded.
 template <int NR>
 void pack_b(trans tb, const float* b, int ldb, int p0, int kc, int j0, int nc, float* out) {
@@ -335,8 +342,7 @@ void gemm_blocked(bool parallel, trans ta, trans tb, int m, int n, int k, float 
       const int p0 = job / packed_panels * kc_max, kc = std::min(kc_max, k - p0),
                 jp = whole_panels + job % packed_panels;
       pack_b<tile::nr>(tb, b, ldb, p0, kc, jp * nr, std::min(nr, n - jp * nr),
-                       packed_b.data() + static_cast<std::ptrdiff_t>(p0) * packed_width +
-                           static_cast<std::ptrdiff_t>(jp - whole_panels) * nr * kc);
+                       packed_b.data() + packed_panel_offset(packed_width, p0, kc, jp - whole_panels, nr));
     });
   const float* b_all = prepacked ? prepacked : packed_b.data();
   // Enough tasks for every thread even when M is small (classifier, batch 16): split N too.
@@ -372,8 +378,7 @@ void gemm_blocked(bool parallel, trans ta, trans tb, int m, int n, int k, float 
         const int j0 = jp * nr, cols = std::min(nr, n - j0);
         const bool b_direct = jp < whole_panels;
         const float* bp = b_direct ? b + static_cast<std::ptrdiff_t>(p0) * ldb + j0
-                                   : b_all + static_cast<std::ptrdiff_t>(p0) * packed_width +
-                                         static_cast<std::ptrdiff_t>(jp - whole_panels) * nr * kc;
+                                   : b_all + packed_panel_offset(packed_width, p0, kc, jp - whole_panels, nr);
         const std::ptrdiff_t b_stride = b_direct ? ldb : nr;
         for (int ip = 0; ip < mc; ip += mr) {
           const int rows = std::min(mr, mc - ip);
@@ -515,10 +520,9 @@ struct pack_weights_kernel {
     out.assign(static_cast<std::size_t>(n_padded) * k, 0.0f);
     for (int p0 = 0; p0 < k; p0 += gemm_blocking::kc) {
       const int kc = std::min(gemm_blocking::kc, k - p0);
-      float* block = out.data() + static_cast<std::ptrdiff_t>(p0) * n_padded;
       for (int jp = 0; jp < n_padded / nr; ++jp)
         pack_b<tile::nr>(trans::yes, w, ldw, p0, kc, jp * nr, std::min(nr, n - jp * nr),
-                         block + static_cast<std::ptrdiff_t>(jp) * nr * kc);
+                         out.data() + packed_panel_offset(n_padded, p0, kc, jp, nr));
     }
     return nr;
   }
@@ -554,8 +558,7 @@ struct gemv_packed_kernel {
           for (int v = 0; v < nv; ++v) even[v] = odd[v] = batch(0.0f);
           for (int p0 = 0; p0 < k; p0 += gemm_blocking::kc) {
             const int kc = std::min(gemm_blocking::kc, k - p0);
-            const float* panel =
-                packed + static_cast<std::ptrdiff_t>(p0) * n_padded + static_cast<std::ptrdiff_t>(jp) * nr * kc;
+            const float* panel = packed + packed_panel_offset(n_padded, p0, kc, jp, nr);
             int p = 0;
             for (; p + 1 < kc; p += 2) {
               const batch x0(x[p0 + p]), x1(x[p0 + p + 1]);

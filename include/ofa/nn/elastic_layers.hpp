@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "ofa/autograd/batch_norm_depthwise.hpp"
 #include "ofa/autograd/kernel_transform.hpp"
 #include "ofa/autograd/ops.hpp"
 #include "ofa/nn/init.hpp"
@@ -93,6 +94,14 @@ struct elastic_depthwise {
   variable<T> forward(const variable<T>& x, int k, int stride) const {
     const int channels = static_cast<int>(x.value().shape().back());
     return autograd::depthwise(x, active_kernel(k, channels), k, stride);
+  }
+  /** @brief The depthwise of act(bn(x)), bn in training, as one op that never forms act(bn(x)):
+   *  the kernels map x as they load it (autograd::batch_norm_depthwise). */
+  variable<T> forward_normalised(const variable<T>& x, elastic_batch_norm<T>& bn, activation act, int k,
+                                 int stride) const {
+    const int channels = static_cast<int>(x.value().shape().back());
+    return autograd::batch_norm_depthwise(x, bn.gamma, bn.beta, bn.running_mean, bn.running_var, bn.momentum, bn.eps,
+                                          act, active_kernel(k, channels), k, stride);
   }
   void init(rng& engine) { init_he_fan_out(weight.value(), max_kernel(), max_channels(), engine); }
   void collect(state_list<T>& s, const std::string& prefix) {

@@ -11,7 +11,6 @@
 #include <string>
 #include <vector>
 
-#include "ofa/autograd/batch_norm_depthwise.hpp"
 #include "ofa/nn/elastic_layers.hpp"
 #include "ofa/space/activation.hpp"
 
@@ -61,11 +60,7 @@ struct mbconv_block {
       // At k = 3 the depthwise waits on memory and the map is free; at 5 and 7 it computes, and
       // mapping each of its k-fold reloaded inputs cost more than the pass it saves (W1, all k = 7:
       // 3% slower).
-      h = expand_conv->forward(x, middle(expand));
-      const int channels = static_cast<int>(h.value().shape().back());
-      h = autograd::batch_norm_depthwise(h, expand_bn->gamma, expand_bn->beta, expand_bn->running_mean,
-                                         expand_bn->running_var, expand_bn->momentum, expand_bn->eps, act,
-                                         depth_conv.active_kernel(kernel, channels), kernel, stride);
+      h = depth_conv.forward_normalised(expand_conv->forward(x, middle(expand)), *expand_bn, act, kernel, stride);
     } else {
       if (expand_conv) h = expand_bn->forward(expand_conv->forward(x, middle(expand)), training, act);
       h = depth_conv.forward(h, kernel, stride);

@@ -12,6 +12,10 @@
 
 #include <xsimd/xsimd.hpp>
 
+#if defined(__AVX2__) || defined(__AVX512F__)
+#include <immintrin.h>  // masked loads and stores (xsimd 8 has none)
+#endif
+
 namespace ofa::kernels {
 
 namespace detail {
@@ -54,6 +58,44 @@ struct arch_namer {
 
 inline std::string active_arch_name() {
   return dispatch(detail::arch_namer{});
+}
+
+/** @brief The first `count` lanes of a vector, 0 < count <= width (the rest read as zero, and
+ *  stay untouched in memory): a tile's last columns of a row without a scalar loop. Masked
+ *  instructions with AVX-512 and AVX2, lanes through a buffer otherwise. */
+template <class Arch>
+xsimd::batch<float, Arch> load_first(const float* p, int count) {
+  using batch = xsimd::batch<float, Arch>;
+#if defined(__AVX512F__)
+  if constexpr (batch::size == 16) return _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << count) - 1u), p);
+#endif
+#if defined(__AVX2__)
+  if constexpr (batch::size == 8)
+    return _mm256_maskload_ps(p,
+                              _mm256_cmpgt_epi32(_mm256_set1_epi32(count), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)));
+#endif
+  alignas(64) float lanes[batch::size] = {};
+  for (int l = 0; l < count; ++l) lanes[l] = p[l];
+  return batch::load_aligned(lanes);
+}
+template <class Arch>
+void store_first(xsimd::batch<float, Arch> v, float* p, int count) {
+  using batch = xsimd::batch<float, Arch>;
+#if defined(__AVX512F__)
+  if constexpr (batch::size == 16) {
+    _mm512_mask_storeu_ps(p, static_cast<__mmask16>((1u << count) - 1u), v);
+    return;
+  }
+#endif
+#if defined(__AVX2__)
+  if constexpr (batch::size == 8) {
+    _mm256_maskstore_ps(p, _mm256_cmpgt_epi32(_mm256_set1_epi32(count), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)), v);
+    return;
+  }
+#endif
+  alignas(64) float lanes[batch::size];
+  v.store_aligned(lanes);
+  for (int l = 0; l < count; ++l) p[l] = lanes[l];
 }
 
 /** @brief True when the CPU runs every arch this translation unit was compiled for

@@ -32,8 +32,9 @@ TEST_CASE("gemm equals the reference for every transposition and odd sizes", "[k
   for (trans ta : {trans::no, trans::yes})
     for (trans tb : {trans::no, trans::yes})
       for (int m : {1, 5, 17, 100})
-        for (int n : {1, 7, 33, 70, 25, 90, 48,
-                      64})  // N % 32 <= 16: narrow tile; 25, 90: wide; 48, 64: whole panels (B in place)
+        // 1, 7, 33: narrow tile; 25, 90: wide; 48, 64: whole panels (B in place); 24, 70, 120:
+        // the 24-column tile where there is one (AVX-512), 120 as whole panels
+        for (int n : {1, 7, 33, 70, 25, 90, 48, 64, 24, 120})
           for (int k : {1, 3, 64, 300}) check_gemm(ta, tb, m, n, k, 0, 1.0f, 0.0f, seed++);
 }
 
@@ -105,6 +106,10 @@ TEST_CASE("gemm with pre-packed weights equals the plain gemm", "[kernels][gemm]
                          {7, 33, 300},
                          {130, 70, 517},
                          {40, 48, 24},
+                         {29, 24, 40},
+                         {13, 72, 300},
+                         {1, 24, 40},
+                         {2, 120, 300},
                          {3, 1000, 64},
                          // one or two rows: the matrix-vector path, over several K blocks and a partial last panel
                          {1, 33, 300},
@@ -125,23 +130,24 @@ TEST_CASE("gemm with pre-packed weights equals the plain gemm", "[kernels][gemm]
 }
 
 TEST_CASE("gemm with pre-packed weights adds beta times C, on both paths", "[kernels][gemm]") {
-  for (int m : {1, 2, 5}) {
-    const int n = 37, k = 300;
-    const auto w = test::random_vector<float>(static_cast<std::size_t>(n) * k, 35);
-    const auto a = test::random_vector<float>(static_cast<std::size_t>(m) * k, 36);
-    auto c = test::random_vector<float>(static_cast<std::size_t>(m) * n, 37);
-    auto expected = c;
-    ofa::kernels::gemm_packed(m, a.data(), k, ofa::kernels::pack_weights(w.data(), k, n, k), 0.5f, c.data(), n);
-    ofa::kernels::gemm_reference(trans::no, trans::yes, m, n, k, 1.0f, a.data(), k, w.data(), k, 0.5f, expected.data(),
-                                 n);
-    INFO("m=" << m);
-    CHECK(test::max_relative_error(c, expected) < 1e-5 * (k + 1));
-  }
+  for (int m : {1, 2, 5, 20})
+    for (int n : {37, 24, 72}) {
+      const int k = 300;
+      const auto w = test::random_vector<float>(static_cast<std::size_t>(n) * k, 35);
+      const auto a = test::random_vector<float>(static_cast<std::size_t>(m) * k, 36);
+      auto c = test::random_vector<float>(static_cast<std::size_t>(m) * n, 37);
+      auto expected = c;
+      ofa::kernels::gemm_packed(m, a.data(), k, ofa::kernels::pack_weights(w.data(), k, n, k), 0.5f, c.data(), n);
+      ofa::kernels::gemm_reference(trans::no, trans::yes, m, n, k, 1.0f, a.data(), k, w.data(), k, 0.5f,
+                                   expected.data(), n);
+      INFO("m=" << m << " n=" << n);
+      CHECK(test::max_relative_error(c, expected) < 1e-5 * (k + 1));
+    }
 }
 
 TEST_CASE("the fused bias + activation epilogue", "[kernels][gemm]") {
   for (auto act : {ofa::activation::none, ofa::activation::relu, ofa::activation::hswish})
-    for (auto [m, n, k] : {std::tuple{5, 7, 3}, {64, 96, 600}, {1, 7, 3}, {2, 96, 600}}) {
+    for (auto [m, n, k] : {std::tuple{5, 7, 3}, {64, 96, 600}, {1, 7, 3}, {2, 96, 600}, {29, 24, 40}, {13, 70, 300}}) {
       const auto w = test::random_vector<float>(static_cast<std::size_t>(n) * k, 40);
       const auto a = test::random_vector<float>(static_cast<std::size_t>(m) * k, 41, -3, 3);
       const auto bias = test::random_vector<float>(static_cast<std::size_t>(n), 42);

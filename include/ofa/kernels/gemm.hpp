@@ -155,17 +155,35 @@ void pack_b(trans tb, const float* b, int ldb, int p0, int kc, int j0, int nc, f
   }
 }
 
-/// The register tile: MR rows × NV vectors of C. The wide tile (NV = 2: 8×32 on AVX-512)
-/// serves most products; the narrow one (NV = 1: 16×16) serves an N that would leave half of
-/// a wide tile's last panel empty (N = 16, 48, 80, 112, ...).
-template <class Arch, int NV = 2>
+/// The 256-bit half of an AVX-512 vector, for the 24-column tile; void where there is none.
+template <class Arch>
+struct half_vector {
+  using type = void;
+};
+#if defined(__AVX512F__)
+template <>
+struct half_vector<xsimd::avx512f> {
+  using type = xsimd::batch<float, xsimd::fma3<xsimd::avx2>>;
+};
+#endif
+
+/// The register tile: MR rows × NV vectors of C, plus a half vector when `Half`. The wide tile
+/// (NV = 2: 8×32 on AVX-512) serves most products; the narrow one (NV = 1: 16×16) serves an N
+/// that would leave half of a wide tile's last panel empty (N = 16, 48, 80, 112, ...); the
+/// 24-column one (AVX-512 only: 12 × (16 + 8)) an N that is a multiple of 24 (24, 72, 120): its
+/// 256-bit FMAs cost half a 512-bit one where the FMA units are 256 bits wide (AMD Zen 4), and
+/// as much where they are not, so it never does worse than padding to 32.
+template <class Arch, int NV = 2, bool Half = false>
 struct gemm_tile {
   using batch = xsimd::batch<float, Arch>;
+  using half_batch = typename half_vector<Arch>::type;
+  static_assert(!Half || !std::is_void_v<half_batch>, "the 24-column tile needs AVX-512");
   static constexpr int width = static_cast<int>(batch::size);
-  static constexpr int nv = NV;          // vectors per tile row
-  static constexpr int nr = nv * width;  // tile columns
-  // tile rows: 16 or 12 accumulators (of 32 or 16 vector registers)
-  static constexpr int mr = NV == 2 ? (width >= 16 ? 8 : 6) : (width >= 16 ? 16 : 12);
+  static constexpr int nv = NV;                                   // whole vectors per tile row
+  static constexpr int nr = nv * width + (Half ? width / 2 : 0);  // tile columns
+  static constexpr int vectors = (nr + width - 1) / width;        // whole or partial, as stored
+  // tile rows: 16, 12 or 24 accumulators (of 32 or 16 vector registers)
+  static constexpr int mr = Half ? 12 : NV == 2 ? (width >= 16 ? 8 : 6) : (width >= 16 ? 16 : 12);
 
   template <class V>
   static V epilogue(V x, activation act) {
@@ -188,6 +206,17 @@ struct gemm_tile {
     batch acc[mr][nv];
     for (int r = 0; r < mr; ++r)
       for (int v = 0; v < nv; ++v) acc[r][v] = batch(0.0f);
+    // The half vector's accumulators (a dummy of one when there is none).
+    using half_acc = std::conditional_t<Half, half_batch, batch>;
+    half_acc acch[Half ? mr : 1];
+    if constexpr (Half)
+      for (int r = 0; r < mr; ++r) acch[r] = half_acc(0.0f);
+    // acc[r] += a·b, and the half vector's from a's lower half (a broadcast: the same value).
+    [[maybe_unused]] half_acc bh;
+    auto add_row = [&](int r, const batch& a, const batch* b) {
+      for (int v = 0; v < nv; ++v) acc[r][v] = xsimd::fma(a, b[v], acc[r][v]);
+      if constexpr (Half) acch[r] = xsimd::fma(half_acc(_mm512_castps512_ps256(a)), bh, acch[r]);
+    };
     if constexpr (Direct && mr % 4 == 0) {
       // A's rows in groups of four: one running pointer per group and three row offsets
       // address every row as base + index. (With one offset per row, 16 offsets do not fit
@@ -199,14 +228,13 @@ struct gemm_tile {
       for (int p = 0; p < kc; ++p) {
         batch b[nv];
         for (int v = 0; v < nv; ++v) b[v] = batch::load_unaligned(bp + v * width);
+        if constexpr (Half) bh = half_acc::load_unaligned(bp + nv * width);
         for (int g = 0; g < groups; ++g) {
           const batch a0(group[g][0]), a1(group[g][row1]), a2(group[g][row2]), a3(group[g][row3]);
-          for (int v = 0; v < nv; ++v) {
-            acc[4 * g][v] = xsimd::fma(a0, b[v], acc[4 * g][v]);
-            acc[4 * g + 1][v] = xsimd::fma(a1, b[v], acc[4 * g + 1][v]);
-            acc[4 * g + 2][v] = xsimd::fma(a2, b[v], acc[4 * g + 2][v]);
-            acc[4 * g + 3][v] = xsimd::fma(a3, b[v], acc[4 * g + 3][v]);
-          }
+          add_row(4 * g, a0, b);
+          add_row(4 * g + 1, a1, b);
+          add_row(4 * g + 2, a2, b);
+          add_row(4 * g + 3, a3, b);
           ++group[g];
         }
         bp += b_stride;
@@ -215,58 +243,51 @@ struct gemm_tile {
       for (int p = 0; p < kc; ++p) {
         batch b[nv];
         for (int v = 0; v < nv; ++v) b[v] = batch::load_unaligned(bp + v * width);
-        for (int r = 0; r < mr; ++r) {
-          const batch a(Direct ? ap[r * lda + p] : ap[p * lda + r]);
-          for (int v = 0; v < nv; ++v) acc[r][v] = xsimd::fma(a, b[v], acc[r][v]);
-        }
+        if constexpr (Half) bh = half_acc::load_unaligned(bp + nv * width);
+        for (int r = 0; r < mr; ++r) add_row(r, batch(Direct ? ap[r * lda + p] : ap[p * lda + r]), b);
         bp += b_stride;
       }
     }
     if (rows == mr && cols == nr && beta == 0.0f && !bias && act == activation::none) {  // the common case, inline
       if (alpha == 1.0f) {  // two loops on purpose: one with a select per store spills (12% at K = 16)
-        for (int r = 0; r < mr; ++r)
+        for (int r = 0; r < mr; ++r) {
           for (int v = 0; v < nv; ++v) acc[r][v].store_unaligned(c + static_cast<std::ptrdiff_t>(r) * ldc + v * width);
+          if constexpr (Half) acch[r].store_unaligned(c + static_cast<std::ptrdiff_t>(r) * ldc + nv * width);
+        }
       } else {
         const batch va(alpha);
-        for (int r = 0; r < mr; ++r)
+        for (int r = 0; r < mr; ++r) {
           for (int v = 0; v < nv; ++v)
             (va * acc[r][v]).store_unaligned(c + static_cast<std::ptrdiff_t>(r) * ldc + v * width);
+          if constexpr (Half)
+            (half_acc(alpha) * acch[r]).store_unaligned(c + static_cast<std::ptrdiff_t>(r) * ldc + nv * width);
+        }
       }
       return;
     }
     // The general store works from a copy, so that the accumulators' address never escapes
     // and they stay in registers through the K loop (as an argument by reference they were
     // kept on the stack: a load and a store per accumulator per tile, 15% at K = 16).
-    alignas(64) float tile[mr * nr];
-    for (int r = 0; r < mr; ++r)
-      for (int v = 0; v < nv; ++v) acc[r][v].store_aligned(tile + r * nr + v * width);
+    alignas(64) float tile[mr * nr + width];  // + a vector: the half vector is read as a whole one
+    for (int r = 0; r < mr; ++r) {
+      for (int v = 0; v < nv; ++v) acc[r][v].store_unaligned(tile + r * nr + v * width);
+      if constexpr (Half) acch[r].store_unaligned(tile + r * nr + nv * width);
+    }
     store(tile, alpha, beta, c, ldc, rows, cols, bias, act);
   }
 
   [[gnu::noinline]] static void store(const float* acc_tile, float alpha, float beta, float* c, int ldc, int rows,
                                       int cols, const float* bias, activation act) {
     const batch va(alpha);
-    auto acc_at = [&](int r, int v) { return batch::load_aligned(acc_tile + r * nr + v * width); };
-    if (rows == mr && cols == nr) {
-      for (int r = 0; r < mr; ++r) {
-        float* row = c + static_cast<std::ptrdiff_t>(r) * ldc;
-        for (int v = 0; v < nv; ++v) {
-          batch out = va * acc_at(r, v);
-          if (beta != 0.0f) out = xsimd::fma(batch(beta), batch::load_unaligned(row + v * width), out);
-          if (bias) out += batch::load_unaligned(bias + v * width);
-          epilogue(out, act).store_unaligned(row + v * width);
-        }
-      }
-      return;
-    }
-    // A partial tile (the last rows or columns of C): the columns past the last whole vector
-    // go through masked loads and stores (a scalar loop there made N = 24 slower than N = 32).
+    // Whole vectors as vectors; the columns past the last one (a partial tile: the last columns
+    // of C; or the half vector) through masked loads and stores (a scalar loop there made
+    // N = 24 slower than N = 32).
     for (int r = 0; r < rows; ++r) {
       float* row = c + static_cast<std::ptrdiff_t>(r) * ldc;
-      for (int v = 0; v < nv; ++v) {
-        const int first = v * width, count = std::min(width, cols - first);
+      for (int v = 0; v < vectors; ++v) {
+        const int first = v * width, count = std::min({width, cols - first, nr - first});
         if (count <= 0) break;
-        batch out = va * acc_at(r, v);
+        batch out = va * batch::load_unaligned(acc_tile + r * nr + first);
         if (count == width) {
           if (beta != 0.0f) out = xsimd::fma(batch(beta), batch::load_unaligned(row + first), out);
           if (bias) out += batch::load_unaligned(bias + first);
@@ -293,11 +314,10 @@ void for_tasks(bool parallel, int count, const F& f) {
 /// The blocked GEMM: K blocks in order, (row block × column chunk) tasks on oneTBB when
 /// `parallel`, else all on the calling thread (one slice of a split-K product).
 /// `prepacked`: B already packed by pack_weights (all K blocks, one after another), or null.
-template <class Arch, int NV>
+template <class Arch, class tile>
 void gemm_blocked(bool parallel, trans ta, trans tb, int m, int n, int k, float alpha, const float* a, int lda,
                   const float* b, int ldb, float beta, float* c, int ldc, const float* prepacked, const float* bias,
                   activation act) {
-  using tile = gemm_tile<Arch, NV>;
   const int threads = parallel ? tbb::this_task_arena::max_concurrency() : 1;
   // Row blocks of up to MC rows; for a small M, smaller blocks so that every thread gets
   // about four equal ones without splitting N (which would re-pack A per task).
@@ -394,14 +414,26 @@ void gemm_blocked(bool parallel, trans ta, trans tb, int m, int n, int k, float 
   });
 }
 
-/// Whether N is better served by the narrow tile: a wide tile would pad N by more than a vector,
-/// and N is small enough for that to matter. (The choice depends on N alone, so weights packed
-/// once agree with it; a wide N keeps the wide tile, whose 8 rows waste less when M is 1.)
-template <class Arch>
-constexpr bool narrow_tile(int n) {
-  constexpr int width = gemm_tile<Arch>::width;
-  const int rest = n % (2 * width);
-  return rest != 0 && rest <= width && n < 256;
+/// The tile for N, by the padded FMA work of one row: ⌈N/16⌉ vectors with the narrow tile,
+/// 2·⌈N/32⌉ with the wide one, 1.5·⌈N/24⌉ with the 24-column one (where there is one). The
+/// 24-column tile must save 10% (N = 24: 25%, 72: 10%; at N = 120 it saved 4-8% in the
+/// products and lost 15% in a weight gradient, whose 40 rows its 12-row tiles pad); ties keep
+/// the wide tile (its 8 rows waste less when M is small), then the narrow; a wide N (256 or
+/// more) keeps the wide tile. The choice depends on N alone, so weights packed once agree with
+/// it. Calls f(tile{}).
+template <class Arch, class F>
+decltype(auto) with_tile_for(int n, const F& f) {
+  using wide = gemm_tile<Arch, 2>;
+  using narrow = gemm_tile<Arch, 1>;
+  constexpr int width = wide::width;
+  const int wide_cost = 4 * ((n + 2 * width - 1) / (2 * width)), narrow_cost = 2 * ((n + width - 1) / width);
+  if constexpr (!std::is_void_v<typename half_vector<Arch>::type>) {
+    using half = gemm_tile<Arch, 1, true>;
+    const int half_cost = 3 * ((n + half::nr - 1) / half::nr);
+    if (n < 256 && 10 * half_cost <= 9 * std::min(wide_cost, narrow_cost)) return f(half{});
+  }
+  if (n < 256 && narrow_cost < wide_cost) return f(narrow{});
+  return f(wide{});
 }
 
 /// gemm_blocked with the tile that fits N.
@@ -409,10 +441,10 @@ template <class Arch>
 void gemm_blocked_tiled(bool parallel, trans ta, trans tb, int m, int n, int k, float alpha, const float* a, int lda,
                         const float* b, int ldb, float beta, float* c, int ldc, const float* prepacked,
                         const float* bias, activation act) {
-  if (narrow_tile<Arch>(n))
-    gemm_blocked<Arch, 1>(parallel, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, prepacked, bias, act);
-  else
-    gemm_blocked<Arch, 2>(parallel, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, prepacked, bias, act);
+  with_tile_for<Arch>(n, [&](auto tile) {
+    gemm_blocked<Arch, decltype(tile)>(parallel, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, prepacked, bias,
+                                       act);
+  });
 }
 
 /// A product with a small C and a long K — the weight gradient dW = dYᵀ·X reduces over all
@@ -504,8 +536,7 @@ namespace detail {
 struct pack_weights_kernel {
   template <class Arch>
   int operator()(Arch, const float* w, int ldw, int n, int k, pooled_vector<float>& out) const {
-    return narrow_tile<Arch>(n) ? pack<gemm_tile<Arch, 1>>(w, ldw, n, k, out)
-                                : pack<gemm_tile<Arch, 2>>(w, ldw, n, k, out);
+    return with_tile_for<Arch>(n, [&](auto tile) { return pack<decltype(tile)>(w, ldw, n, k, out); });
   }
   /// The layout gemm_blocked reads for this N: the tile is chosen by N alone, so it matches.
   template <class tile>
@@ -530,17 +561,27 @@ struct gemv_packed_kernel {
   template <class Arch>
   void operator()(Arch, int m, const float* a, int lda, const float* packed, int n, int k, int nr, float beta, float* c,
                   int ldc, const float* bias, activation act) const {
-    if (nr == gemm_tile<Arch, 1>::nr)
-      run<gemm_tile<Arch, 1>>(m, a, lda, packed, n, k, beta, c, ldc, bias, act);
-    else
-      run<gemm_tile<Arch, 2>>(m, a, lda, packed, n, k, beta, c, ldc, bias, act);
+    with_tile_for<Arch>(n, [&](auto tile) {
+      if (nr != decltype(tile)::nr)
+        throw shape_error("ofa::kernels::gemm_packed: weights packed " + std::to_string(nr) +
+                          " columns wide, but this CPU's kernels read " + std::to_string(decltype(tile)::nr) +
+                          " (packed on another machine?); pack them again");
+      run<decltype(tile)>(m, a, lda, packed, n, k, beta, c, ldc, bias, act);
+    });
   }
 
   template <class tile>
   static void run(int m, const float* a, int lda, const float* packed, int n, int k, float beta, float* c, int ldc,
                   const float* bias, activation act) {
     using batch = typename tile::batch;
-    constexpr int nr = tile::nr, nv = tile::nv, width = tile::width;
+    constexpr int nr = tile::nr, nv = tile::vectors, width = tile::width;
+    // The last vector of a 24-column panel is half: read masked (a whole one would read the
+    // next panel row, or past the end).
+    auto panel_vector = [&](const float* at, int v) {
+      if constexpr (nr % width != 0)
+        if (v == nv - 1) return load_first<typename batch::arch_type>(at + v * width, nr - v * width);
+      return batch::load_unaligned(at + v * width);
+    };
     const int n_padded = (n + nr - 1) / nr * nr, panels = n_padded / nr;
     const int per_task = std::max(1, (1 << 15) / std::max(1, k));  // about 32 K weights per task
     const int tasks = (panels + per_task - 1) / per_task;
@@ -557,15 +598,15 @@ struct gemv_packed_kernel {
             for (; p + 1 < kc; p += 2) {
               const batch x0(x[p0 + p]), x1(x[p0 + p + 1]);
               for (int v = 0; v < nv; ++v) {
-                even[v] = xsimd::fma(x0, batch::load_unaligned(panel + p * nr + v * width), even[v]);
-                odd[v] = xsimd::fma(x1, batch::load_unaligned(panel + (p + 1) * nr + v * width), odd[v]);
+                even[v] = xsimd::fma(x0, panel_vector(panel + p * nr, v), even[v]);
+                odd[v] = xsimd::fma(x1, panel_vector(panel + (p + 1) * nr, v), odd[v]);
               }
             }
             if (p < kc)
               for (int v = 0; v < nv; ++v)
-                even[v] = xsimd::fma(batch(x[p0 + p]), batch::load_unaligned(panel + p * nr + v * width), even[v]);
+                even[v] = xsimd::fma(batch(x[p0 + p]), panel_vector(panel + p * nr, v), even[v]);
           }
-          alignas(64) float out[nr];
+          alignas(64) float out[nv * width];
           for (int v = 0; v < nv; ++v) (even[v] + odd[v]).store_aligned(out + v * width);
           float* dst = c + static_cast<std::ptrdiff_t>(row) * ldc + jp * nr;
           for (int j = 0; j < std::min(nr, n - jp * nr); ++j) {

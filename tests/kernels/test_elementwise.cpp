@@ -178,26 +178,29 @@ TEST_CASE("dense conv forward and gradients (direct stem path and GEMM path) equ
   std::uint64_t seed = 300;
   // {kernel, stride, Cin, Cout}: the stem (direct), a Cout with a vector tail (direct), and
   // 5x5x8 = 200 taps (im2col + GEMM).
+  // Widths 10 and 37: output rows shorter than one 8-pixel block, and rows with a padded first
+  // block, blocks inside the image and a partial last block.
   const int cases[][4] = {{3, 2, 3, 16}, {3, 1, 3, 20}, {5, 2, 8, 12}};
-  for (const auto& cs : cases) {
-    const ofa::kernels::conv_shape s{2, 9, 10, cs[2], cs[0], cs[1]};
-    const int cout = cs[3], taps = cs[0] * cs[0] * cs[2];
-    INFO("k=" << cs[0] << " stride=" << cs[1] << " cin=" << cs[2] << " cout=" << cout);
-    const auto in = test::random_vector<float>(static_cast<std::size_t>(2) * 9 * 10 * cs[2], seed++);
-    const auto w = test::random_vector<float>(static_cast<std::size_t>(cout) * taps, seed++);
-    const std::size_t out_n = static_cast<std::size_t>(2) * s.out_height() * s.out_width() * cout;
-    const auto dy = test::random_vector<float>(out_n, seed++);
-    std::vector<float> out(out_n), dw(w.size(), 0.5f), dx(in.size());
-    ofa::kernels::conv2d_forward(s, cout, in.data(), w.data(), out.data());
-    ofa::kernels::conv2d_backward(s, cout, in.data(), w.data(), dy.data(), dx.data(), dw.data());
-    std::vector<double> ind(in.begin(), in.end()), wd(w.begin(), w.end()), dyd(dy.begin(), dy.end()), ref(out_n),
-        dw_ref(w.size(), 0.5), dx_ref(in.size());
-    ofa::kernels::conv2d_forward<double>(s, cout, ind.data(), wd.data(), ref.data());
-    ofa::kernels::conv2d_backward<double>(s, cout, ind.data(), wd.data(), dyd.data(), dx_ref.data(), dw_ref.data());
-    CHECK(test::max_relative_error(out, ref) < 1e-5);
-    CHECK(test::max_relative_error(dx, dx_ref) < 1e-5);
-    CHECK(test::max_relative_error(dw, dw_ref) < 1e-4);  // accumulated onto 0.5
-  }
+  for (const int width : {10, 37})
+    for (const auto& cs : cases) {
+      const ofa::kernels::conv_shape s{2, 9, width, cs[2], cs[0], cs[1]};
+      const int cout = cs[3], taps = cs[0] * cs[0] * cs[2];
+      INFO("k=" << cs[0] << " stride=" << cs[1] << " cin=" << cs[2] << " cout=" << cout << " width=" << width);
+      const auto in = test::random_vector<float>(static_cast<std::size_t>(2) * 9 * width * cs[2], seed++);
+      const auto w = test::random_vector<float>(static_cast<std::size_t>(cout) * taps, seed++);
+      const std::size_t out_n = static_cast<std::size_t>(2) * s.out_height() * s.out_width() * cout;
+      const auto dy = test::random_vector<float>(out_n, seed++);
+      std::vector<float> out(out_n), dw(w.size(), 0.5f), dx(in.size());
+      ofa::kernels::conv2d_forward(s, cout, in.data(), w.data(), out.data());
+      ofa::kernels::conv2d_backward(s, cout, in.data(), w.data(), dy.data(), dx.data(), dw.data());
+      std::vector<double> ind(in.begin(), in.end()), wd(w.begin(), w.end()), dyd(dy.begin(), dy.end()), ref(out_n),
+          dw_ref(w.size(), 0.5), dx_ref(in.size());
+      ofa::kernels::conv2d_forward<double>(s, cout, ind.data(), wd.data(), ref.data());
+      ofa::kernels::conv2d_backward<double>(s, cout, ind.data(), wd.data(), dyd.data(), dx_ref.data(), dw_ref.data());
+      CHECK(test::max_relative_error(out, ref) < 1e-5);
+      CHECK(test::max_relative_error(dx, dx_ref) < 1e-5);
+      CHECK(test::max_relative_error(dw, dw_ref) < 1e-4);  // accumulated onto 0.5
+    }
 }
 
 TEST_CASE("bilinear resize: identity at the same size, constant stays constant", "[kernels][resize]") {

@@ -77,9 +77,34 @@ void col2im(const conv_shape& s, const T* cols, T* d_in) {
 namespace detail {
 /// A stem-like convolution (few input taps, at least one vector of output channels) runs
 /// directly: im2col would copy k·k·Cin floats per pixel for a GEMM with K = 27, N = 16.
+/// Both kernels work on blocks of this many output pixels of one row.
+inline constexpr int direct_conv_block = 8;
+/// Floats of input one block reads in one row of taps: (block − 1)·stride + k pixels.
+inline int direct_conv_block_input(const conv_shape& s) {
+  return ((direct_conv_block - 1) * s.stride + s.kernel) * s.channels;
+}
+inline constexpr int direct_conv_max_block_input = 1024;
 template <class Arch>
 bool direct_conv_fits(const conv_shape& s, int out_channels) {
-  return s.kernel * s.kernel * s.channels <= 64 && out_channels >= static_cast<int>(xsimd::batch<float, Arch>::size);
+  return s.kernel * s.kernel * s.channels <= 64 && direct_conv_block_input(s) <= direct_conv_max_block_input &&
+         out_channels >= static_cast<int>(xsimd::batch<float, Arch>::size);
+}
+
+/// The input a block of output pixels starting at ox0 reads in input row iy: a pointer into the
+/// image when the block's taps all lie inside it, else a copy in `local` with zeros for the
+/// padding, so that the row's ends run the same code as its middle (pixel by pixel with
+/// checked taps, they took a third of the stem's time).
+inline const float* direct_conv_block_row(const conv_shape& s, const float* in, int n, int iy, int ox0, bool inside,
+                                          float* local) {
+  const int C = s.channels, x0 = ox0 * s.stride - s.pad();
+  const float* row = in + (static_cast<std::ptrdiff_t>(n) * s.height + iy) * s.width * C;
+  if (inside) return row + static_cast<std::ptrdiff_t>(x0) * C;
+  const int pixels = direct_conv_block_input(s) / C;
+  for (int q = 0; q < pixels; ++q) {
+    const int ix = x0 + q;
+    for (int ci = 0; ci < C; ++ci) local[q * C + ci] = ix >= 0 && ix < s.width ? row[ix * C + ci] : 0.0f;
+  }
+  return local;
 }
 
 /// Calls f(step): as std::integral_constant<int, 6> for the stem's pixel step (stride 2 · 3
@@ -100,23 +125,6 @@ inline pooled_vector<float> taps_by_channel(const float* weight, int out_channel
   return t;
 }
 
-/// Calls tap(ky, kx, ci, input value) for every tap of output pixel (n, oy, ox) inside the image.
-template <class F>
-[[gnu::always_inline]] inline void for_each_tap(const conv_shape& s, const float* in, int n, int oy, int ox,
-                                                const F& tap) {
-  const int p = s.pad(), k = s.kernel, C = s.channels;
-  for (int ky = 0; ky < k; ++ky) {
-    const int iy = oy * s.stride - p + ky;
-    if (iy < 0 || iy >= s.height) continue;
-    for (int kx = 0; kx < k; ++kx) {
-      const int ix = ox * s.stride - p + kx;
-      if (ix < 0 || ix >= s.width) continue;
-      const float* px = in + ((static_cast<std::ptrdiff_t>(n) * s.height + iy) * s.width + ix) * C;
-      for (int ci = 0; ci < C; ++ci) tap((ky * k + kx) * C + ci, px[ci]);
-    }
-  }
-}
-
 struct direct_conv_forward_kernel {
   template <class Arch>
   bool operator()(Arch, const conv_shape& s, int out_channels, const float* in, const float* weight, float* out) const {
@@ -125,7 +133,7 @@ struct direct_conv_forward_kernel {
     if (!direct_conv_fits<Arch>(s, out_channels)) return false;
     const int oh = s.out_height(), ow = s.out_width(), taps = s.kernel * s.kernel * s.channels;
     const auto wt = taps_by_channel(weight, out_channels, taps);
-    constexpr int block = 8;  // output pixels per register block: 8 independent FMA chains
+    constexpr int block = direct_conv_block;  // output pixels per register block: 8 independent FMA chains
     const int p = s.pad(), k = s.kernel, C = s.channels;
     // The input step between neighbouring output pixels, stride·Cin: a constant for the stem
     // (2·3), so that the block's broadcasts address one register plus fixed offsets (as a
@@ -134,37 +142,27 @@ struct direct_conv_forward_kernel {
       tbb::parallel_for(0, s.batch * oh, [&](int row) {
         const int n = row / oh, oy = row % oh;
         float* out_row = out + static_cast<std::ptrdiff_t>(row) * ow * out_channels;
+        alignas(64) float local[direct_conv_max_block_input];
         for (int ox0 = 0; ox0 < ow; ox0 += block) {
-          const bool interior = ox0 * s.stride - p >= 0 && (ox0 + block - 1) * s.stride - p + k <= s.width;
+          // Inside: every tap of the block in the image (then all `block` pixels are outputs).
+          const bool inside = ox0 * s.stride - p >= 0 && (ox0 + block - 1) * s.stride - p + k <= s.width;
+          const int valid = std::min(block, ow - ox0);
           for (int c0 = 0; c0 < out_channels; c0 += width) {
             // Channel vectors; the last overlaps the one before when Cout is not a multiple of the width.
             const int c = c0 + width <= out_channels ? c0 : out_channels - width;
-            if (!interior) {  // the row's ends: pixel by pixel, taps checked
-              for (int ox = ox0; ox < std::min(ow, ox0 + block); ++ox) {
-                batch acc(0.0f);
-                for_each_tap(s, in, n, oy, ox, [&](int t, float v) {
-                  acc = xsimd::fma(batch(v),
-                                   batch::load_unaligned(wt.data() + static_cast<std::ptrdiff_t>(t) * out_channels + c),
-                                   acc);
-                });
-                acc.store_unaligned(out_row + static_cast<std::ptrdiff_t>(ox) * out_channels + c);
-              }
-              continue;
-            }
             batch acc[block];
             for (auto& a : acc) a = batch(0.0f);
             for (int ky = 0; ky < k; ++ky) {
               const int iy = oy * s.stride - p + ky;
               if (iy < 0 || iy >= s.height) continue;
-              const float* px =
-                  in + ((static_cast<std::ptrdiff_t>(n) * s.height + iy) * s.width + ox0 * s.stride - p) * C;
+              const float* px = direct_conv_block_row(s, in, n, iy, ox0, inside, local);
               for (int t = 0; t < k * C; ++t) {  // (kx, ci) of this row of taps
                 const batch wv =
                     batch::load_unaligned(wt.data() + static_cast<std::ptrdiff_t>(ky * k * C + t) * out_channels + c);
                 for (int j = 0; j < block; ++j) acc[j] = xsimd::fma(batch(px[j * step + t]), wv, acc[j]);
               }
             }
-            for (int j = 0; j < block; ++j)
+            for (int j = 0; j < valid; ++j)
               acc[j].store_unaligned(out_row + static_cast<std::ptrdiff_t>(ox0 + j) * out_channels + c);
           }
         }
@@ -185,8 +183,8 @@ struct direct_conv_weight_gradient_kernel {
     const int oh = s.out_height(), ow = s.out_width(), taps = s.kernel * s.kernel * s.channels;
     const std::size_t rows = static_cast<std::size_t>(s.batch) * oh,
                       size = static_cast<std::size_t>(taps) * out_channels;
-    pooled_vector<float> sum(size, 0.0f);  // [tap][Cout]
-    constexpr int block = 8;               // output pixels per register block
+    pooled_vector<float> sum(size, 0.0f);     // [tap][Cout]
+    constexpr int block = direct_conv_block;  // output pixels per register block
     const int p = s.pad(), k = s.kernel, C = s.channels;
     // When Cout is not a multiple of the width, the last vector overlaps the one before it; its
     // overlapping lanes must add zero. The lanes it owns, computed once:
@@ -195,32 +193,22 @@ struct direct_conv_weight_gradient_kernel {
       for (std::size_t row = begin; row < end; ++row) {
         const int n = static_cast<int>(row) / oh, oy = static_cast<int>(row) % oh;
         const float* g_row = d_out + row * ow * out_channels;
+        alignas(64) float local[direct_conv_max_block_input];
         for (int ox0 = 0; ox0 < ow; ox0 += block) {
-          const bool interior =
-              ox0 + block <= ow && ox0 * s.stride - p >= 0 && (ox0 + block - 1) * s.stride - p + k <= s.width;
+          const bool inside = ox0 * s.stride - p >= 0 && (ox0 + block - 1) * s.stride - p + k <= s.width;
+          const int valid = std::min(block, ow - ox0);
           for (int c0 = 0; c0 < out_channels; c0 += width) {
             const int c = c0 + width <= out_channels ? c0 : out_channels - width;
             auto gradient = [&](int ox) {
               const batch gv = batch::load_unaligned(g_row + static_cast<std::ptrdiff_t>(ox) * out_channels + c);
               return c == c0 ? gv : xsimd::select(owned, gv, batch(0.0f));
             };
-            if (!interior) {  // the row's ends: pixel by pixel, taps checked
-              for (int ox = ox0; ox < std::min(ow, ox0 + block); ++ox) {
-                const batch g = gradient(ox);
-                for_each_tap(s, in, n, oy, ox, [&](int t, float v) {
-                  float* a = acc + static_cast<std::ptrdiff_t>(t) * out_channels + c;
-                  xsimd::fma(batch(v), g, batch::load_unaligned(a)).store_unaligned(a);
-                });
-              }
-              continue;
-            }
-            batch g[block];
-            for (int j = 0; j < block; ++j) g[j] = gradient(ox0 + j);
+            batch g[block];  // pixels past the row's end add nothing
+            for (int j = 0; j < block; ++j) g[j] = j < valid ? gradient(ox0 + j) : batch(0.0f);
             for (int ky = 0; ky < k; ++ky) {
               const int iy = oy * s.stride - p + ky;
               if (iy < 0 || iy >= s.height) continue;
-              const float* px =
-                  in + ((static_cast<std::ptrdiff_t>(n) * s.height + iy) * s.width + ox0 * s.stride - p) * C;
+              const float* px = direct_conv_block_row(s, in, n, iy, ox0, inside, local);
               for (int t = 0; t < k * C; ++t) {  // taps are independent chains: they overlap in flight
                 float* a = acc + static_cast<std::ptrdiff_t>(ky * k * C + t) * out_channels + c;
                 batch sum = batch::load_unaligned(a);

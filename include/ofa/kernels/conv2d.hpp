@@ -75,15 +75,17 @@ void col2im(const conv_shape& s, const T* cols, T* d_in) {
 }
 
 namespace detail {
-/// A stem-like convolution (few input taps, at least one vector of output channels) runs
-/// directly: im2col would copy k·k·Cin floats per pixel for a GEMM with K = 27, N = 16.
-/// Both kernels work on blocks of this many output pixels of one row.
+/// The direct kernels work on blocks of this many output pixels of one row.
 inline constexpr int direct_conv_block = 8;
 /// Floats of input one block reads in one row of taps: (block − 1)·stride + k pixels.
 inline int direct_conv_block_input(const conv_shape& s) {
   return ((direct_conv_block - 1) * s.stride + s.kernel) * s.channels;
 }
+/// The most of them a block at the image's edge copies, zero-padded, to its stack.
 inline constexpr int direct_conv_max_block_input = 1024;
+
+/// A stem-like convolution (few input taps, at least one vector of output channels) runs
+/// directly: im2col would copy k·k·Cin floats per pixel for a GEMM with K = 27, N = 16.
 template <class Arch>
 bool direct_conv_fits(const conv_shape& s, int out_channels) {
   return s.kernel * s.kernel * s.channels <= 64 && direct_conv_block_input(s) <= direct_conv_max_block_input &&

@@ -170,9 +170,9 @@ struct half_vector<xsimd::avx512f> {
 /// The register tile: MR rows × NV vectors of C, plus a half vector when `Half`. The wide tile
 /// (NV = 2: 8×32 on AVX-512) serves most products; the narrow one (NV = 1: 16×16) serves an N
 /// that would leave half of a wide tile's last panel empty (N = 16, 48, 80, 112, ...); the
-/// 24-column one (AVX-512 only: 12 × (16 + 8)) an N that is a multiple of 24 (24, 72, 120): its
-/// 256-bit FMAs cost half a 512-bit one where the FMA units are 256 bits wide (AMD Zen 4), and
-/// as much where they are not, so it never does worse than padding to 32.
+/// 24-column one (AVX-512 only: 12 × (16 + 8)) N = 24 and 72 (with_tile_for): its 256-bit FMAs
+/// cost half a 512-bit one where the FMA units are 256 bits wide (AMD Zen 4), and as much where
+/// they are not, so it never does worse than padding 24 columns to 32.
 template <class Arch, int NV = 2, bool Half = false>
 struct gemm_tile {
   using batch = xsimd::batch<float, Arch>;

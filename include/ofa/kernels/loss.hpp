@@ -14,16 +14,18 @@
 
 namespace ofa::kernels {
 
-/** @brief Row-wise log-softmax. */
+/** @brief Row-wise softmax p and log-sum-exp (log softmax = z − lse): one exp per element. */
 template <class T>
-void log_softmax(std::size_t n, std::size_t k, const T* z, T* out) {
+void softmax(std::size_t n, std::size_t k, const T* z, T* p, T* lse) {
   for (std::size_t i = 0; i < n; ++i) {
     const T* row = z + i * k;
+    T* out = p + i * k;
     const T mx = *std::max_element(row, row + k);
     T sum = T(0);
-    for (std::size_t j = 0; j < k; ++j) sum += std::exp(row[j] - mx);
-    const T lse = mx + std::log(sum);
-    for (std::size_t j = 0; j < k; ++j) out[i * k + j] = row[j] - lse;
+    for (std::size_t j = 0; j < k; ++j) sum += out[j] = std::exp(row[j] - mx);
+    const T inv = T(1) / sum;
+    for (std::size_t j = 0; j < k; ++j) out[j] *= inv;
+    lse[i] = mx + std::log(sum);
   }
 }
 
@@ -31,15 +33,15 @@ void log_softmax(std::size_t n, std::size_t k, const T* z, T* out) {
  *  Writes dL/dz to `grad` when not null. Labels outside [0, K) are the caller's to reject. */
 template <class T>
 T softmax_cross_entropy(std::size_t n, std::size_t k, const T* z, const int* labels, T smoothing, T* grad) {
-  pooled_vector<T> logp(n * k);
-  log_softmax(n, k, z, logp.data());
+  pooled_vector<T> p(n * k), lse(n);
+  softmax(n, k, z, p.data(), lse.data());
   T loss = T(0);
   const T off = smoothing / T(k), on = T(1) - smoothing + off;
   for (std::size_t i = 0; i < n; ++i)
     for (std::size_t j = 0; j < k; ++j) {
       const T q = static_cast<int>(j) == labels[i] ? on : off;
-      loss -= q * logp[i * k + j];
-      if (grad) grad[i * k + j] = (std::exp(logp[i * k + j]) - q) / T(n);
+      loss -= q * (z[i * k + j] - lse[i]);
+      if (grad) grad[i * k + j] = (p[i * k + j] - q) / T(n);
     }
   return loss / T(n);
 }
@@ -48,14 +50,13 @@ T softmax_cross_entropy(std::size_t n, std::size_t k, const T* z, const int* lab
  *  cross_entropy_loss_with_soft_target). The teacher gets no gradient. */
 template <class T>
 T soft_cross_entropy(std::size_t n, std::size_t k, const T* z, const T* teacher_logits, T* grad) {
-  pooled_vector<T> logp(n * k), logq(n * k);
-  log_softmax(n, k, z, logp.data());
-  log_softmax(n, k, teacher_logits, logq.data());
+  pooled_vector<T> p(n * k), q(n * k), lse(n), teacher_lse(n);
+  softmax(n, k, z, p.data(), lse.data());
+  softmax(n, k, teacher_logits, q.data(), teacher_lse.data());
   T loss = T(0);
   for (std::size_t i = 0; i < n * k; ++i) {
-    const T q = std::exp(logq[i]);
-    loss -= q * logp[i];
-    if (grad) grad[i] = (std::exp(logp[i]) - q) / T(n);
+    loss -= q[i] * (z[i] - lse[i / k]);
+    if (grad) grad[i] = (p[i] - q[i]) / T(n);
   }
   return loss / T(n);
 }

@@ -106,6 +106,7 @@ TEST_CASE("gemm with pre-packed weights equals the plain gemm", "[kernels][gemm]
                          {7, 33, 300},
                          {130, 70, 517},
                          {40, 48, 24},
+                         // N = 24 and 72: the 24-column tile where there is one (AVX-512); 120: the wide one
                          {29, 24, 40},
                          {13, 72, 300},
                          {1, 24, 40},

@@ -14,6 +14,7 @@
 #include <type_traits>
 
 #include "ofa/autograd/ops.hpp"
+#include "ofa/kernels/batch_norm_depthwise.hpp"
 
 namespace ofa::autograd {
 
@@ -97,40 +98,41 @@ variable<T> batch_norm_depthwise(const variable<T>& x, const variable<T>& gamma,
       const T* scale = affine->data();
       const T* shift = affine->data() + c;
       auto view = kernel_view<const T>::centre(w.value().data(), full_k, max_c, s.kernel, s.channels);
-      // The weight gradient first: it reads x (mapped as it loads), which BN's backward then
-      // reads again, from the cache if it is still there.
-      if (w.requires_grad()) {
-        pooled_vector<T> dw(static_cast<std::size_t>(s.kernel) * s.kernel * c);
-        if constexpr (std::is_same_v<T, float>) {
-          kernels::depthwise_backward_weight(s, x.value().data(), dy, dw.data(), {scale, shift, act});
-        } else {
-          pooled_vector<T> mapped(m * c);
-          detail::map_channels(m, c, x.value().data(), scale, shift, act, mapped.data());
-          kernels::depthwise_backward_weight_reference(s, mapped.data(), dy, dw.data());
-        }
-        detail::add_centre_gradient(w, full_k, max_c, s, dw.data());
-      }
-      // The gradient of act(BN(x)) is the depthwise transpose of dy; BN's backward turns it, in
-      // place, into x's gradient (and adds γ's and β's).
       T* dgamma = gamma.requires_grad() ? gamma.grad().data() : nullptr;
       T* dbeta = beta.requires_grad() ? beta.grad().data() : nullptr;
-      auto through_bn = [&](T* g, bool want_dx) {
-        if constexpr (std::is_same_v<T, float>) {
-          kernels::depthwise_backward_input(s, dy, view, g);
-          kernels::batch_norm_backward(m, c, x.value().data(), g, gamma.value().data(), beta.value().data(), *saved,
-                                       want_dx ? g : nullptr, dgamma, dbeta, act);
-        } else {
+      pooled_vector<T> dw(w.requires_grad() ? static_cast<std::size_t>(s.kernel) * s.kernel * c : 0);
+      if constexpr (std::is_same_v<T, float>) {
+        // One kernel for all four gradients (kernels::batch_norm_depthwise_backward): two passes
+        // over x where the kernels one after the other take five.
+        auto fused = [&](T* g, bool want_dx) {
+          kernels::batch_norm_depthwise_backward(s, x.value().data(), dy, view, gamma.value().data(),
+                                                 beta.value().data(), *saved, act, dw.empty() ? nullptr : dw.data(), g,
+                                                 want_dx, dgamma, dbeta);
+        };
+        if (x.requires_grad()) {
+          detail::backprop_into(x, [&](T* g) { fused(g, true); });
+        } else if (dgamma || dbeta || !dw.empty()) {
+          pooled_vector<T> g(m * c);
+          fused(g.data(), false);
+        }
+      } else {
+        // The reference path: act(BN(x)) formed, then the depthwise gradients, then BN's backward.
+        pooled_vector<T> mapped(m * c);
+        detail::map_channels(m, c, x.value().data(), scale, shift, act, mapped.data());
+        if (!dw.empty()) kernels::depthwise_backward_weight_reference(s, mapped.data(), dy, dw.data());
+        auto through_bn = [&](T* g, bool want_dx) {
           kernels::depthwise_backward_input_reference(s, dy, view, g);
           kernels::batch_norm_backward_reference(m, c, x.value().data(), g, gamma.value().data(), beta.value().data(),
                                                  *saved, want_dx ? g : nullptr, dgamma, dbeta, act);
+        };
+        if (x.requires_grad()) {
+          detail::backprop_into(x, [&](T* g) { through_bn(g, true); });
+        } else if (dgamma || dbeta) {
+          pooled_vector<T> g(m * c);
+          through_bn(g.data(), false);
         }
-      };
-      if (x.requires_grad()) {
-        detail::backprop_into(x, [&](T* g) { through_bn(g, true); });
-      } else if (dgamma || dbeta) {
-        pooled_vector<T> g(m * c);
-        through_bn(g.data(), false);
       }
+      if (!dw.empty()) detail::add_centre_gradient(w, full_k, max_c, s, dw.data());
     });
   return r;
 }

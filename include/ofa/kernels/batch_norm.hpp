@@ -447,6 +447,28 @@ struct bn_train_kernel {
   }
 };
 
+/// γ's and β's gradients from BN's backward sums (sums[0, c): Σdz, sums[c, 2c): Σdz·x̂), added.
+inline void add_affine_gradients(std::size_t c, const double* sums, float* dgamma, float* dbeta) {
+  for (std::size_t j = 0; j < c; ++j) {
+    if (dgamma) dgamma[j] += static_cast<float>(sums[c + j]);
+    if (dbeta) dbeta[j] += static_cast<float>(sums[j]);
+  }
+}
+
+/// BN's input gradient dx = γ·inv·(dz − Σdz/m − x̂·Σdz·x̂/m), x̂ = x·inv − mean·inv, as
+/// dx = k1·dz + kx·x + k0 per channel: the constants from the sums (as above).
+inline void input_gradient_constants(std::size_t m, std::size_t c, const float* gamma,
+                                     const batch_norm_saved<float>& saved, const double* sums, float* k1, float* kx,
+                                     float* k0) {
+  const float* inv = saved.inv_std.data();
+  for (std::size_t j = 0; j < c; ++j) {
+    const double a = double(gamma[j]) * inv[j], mean_dz = sums[j] / double(m), mean_dzx = sums[c + j] / double(m);
+    k1[j] = static_cast<float>(a);
+    kx[j] = static_cast<float>(-a * mean_dzx * inv[j]);
+    k0[j] = static_cast<float>(-a * mean_dz + a * mean_dzx * saved.mean[j] * inv[j]);
+  }
+}
+
 struct bn_backward_kernel {
   template <class Arch>
   void operator()(Arch arch, std::size_t m, std::size_t c, const float* x, const float* dy, const float* gamma,
@@ -460,19 +482,10 @@ struct bn_backward_kernel {
     with_activation(act, [&](auto f) {
       bn_kernels{}.gradient_sums(arch, f, m, c, x, dy, scale.data(), shift.data(), inv, nmi.data(), sums.data());
     });
-    for (std::size_t j = 0; j < c; ++j) {
-      if (dgamma) dgamma[j] += static_cast<float>(sums[c + j]);
-      if (dbeta) dbeta[j] += static_cast<float>(sums[j]);
-    }
+    add_affine_gradients(c, sums.data(), dgamma, dbeta);
     if (!dx) return;
-    // dx = γ·inv·(dz − Σdz/m − x̂·Σdz·x̂/m), x̂ = x·inv − mean·inv.
     pooled_vector<float> k1(c), kx(c), k0(c);
-    for (std::size_t j = 0; j < c; ++j) {
-      const double a = double(gamma[j]) * inv[j], mean_dz = sums[j] / double(m), mean_dzx = sums[c + j] / double(m);
-      k1[j] = static_cast<float>(a);
-      kx[j] = static_cast<float>(-a * mean_dzx * inv[j]);
-      k0[j] = static_cast<float>(-a * mean_dz + a * mean_dzx * saved.mean[j] * inv[j]);
-    }
+    input_gradient_constants(m, c, gamma, saved, sums.data(), k1.data(), kx.data(), k0.data());
     with_activation(act, [&](auto f) {
       bn_kernels{}.input_gradient(arch, f, m, c, x, dy, scale.data(), shift.data(), k1.data(), kx.data(), k0.data(),
                                   dx);

@@ -309,6 +309,14 @@ struct depthwise_forward_kernel {
   template <class Arch, int K, int S, class Pre>
   static void run(Arch, const conv_shape& s, const float* in, kernel_view<const float> w, float* out, const float* bias,
                   activation act, const Pre& pre) {
+    tbb::parallel_for(0, s.batch * s.out_height(),
+                      [&](int row) { output_row<Arch, K, S>(s, in, w, out, bias, act, pre, row); });
+  }
+
+  /// Output row `row` (image row / out_height, row row % out_height).
+  template <class Arch, int K, int S, class Pre>
+  static void output_row(const conv_shape& s, const float* in, kernel_view<const float> w, float* out,
+                         const float* bias, activation act, const Pre& pre, int row) {
     using batch = xsimd::batch<float, Arch>;
     constexpr int width = static_cast<int>(batch::size);
     // 32 vector registers (AVX-512) hold 8 accumulators + K weights + an input; 16 hold 4.
@@ -319,7 +327,7 @@ struct depthwise_forward_kernel {
     };
     const int oh = s.out_height(), ow = s.out_width(), C = s.channels;
     constexpr int P = K / 2;
-    tbb::parallel_for(0, s.batch * oh, [&](int row) {
+    {
       const int n = row / oh, oy = row % oh;
       const int ky0 = std::max(0, P - oy * S), ky1 = std::min(K, s.height + P - oy * S);
       const float* image = in + at(s, n, 0, 0, s.height, s.width);
@@ -356,7 +364,7 @@ struct depthwise_forward_kernel {
                                                            finish);
         }
       }
-    });
+    }
   }
 };
 
@@ -444,13 +452,20 @@ struct depthwise_stride2_input_kernel {
 
   template <class Arch, int K>
   static void run(const conv_shape& s, const float* d_out, kernel_view<const float> w, float* d_in) {
+    tbb::parallel_for(0, s.batch * s.height, [&](int row) {
+      input_row<Arch, K>(s, d_out, w, d_in + at(s, row / s.height, row % s.height, 0, s.height, s.width), row);
+    });
+  }
+
+  /// Input row `row` (image row / height, row row % height) into out_row; C >= the vector width.
+  template <class Arch, int K>
+  static void input_row(const conv_shape& s, const float* d_out, kernel_view<const float> w, float* out_row, int row) {
     using batch = xsimd::batch<float, Arch>;
     constexpr int width = static_cast<int>(batch::size), P = K / 2;
     constexpr int R = row_block<width>();
     const int oh = s.out_height(), ow = s.out_width(), C = s.channels;
-    tbb::parallel_for(0, s.batch * s.height, [&](int row) {
+    {
       const int n = row / s.height, iy = row % s.height;
-      float* out_row = d_in + at(s, n, iy, 0, s.height, s.width);
       static_for<2>([&](auto phi) {
         using block = depthwise_stride2_input_block<Arch, K, decltype(phi)::value, R, true>;
         using fast = depthwise_stride2_input_block<Arch, K, decltype(phi)::value, R, false>;
@@ -478,7 +493,7 @@ struct depthwise_stride2_input_kernel {
           }
         }
       });
-    });
+    }
   }
 };
 
@@ -524,9 +539,7 @@ struct depthwise_backward_weight_kernel {
 
   template <class Arch, int K, int S, class Pre>
   static void run(Arch, const conv_shape& s, const float* in, const float* d_out, float* d_w, const Pre& pre) {
-    using batch = xsimd::batch<float, Arch>;
-    constexpr int width = static_cast<int>(batch::size), P = K / 2;
-    constexpr int R = row_block<width>();  // registers: K accumulators + R gradients + an input
+    constexpr int P = K / 2;
     const int oh = s.out_height(), ow = s.out_width(), C = s.channels;
     const std::size_t taps = static_cast<std::size_t>(K) * K * C;
     std::fill(d_w, d_w + taps, 0.0f);
@@ -543,43 +556,52 @@ struct depthwise_backward_weight_kernel {
               const int iy = oy * S - P + ky;
               if (iy < 0 || iy >= s.height) continue;
               const float* x_row = in + at(s, n, iy, 0, s.height, s.width);
-              float* a = partial + static_cast<std::ptrdiff_t>(ky) * K * C;
-              if (C < width) {  // narrower than one vector: scalar
-                for (int ox = 0; ox < ow; ++ox)
-                  for (int kx = 0; kx < K; ++kx) {
-                    const int ix = ox * S - P + kx;
-                    if (ix < 0 || ix >= s.width) continue;
-                    for (int c = 0; c < C; ++c)
-                      a[kx * C + c] += g_row[static_cast<std::ptrdiff_t>(ox) * C + c] *
-                                       pre.scalar(x_row[static_cast<std::ptrdiff_t>(ix) * C + c], c);
-                  }
-                continue;
-              }
-              // Channel vectors, the last one overlapping when C is not a multiple of the width:
-              // its overlapped lanes are already final, so it adds only to the lanes it owns.
-              for (int c0 = 0; c0 < C; c0 += width) {
-                const int c = c0 + width <= C ? c0 : C - width;
-                const auto map = pre.template channel<batch>(c);
-                batch acc[K];
-                unrolled_for<K>([&](int kx) { acc[kx] = batch(0.0f); });
-                for (int ox0 = 0; ox0 < ow; ox0 += R) {
-                  const int valid = std::min(R, ow - ox0);
-                  if (ox0 * S - P < 0 || (ox0 + R - 1) * S - P + K > s.width || valid < R)
-                    depthwise_weight_block<Arch, K, S, R, true>::run(x_row + c, g_row + c, s.width, C, ox0, valid, map,
-                                                                     acc);
-                  else
-                    depthwise_weight_block<Arch, K, S, R, false>::run(x_row + c, g_row + c, s.width, C, ox0, valid, map,
-                                                                      acc);
-                }
-                alignas(64) float lanes[width];
-                unrolled_for<K>([&](int kx) {
-                  acc[kx].store_aligned(lanes);
-                  for (int l = c0 - c; l < width; ++l) a[kx * C + c + l] += lanes[l];
-                });
-              }
+              add_row_pair<Arch, K, S>(s, x_row, g_row, pre, partial + static_cast<std::ptrdiff_t>(ky) * K * C);
             }
           }
         });
+  }
+
+  /// Adds one (output row, kernel row) pair's contributions into a[kx·C + c], the gradient of
+  /// kernel row ky: a[kx, c] += Σ_ox g_row[ox, c] · pre(x_row[ox·S − P + kx, c]). Acc: float
+  /// (the weight gradient's partials) or double (the fused batch norm + depthwise backward's).
+  template <class Arch, int K, int S, class Pre, class Acc>
+  static void add_row_pair(const conv_shape& s, const float* x_row, const float* g_row, const Pre& pre, Acc* a) {
+    using batch = xsimd::batch<float, Arch>;
+    constexpr int width = static_cast<int>(batch::size), P = K / 2;
+    constexpr int R = row_block<width>();  // registers: K accumulators + R gradients + an input
+    const int ow = s.out_width(), C = s.channels;
+    if (C < width) {  // narrower than one vector: scalar
+      for (int ox = 0; ox < ow; ++ox)
+        for (int kx = 0; kx < K; ++kx) {
+          const int ix = ox * S - P + kx;
+          if (ix < 0 || ix >= s.width) continue;
+          for (int c = 0; c < C; ++c)
+            a[kx * C + c] += g_row[static_cast<std::ptrdiff_t>(ox) * C + c] *
+                             pre.scalar(x_row[static_cast<std::ptrdiff_t>(ix) * C + c], c);
+        }
+      return;
+    }
+    // Channel vectors, the last one overlapping when C is not a multiple of the width:
+    // its overlapped lanes are already final, so it adds only to the lanes it owns.
+    for (int c0 = 0; c0 < C; c0 += width) {
+      const int c = c0 + width <= C ? c0 : C - width;
+      const auto map = pre.template channel<batch>(c);
+      batch acc[K];
+      unrolled_for<K>([&](int kx) { acc[kx] = batch(0.0f); });
+      for (int ox0 = 0; ox0 < ow; ox0 += R) {
+        const int valid = std::min(R, ow - ox0);
+        if (ox0 * S - P < 0 || (ox0 + R - 1) * S - P + K > s.width || valid < R)
+          depthwise_weight_block<Arch, K, S, R, true>::run(x_row + c, g_row + c, s.width, C, ox0, valid, map, acc);
+        else
+          depthwise_weight_block<Arch, K, S, R, false>::run(x_row + c, g_row + c, s.width, C, ox0, valid, map, acc);
+      }
+      alignas(64) float lanes[width];
+      unrolled_for<K>([&](int kx) {
+        acc[kx].store_aligned(lanes);
+        for (int l = c0 - c; l < width; ++l) a[kx * C + c + l] += lanes[l];
+      });
+    }
   }
 };
 }  // namespace detail

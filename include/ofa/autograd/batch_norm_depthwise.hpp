@@ -103,7 +103,7 @@ variable<T> batch_norm_depthwise(const variable<T>& x, const variable<T>& gamma,
       pooled_vector<T> dw(w.requires_grad() ? static_cast<std::size_t>(s.kernel) * s.kernel * c : 0);
       if constexpr (std::is_same_v<T, float>) {
         // One kernel for all four gradients (kernels::batch_norm_depthwise_backward): two passes
-        // over x where the kernels one after the other take five.
+        // over x-sized tensors where the kernels one after the other make four.
         auto fused = [&](T* g, bool want_dx) {
           kernels::batch_norm_depthwise_backward(s, x.value().data(), dy, view, gamma.value().data(),
                                                  beta.value().data(), *saved, act, dw.empty() ? nullptr : dw.data(), g,

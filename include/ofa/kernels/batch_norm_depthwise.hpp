@@ -1,13 +1,12 @@
 #pragma once
 /// @file
 /// The backward of y = depthwise(act(BN(x))), BN in training (batch statistics), in two passes
-/// over x instead of five: the kernel behind autograd::batch_norm_depthwise.
+/// over x-sized tensors instead of four: the kernel behind autograd::batch_norm_depthwise.
 ///
-/// One kernel after the other, the backward reads x (12.6 MB in W2's first unit) five times
-/// and the depthwise input gradient g twice: the weight gradient reads x; the input gradient
-/// writes g; BN's backward reads x and g for its sums Σdz and Σdz·x̂ (dz = act'(z)·g), then
-/// both again to write dx. Here one parallel pass over the input rows does, per row, while the
-/// row is in cache:
+/// One kernel after the other, the backward makes four passes over x-sized tensors (12.6 MB
+/// each in W2's first unit): the weight gradient reads x; the input gradient writes g; BN's
+/// backward reads x and g for its sums Σdz and Σdz·x̂ (dz = act'(z)·g), then both again to
+/// write dx. Here one parallel pass over the input rows does, per row, while the row is in cache:
 ///  1. the weight gradient of every (output row, kernel row) pair that reads this input row;
 ///  2. the input gradient g of the row;
 ///  3. dz = act'(x·scale + shift)·g in g's place, and the row's share of BN's two sums;

@@ -63,12 +63,10 @@ struct bn_depthwise_backward_kernel {
     }
     const std::size_t taps = d_w ? static_cast<std::size_t>(s.kernel) * s.kernel * c : 0;
     pooled_vector<double> sums(taps + 2 * c, 0.0);  // the weight gradient, then Σdz and Σdz·x̂
-    with_activation(act, [&](auto f) {
-      with_kernel_and_stride(s, [&](auto k, auto stride) {
-        first_pass<Arch, decltype(k)::value, decltype(stride)::value, decltype(f)>(
-            s, x, dy, w, load_mapped(pre), scale.data(), shift.data(), inv, nmi.data(), d_w != nullptr, dx,
-            sums.data());
-      });
+    with_kernel_and_stride(s, [&](auto k, auto stride) {
+      first_pass<Arch, decltype(k)::value, decltype(stride)::value>(s, x, dy, w, load_mapped(pre), act, scale.data(),
+                                                                    shift.data(), inv, nmi.data(), d_w != nullptr, dx,
+                                                                    sums.data());
     });
     for (std::size_t i = 0; i < taps; ++i) d_w[i] = static_cast<float>(sums[i]);
     const double* bn_sums = sums.data() + taps;
@@ -84,10 +82,10 @@ struct bn_depthwise_backward_kernel {
   /// The pass over the input rows: the weight gradient (when `weight`) into sums[0, K·K·C),
   /// dz into dz, Σdz and Σdz·x̂ into the next 2·C sums. Fixed chunks of rows, their partials
   /// added in order: the same result on any thread count.
-  template <class Arch, int K, int S, class Act>
+  template <class Arch, int K, int S>
   static void first_pass(const conv_shape& s, const float* x, const float* dy, kernel_view<const float> w,
-                         const load_mapped& map, const float* scale, const float* shift, const float* inv,
-                         const float* nmi, bool weight, float* dz, double* sums) {
+                         const load_mapped& map, activation act, const float* scale, const float* shift,
+                         const float* inv, const float* nmi, bool weight, float* dz, double* sums) {
     constexpr int P = K / 2;
     const int oh = s.out_height(), ow = s.out_width(), C = s.channels;
     const std::size_t taps = weight ? static_cast<std::size_t>(K) * K * C : 0;
@@ -120,7 +118,11 @@ struct bn_depthwise_backward_kernel {
                                                                load_as_is{}, row);
             else
               depthwise_stride2_input_kernel::input_row<Arch, K>(s, dy, w, dz_row, row);
-            row_sums<Arch, Act>(s.width, C, x_row, dz_row, scale, shift, inv, nmi, partial + taps);
+            // The activation chosen per row, not per pass: one instantiation of this pass per geometry,
+            // not three (the kernel test file compiled in 60 s with three).
+            with_activation(act, [&](auto f) {
+              row_sums<Arch, decltype(f)>(s.width, C, x_row, dz_row, scale, shift, inv, nmi, partial + taps);
+            });
           }
         });
   }

@@ -13,7 +13,7 @@
 /// and a second pass turns dz into dx = k1·dz + kx·x + k0 (BN's backward with its sums known).
 /// The work is that of the separate kernels; only the traffic is less.
 
-#include <algorithm>  // copy, max, min
+#include <algorithm>  // max, min
 #include <cstddef>
 #include <type_traits>  // bool_constant
 
@@ -90,13 +90,8 @@ struct bn_depthwise_backward_kernel {
     const int oh = s.out_height(), ow = s.out_width(), C = s.channels;
     const std::size_t taps = weight ? static_cast<std::size_t>(K) * K * C : 0;
     // Stride 1: the input gradient is the forward convolution of dy with the kernel turned 180°.
-    pooled_vector<float> flipped(S == 1 ? static_cast<std::size_t>(K) * K * C : 0);
-    if constexpr (S == 1)
-      for (int ky = 0; ky < K; ++ky)
-        for (int kx = 0; kx < K; ++kx)
-          std::copy(w.tap(K - 1 - ky, K - 1 - kx), w.tap(K - 1 - ky, K - 1 - kx) + C,
-                    flipped.data() + static_cast<std::ptrdiff_t>(ky * K + kx) * C);
-    const kernel_view<const float> turned{flipped.data(), K, C, K * C, C};
+    const auto turned_weights = S == 1 ? turned_kernel(w, K, C) : pooled_vector<float>{};
+    const kernel_view<const float> turned{turned_weights.data(), K, C, K * C, C};
     const std::size_t rows = static_cast<std::size_t>(s.batch) * s.height;
     // 16 chunks at most: each has its own k·k·C + 2·C partial, zeroed and summed.
     parallel::deterministic_sum<double>(

@@ -88,6 +88,16 @@ inline void check_depthwise(const conv_shape& s, int view_kernel, int view_chann
 inline std::ptrdiff_t at(const conv_shape& s, int n, int y, int x, int h, int w) {
   return ((static_cast<std::ptrdiff_t>(n) * h + y) * w + x) * s.channels;
 }
+/// The k×k kernel turned 180°, dense [k][k][C]: with stride 1 and same padding, the input
+/// gradient is the forward convolution of the output gradient with it.
+inline pooled_vector<float> turned_kernel(kernel_view<const float> w, int k, int C) {
+  pooled_vector<float> turned(static_cast<std::size_t>(k) * k * C);
+  for (int ky = 0; ky < k; ++ky)
+    for (int kx = 0; kx < k; ++kx)
+      std::copy(w.tap(k - 1 - ky, k - 1 - kx), w.tap(k - 1 - ky, k - 1 - kx) + C,
+                turned.data() + static_cast<std::ptrdiff_t>(ky * k + kx) * C);
+  return turned;
+}
 }  // namespace detail
 
 template <class T>
@@ -617,12 +627,8 @@ inline void depthwise_backward_input(const conv_shape& s, const float* d_out, ke
     // With stride 1 and same padding the input gradient is the forward convolution of d_out
     // with the kernel turned 180°: the register-blocked forward serves both.
     const int k = s.kernel, C = s.channels;
-    pooled_vector<float> flipped(static_cast<std::size_t>(k) * k * C);
-    for (int ky = 0; ky < k; ++ky)
-      for (int kx = 0; kx < k; ++kx)
-        std::copy(w.tap(k - 1 - ky, k - 1 - kx), w.tap(k - 1 - ky, k - 1 - kx) + C,
-                  flipped.data() + static_cast<std::ptrdiff_t>(ky * k + kx) * C);
-    dispatch(detail::depthwise_forward_kernel{}, s, d_out, kernel_view<const float>{flipped.data(), k, C, k * C, C},
+    const auto turned = detail::turned_kernel(w, k, C);
+    dispatch(detail::depthwise_forward_kernel{}, s, d_out, kernel_view<const float>{turned.data(), k, C, k * C, C},
              d_in, static_cast<const float*>(nullptr), activation::none, input_transform{});
     return;
   }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include <ofa/kernels/batch_norm_depthwise.hpp>
+#include <ofa/parallel/arena.hpp>
 
 #include "random_fill.hpp"
 
@@ -115,4 +116,22 @@ TEST_CASE("fused batch norm + depthwise backward without an activation equals th
   for (auto& v : db_ref) v *= 2;
   CHECK(test::max_relative_error(dgamma, dg_ref) < 2e-4);
   CHECK(test::max_relative_error(dbeta, db_ref) < 2e-4);
+}
+
+TEST_CASE("fused batch norm + depthwise backward gives the same bits on one thread as on two",
+          "[kernels][bn][depthwise]") {
+  // Its sums are taken in fixed chunks of rows, added in chunk order and in double, whatever the
+  // threads: training runs give the same weights on any machine size.
+  const problem p(conv_shape{2, 40, 24, 72, 3, 1}, 950);
+  auto run = [&](int threads) {
+    ofa::parallel::arena arena(threads);
+    std::vector<float> out(p.w.size() + p.x.size() + 2 * p.c, 0.0f);
+    float* dw = out.data();
+    float* dx = dw + p.w.size();
+    ofa::kernels::batch_norm_depthwise_backward(p.s, p.x.data(), p.dy.data(), p.view(), p.gamma.data(), p.beta.data(),
+                                                p.saved, activation::hswish, dw, dx, true, dx + p.x.size(),
+                                                dx + p.x.size() + p.c);
+    return out;
+  };
+  CHECK(run(1) == run(2));
 }

@@ -76,6 +76,17 @@ TEST_CASE("a long-K product with a small C is split along K (weight gradients)",
   check_gemm(trans::yes, trans::no, 1, 1, 3000, 0, 1.0f, 0.0f, seed++);
 }
 
+TEST_CASE("a few rows of C against a wide transposed B run transposed", "[kernels][gemm]") {
+  // Up to a vector's width of rows and N >= 4·M (batch-16 squeeze-excite, head and classifier):
+  // computed as Cᵀ = B·Aᵀ with B read in place, then stored transposed with alpha and beta.
+  std::uint64_t seed = 80;
+  check_gemm(trans::no, trans::yes, 16, 88, 336, 3, 0.5f, 2.0f, seed++);
+  check_gemm(trans::no, trans::yes, 16, 64, 240, 0, 1.0f, 0.0f, seed++);  // N = 4·M exactly
+  check_gemm(trans::no, trans::yes, 16, 1000, 1280, 0, 1.0f, 1.0f, seed++);
+  check_gemm(trans::yes, trans::yes, 7, 40, 50, 2, -1.0f, 1.0f, seed++);
+  check_gemm(trans::no, trans::yes, 16, 63, 40, 1, 1.0f, 0.5f, seed++);  // N < 4·M: the plain path
+}
+
 TEST_CASE("gemm of an active slice uses the max-size weight in place", "[kernels][gemm]") {
   // A [672 x 112] weight; the active slice is the first 240 rows and 40 columns.
   const int max_out = 672, max_in = 112, out = 240, in = 40, m = 50;

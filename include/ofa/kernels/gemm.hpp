@@ -497,16 +497,24 @@ void gemm_split_k(const split_k_plan& plan, trans ta, trans tb, int m, int n, in
       gemm_blocked_tiled<Arch>(parallel_slice, ta, tb, m, n, kn, 1.0f, a_s, lda, b_s, ldb, 0.0f, out, n, nullptr,
                                nullptr, activation::none);
   });
-  for (int i = 0; i < m; ++i) {
-    float* row = c + static_cast<std::ptrdiff_t>(i) * ldc;
+  auto store = [&](int i, int j, float sum) {
+    float& out = c[static_cast<std::ptrdiff_t>(i) * ldc + j];
+    out = (beta == 0.0f ? 0.0f : beta * out) + alpha * sum;
+  };
+  if (plan.slices == 1 && plan.transposed) {
+    // One slice computed transposed (a few rows of C): Cᵀ read in order, a row of C per lane.
+    for (int j = 0; j < n; ++j)
+      for (int i = 0; i < m; ++i) store(i, j, partial[static_cast<std::size_t>(j) * m + i]);
+    return;
+  }
+  for (int i = 0; i < m; ++i)
     for (int j = 0; j < n; ++j) {
       const std::size_t at =
           plan.transposed ? static_cast<std::size_t>(j) * m + i : static_cast<std::size_t>(i) * n + j;
       float sum = 0.0f;
       for (int s = 0; s < plan.slices; ++s) sum += partial[area * s + at];
-      row[j] = (beta == 0.0f ? 0.0f : beta * row[j]) + alpha * sum;
+      store(i, j, sum);
     }
-  }
 }
 
 struct gemm_kernel {
@@ -521,7 +529,7 @@ struct gemm_kernel {
       // is bound by reading B, which packing would read twice and write once. As one slice
       // computed transposed, Cᵀ = op(B)ᵀ·op(A)ᵀ, the few rows become one narrow column panel and
       // B, now the left operand without transposition, is read in place.
-      if (plan.slices == 1 && tb == trans::yes && m <= gemm_tile<Arch, 1>::width && n >= 16 * m && k > 0)
+      if (plan.slices == 1 && tb == trans::yes && m <= gemm_tile<Arch, 1>::width && n >= 4 * m && k > 0)
         plan = split_k_plan{1, k, true};
       if (plan.slices > 1 || plan.transposed)
         return gemm_split_k<Arch>(plan, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);

@@ -502,7 +502,8 @@ void gemm_split_k(const split_k_plan& plan, trans ta, trans tb, int m, int n, in
     out = (beta == 0.0f ? 0.0f : beta * out) + alpha * sum;
   };
   if (plan.slices == 1 && plan.transposed) {
-    // One slice computed transposed (a few rows of C): Cᵀ read in order, a row of C per lane.
+    // One slice computed transposed (a few rows of C): Cᵀ read in order, each of its rows stored
+    // down a column of C.
     for (int j = 0; j < n; ++j)
       for (int i = 0; i < m; ++i) store(i, j, partial[static_cast<std::size_t>(j) * m + i]);
     return;
@@ -525,10 +526,11 @@ struct gemm_kernel {
                   activation act = activation::none) const {
     if (!prepacked && !bias && act == activation::none && m > 0 && n > 0) {
       auto plan = plan_split_k<Arch>(m, n, k);
-      // A few rows of C against a wide, transposed B (the classifier at batch 16: 16 × 1280 × 960)
-      // is bound by reading B, which packing would read twice and write once. As one slice
-      // computed transposed, Cᵀ = op(B)ᵀ·op(A)ᵀ, the few rows become one narrow column panel and
-      // B, now the left operand without transposition, is read in place.
+      // A few rows of C against a transposed B at least 4× wider (the classifier at batch 16:
+      // 16 × 1280 × 960; squeeze-excite, 16 × 336 × 88) is bound by reading B, which packing would
+      // read twice and write once. As one slice computed transposed, Cᵀ = op(B)ᵀ·op(A)ᵀ, the few
+      // rows become one narrow column panel and B, now the left operand without transposition, is
+      // read in place.
       if (plan.slices == 1 && tb == trans::yes && m <= gemm_tile<Arch, 1>::width && n >= 4 * m && k > 0)
         plan = split_k_plan{1, k, true};
       if (plan.slices > 1 || plan.transposed)

@@ -101,36 +101,31 @@ variable<T> batch_norm_depthwise(const variable<T>& x, const variable<T>& gamma,
       T* dgamma = gamma.requires_grad() ? gamma.grad().data() : nullptr;
       T* dbeta = beta.requires_grad() ? beta.grad().data() : nullptr;
       pooled_vector<T> dw(w.requires_grad() ? static_cast<std::size_t>(s.kernel) * s.kernel * c : 0);
-      if constexpr (std::is_same_v<T, float>) {
-        // One kernel for all four gradients (kernels::batch_norm_depthwise_backward): two passes
-        // over x-sized tensors where the kernels one after the other make four.
-        auto fused = [&](T* g, bool want_dx) {
+      // All four gradients; g is x-sized, x's gradient when want_dx, else scratch.
+      auto gradients = [&](T* g, bool want_dx) {
+        T* d_w = dw.empty() ? nullptr : dw.data();
+        if constexpr (std::is_same_v<T, float>) {
+          // One kernel (kernels::batch_norm_depthwise_backward): two passes over x-sized tensors
+          // where the kernels one after the other make four.
           kernels::batch_norm_depthwise_backward(s, x.value().data(), dy, view, gamma.value().data(),
-                                                 beta.value().data(), *saved, act, dw.empty() ? nullptr : dw.data(), g,
-                                                 want_dx, dgamma, dbeta);
-        };
-        if (x.requires_grad()) {
-          detail::backprop_into(x, [&](T* g) { fused(g, true); });
-        } else if (dgamma || dbeta || !dw.empty()) {
-          pooled_vector<T> g(m * c);
-          fused(g.data(), false);
-        }
-      } else {
-        // The reference path: act(BN(x)) formed, then the depthwise gradients, then BN's backward.
-        pooled_vector<T> mapped(m * c);
-        detail::map_channels(m, c, x.value().data(), scale, shift, act, mapped.data());
-        if (!dw.empty()) kernels::depthwise_backward_weight_reference(s, mapped.data(), dy, dw.data());
-        auto through_bn = [&](T* g, bool want_dx) {
+                                                 beta.value().data(), *saved, act, d_w, g, want_dx, dgamma, dbeta);
+        } else {
+          // The reference path: act(BN(x)) formed, then the depthwise gradients, then BN's backward.
+          if (d_w) {
+            pooled_vector<T> mapped(m * c);
+            detail::map_channels(m, c, x.value().data(), scale, shift, act, mapped.data());
+            kernels::depthwise_backward_weight_reference(s, mapped.data(), dy, d_w);
+          }
           kernels::depthwise_backward_input_reference(s, dy, view, g);
           kernels::batch_norm_backward_reference(m, c, x.value().data(), g, gamma.value().data(), beta.value().data(),
                                                  *saved, want_dx ? g : nullptr, dgamma, dbeta, act);
-        };
-        if (x.requires_grad()) {
-          detail::backprop_into(x, [&](T* g) { through_bn(g, true); });
-        } else if (dgamma || dbeta) {
-          pooled_vector<T> g(m * c);
-          through_bn(g.data(), false);
         }
+      };
+      if (x.requires_grad()) {
+        detail::backprop_into(x, [&](T* g) { gradients(g, true); });
+      } else if (dgamma || dbeta || !dw.empty()) {
+        pooled_vector<T> g(m * c);
+        gradients(g.data(), false);
       }
       if (!dw.empty()) detail::add_centre_gradient(w, full_k, max_c, s, dw.data());
     });

@@ -109,7 +109,7 @@ struct bn_depthwise_backward_kernel {
                     s, x_row, dy + at(s, n, t / S, 0, oh, ow), map, partial + static_cast<std::ptrdiff_t>(ky) * K * C);
               }
             if constexpr (S == 1)
-              depthwise_forward_kernel::output_row<Arch, K, 1>(s, dy, turned, dz, nullptr, activation::none,
+              depthwise_forward_kernel::output_row<Arch, K, 1>(s, dy, turned, dz_row, nullptr, activation::none,
                                                                load_as_is{}, row);
             else
               depthwise_stride2_input_kernel::input_row<Arch, K>(s, dy, w, dz_row, row);

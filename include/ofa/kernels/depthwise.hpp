@@ -319,13 +319,15 @@ struct depthwise_forward_kernel {
   template <class Arch, int K, int S, class Pre>
   static void run(Arch, const conv_shape& s, const float* in, kernel_view<const float> w, float* out, const float* bias,
                   activation act, const Pre& pre) {
-    tbb::parallel_for(0, s.batch * s.out_height(),
-                      [&](int row) { output_row<Arch, K, S>(s, in, w, out, bias, act, pre, row); });
+    tbb::parallel_for(0, s.batch * s.out_height(), [&](int row) {
+      const int oh = s.out_height();
+      output_row<Arch, K, S>(s, in, w, out + at(s, row / oh, row % oh, 0, oh, s.out_width()), bias, act, pre, row);
+    });
   }
 
-  /// Output row `row` (image row / out_height, row row % out_height).
+  /// Output row `row` (image row / out_height, row row % out_height) into out_row.
   template <class Arch, int K, int S, class Pre>
-  static void output_row(const conv_shape& s, const float* in, kernel_view<const float> w, float* out,
+  static void output_row(const conv_shape& s, const float* in, kernel_view<const float> w, float* out_row,
                          const float* bias, activation act, const Pre& pre, int row) {
     using batch = xsimd::batch<float, Arch>;
     constexpr int width = static_cast<int>(batch::size);
@@ -337,42 +339,38 @@ struct depthwise_forward_kernel {
     };
     const int oh = s.out_height(), ow = s.out_width(), C = s.channels;
     constexpr int P = K / 2;
-    {
-      const int n = row / oh, oy = row % oh;
-      const int ky0 = std::max(0, P - oy * S), ky1 = std::min(K, s.height + P - oy * S);
-      const float* image = in + at(s, n, 0, 0, s.height, s.width);
-      float* out_row = out + at(s, n, oy, 0, oh, ow);
-      if (C < width) {  // narrower than one vector: scalar
-        for (int ox = 0; ox < ow; ++ox)
-          for (int c = 0; c < C; ++c) {
-            float acc = 0.0f;
-            for (int ky = ky0; ky < ky1; ++ky)
-              for (int kx = 0; kx < K; ++kx) {
-                const int ix = ox * S - P + kx;
-                if (ix >= 0 && ix < s.width)
-                  acc += pre.scalar(image[at(s, 0, oy * S - P + ky, ix, s.height, s.width) + c], c) * w.tap(ky, kx)[c];
-              }
-            if (bias) acc += bias[c];
-            out_row[static_cast<std::ptrdiff_t>(ox) * C + c] = act == activation::relu     ? std::max(acc, 0.0f)
-                                                               : act == activation::hswish ? acc * hsig_s(acc)
-                                                                                           : acc;
-          }
-        return;
-      }
-      for (int ox0 = 0; ox0 < ow; ox0 += R) {
-        const int valid = std::min(R, ow - ox0);
-        const bool guard = ox0 * S - P < 0 || (ox0 + R - 1) * S - P + K > s.width;
-        // Channel vectors; when C is not a multiple of the width the last vector overlaps the
-        // one before it (recomputing a few outputs with the same values) instead of a scalar tail.
-        for (int c0 = 0; c0 < C; c0 += width) {
-          const int c = c0 + width <= C ? c0 : C - width;
-          if (guard)
-            depthwise_row_block<Arch, K, S, R, true>::run(s, image, oy, ox0, c, w, ky0, ky1, out_row, valid, pre,
-                                                          finish);
-          else
-            depthwise_row_block<Arch, K, S, R, false>::run(s, image, oy, ox0, c, w, ky0, ky1, out_row, valid, pre,
-                                                           finish);
+    const int n = row / oh, oy = row % oh;
+    const int ky0 = std::max(0, P - oy * S), ky1 = std::min(K, s.height + P - oy * S);
+    const float* image = in + at(s, n, 0, 0, s.height, s.width);
+    if (C < width) {  // narrower than one vector: scalar
+      for (int ox = 0; ox < ow; ++ox)
+        for (int c = 0; c < C; ++c) {
+          float acc = 0.0f;
+          for (int ky = ky0; ky < ky1; ++ky)
+            for (int kx = 0; kx < K; ++kx) {
+              const int ix = ox * S - P + kx;
+              if (ix >= 0 && ix < s.width)
+                acc += pre.scalar(image[at(s, 0, oy * S - P + ky, ix, s.height, s.width) + c], c) * w.tap(ky, kx)[c];
+            }
+          if (bias) acc += bias[c];
+          out_row[static_cast<std::ptrdiff_t>(ox) * C + c] = act == activation::relu     ? std::max(acc, 0.0f)
+                                                             : act == activation::hswish ? acc * hsig_s(acc)
+                                                                                         : acc;
         }
+      return;
+    }
+    for (int ox0 = 0; ox0 < ow; ox0 += R) {
+      const int valid = std::min(R, ow - ox0);
+      const bool guard = ox0 * S - P < 0 || (ox0 + R - 1) * S - P + K > s.width;
+      // Channel vectors; when C is not a multiple of the width the last vector overlaps the
+      // one before it (recomputing a few outputs with the same values) instead of a scalar tail.
+      for (int c0 = 0; c0 < C; c0 += width) {
+        const int c = c0 + width <= C ? c0 : C - width;
+        if (guard)
+          depthwise_row_block<Arch, K, S, R, true>::run(s, image, oy, ox0, c, w, ky0, ky1, out_row, valid, pre, finish);
+        else
+          depthwise_row_block<Arch, K, S, R, false>::run(s, image, oy, ox0, c, w, ky0, ky1, out_row, valid, pre,
+                                                         finish);
       }
     }
   }
@@ -474,36 +472,34 @@ struct depthwise_stride2_input_kernel {
     constexpr int width = static_cast<int>(batch::size), P = K / 2;
     constexpr int R = row_block<width>();
     const int oh = s.out_height(), ow = s.out_width(), C = s.channels;
-    {
-      const int n = row / s.height, iy = row % s.height;
-      static_for<2>([&](auto phi) {
-        using block = depthwise_stride2_input_block<Arch, K, decltype(phi)::value, R, true>;
-        using fast = depthwise_stride2_input_block<Arch, K, decltype(phi)::value, R, false>;
-        const int columns = (s.width - phi + 1) / 2;  // u with 2u + phi < width
-        for (int u0 = 0; u0 < columns; u0 += R) {
-          const bool guard = u0 + block::Off - (block::Q - 1) < 0 || u0 + R - 1 + block::Off >= ow;
-          for (int c0 = 0; c0 < C; c0 += width) {
-            // Channel vectors, the last overlapping the one before when C is not a multiple.
-            const int c = c0 + width <= C ? c0 : C - width;
-            batch acc[R];
-            unrolled_for<R>([&](int j) { acc[j] = batch(0.0f); });
-            for (int ky = (iy + P) % 2; ky < K; ky += 2) {  // rows of taps that reach input row iy
-              const int oy = (iy + P - ky) / 2;
-              if (oy < 0 || oy >= oh) continue;
-              const float* g_row = d_out + at(s, n, oy, 0, oh, ow) + c;
-              if (guard)
-                block::add_row(g_row, w.tap(ky, 0) + c, w.tap_stride, ow, C, u0, acc);
-              else
-                fast::add_row(g_row, w.tap(ky, 0) + c, w.tap_stride, ow, C, u0, acc);
-            }
-            unrolled_for<R>([&](int j) {
-              const int ix = 2 * (u0 + j) + phi;
-              if (ix < s.width) acc[j].store_unaligned(out_row + static_cast<std::ptrdiff_t>(ix) * C + c);
-            });
+    const int n = row / s.height, iy = row % s.height;
+    static_for<2>([&](auto phi) {
+      using block = depthwise_stride2_input_block<Arch, K, decltype(phi)::value, R, true>;
+      using fast = depthwise_stride2_input_block<Arch, K, decltype(phi)::value, R, false>;
+      const int columns = (s.width - phi + 1) / 2;  // u with 2u + phi < width
+      for (int u0 = 0; u0 < columns; u0 += R) {
+        const bool guard = u0 + block::Off - (block::Q - 1) < 0 || u0 + R - 1 + block::Off >= ow;
+        for (int c0 = 0; c0 < C; c0 += width) {
+          // Channel vectors, the last overlapping the one before when C is not a multiple.
+          const int c = c0 + width <= C ? c0 : C - width;
+          batch acc[R];
+          unrolled_for<R>([&](int j) { acc[j] = batch(0.0f); });
+          for (int ky = (iy + P) % 2; ky < K; ky += 2) {  // rows of taps that reach input row iy
+            const int oy = (iy + P - ky) / 2;
+            if (oy < 0 || oy >= oh) continue;
+            const float* g_row = d_out + at(s, n, oy, 0, oh, ow) + c;
+            if (guard)
+              block::add_row(g_row, w.tap(ky, 0) + c, w.tap_stride, ow, C, u0, acc);
+            else
+              fast::add_row(g_row, w.tap(ky, 0) + c, w.tap_stride, ow, C, u0, acc);
           }
+          unrolled_for<R>([&](int j) {
+            const int ix = 2 * (u0 + j) + phi;
+            if (ix < s.width) acc[j].store_unaligned(out_row + static_cast<std::ptrdiff_t>(ix) * C + c);
+          });
         }
-      });
-    }
+      }
+    });
   }
 };
 

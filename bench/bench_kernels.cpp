@@ -6,10 +6,13 @@
 
 #include <vector>
 
+#include <xsimd/xsimd.hpp>
+
 #include <ofa/autograd/ops.hpp>
 #include <ofa/kernels/depthwise.hpp>
 #include <ofa/parallel/arena.hpp>
 #include <ofa/space/make_divisible.hpp>
+#include <ofa/tensor/pool.hpp>
 
 namespace ag = ofa::autograd;
 using ofa::kernels::conv_shape;
@@ -22,8 +25,8 @@ void set_counters(benchmark::State& state, double flops, double bytes) {
       benchmark::Counter(bytes, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
 }
 
-// {batch, size, channels}: mbv3 at resolution 128, batch 16: unit 1 (72 mid at 32x32),
-// unit 2 (240 at 16x16), unit 4 (672 at 8x8)
+// {batch, size, channels}: mbv3 at resolution 128, batch 16: the first unit's expand (48 mid at
+// 64x64, the smallest subnet), unit 1 (72 mid at 32x32), unit 2 (240 at 16x16), unit 4 (672 at 8x8)
 conv_shape shape_of(const benchmark::State& state) {
   const int k = static_cast<int>(state.range(0)), stride = static_cast<int>(state.range(1)),
             hw = static_cast<int>(state.range(2)), c = static_cast<int>(state.range(3));
@@ -33,7 +36,8 @@ conv_shape shape_of(const benchmark::State& state) {
 void depthwise_args(benchmark::internal::Benchmark* b) {
   for (int k : {3, 5, 7})
     for (int stride : {1, 2})
-      for (auto [hw, c] : {std::pair{32, 72}, std::pair{16, 240}, std::pair{8, 672}}) b->Args({k, stride, hw, c, 2});
+      for (auto [hw, c] : {std::pair{64, 48}, std::pair{32, 72}, std::pair{16, 240}, std::pair{8, 672}})
+        b->Args({k, stride, hw, c, 2});
   b->ArgNames({"k", "stride", "hw", "c", "threads"})->UseRealTime();
 }
 }  // namespace
@@ -69,6 +73,42 @@ static void bm_depthwise_backward(benchmark::State& state) {  // input and weigh
   set_counters(state, 4.0 * out_n * s.kernel * s.kernel, 4.0 * (2 * in_n + 2 * out_n));
 }
 BENCHMARK(bm_depthwise_backward)->Apply(depthwise_args);
+
+// Reading 1024 rows of 64 pixels × 48 channels (12.6 MB; four such tensors in turn, so that each
+// comes from memory) as the depthwise kernels walk them: in order (walk 0), a channel vector at a
+// time, 48 floats apart (walk 1), and touched in order first, then a channel vector at a time
+// (walk 2, kernels::touch_in_order).
+static void bm_row_walk(benchmark::State& state) {
+  ofa::parallel::arena arena(2);
+  constexpr std::size_t rows = 1024, pixels = 64, channels = 48, row = pixels * channels;
+  std::vector<ofa::pooled_vector<float>> tensors;
+  for (int i = 0; i < 4; ++i) tensors.emplace_back(rows * row, 1.0f);
+  const int walk = static_cast<int>(state.range(0));
+  std::size_t turn = 0;
+  for (auto _ : state) {
+    const float* t = tensors[turn++ % tensors.size()].data();
+    ofa::parallel::for_chunks(rows, 16, [&](std::size_t begin, std::size_t end) {
+      using batch = xsimd::batch<float>;
+      constexpr std::size_t w = batch::size;
+      batch sum[4] = {batch(0.0f), batch(0.0f), batch(0.0f), batch(0.0f)};  // four chains: loads set the pace
+      for (std::size_t r = begin; r < end; ++r) {
+        const float* p = t + r * row;
+        if (walk == 0) {
+          for (std::size_t i = 0; i < row; i += 4 * w)
+            for (std::size_t j = 0; j < 4; ++j) sum[j] += batch::load_unaligned(p + i + j * w);
+          continue;
+        }
+        if (walk == 2) ofa::kernels::touch_in_order(p, static_cast<std::ptrdiff_t>(row));
+        for (std::size_t c0 = 0; c0 < channels; c0 += w)
+          for (std::size_t x = 0; x < pixels; x += 4)
+            for (std::size_t j = 0; j < 4; ++j) sum[j] += batch::load_unaligned(p + (x + j) * channels + c0);
+      }
+      benchmark::DoNotOptimize(sum);
+    });
+  }
+  set_counters(state, 1.0 * rows * row, 4.0 * rows * row);
+}
+BENCHMARK(bm_row_walk)->Arg(0)->Arg(1)->Arg(2)->ArgName("walk")->UseRealTime();
 
 // One elastic MBConv block of mbv3 (expand 1x1 + BN + act, depthwise + BN + act, [SE],
 // project 1x1 + BN, residual), forward + backward on the tape.

@@ -101,6 +101,13 @@ struct bn_depthwise_backward_kernel {
             const int row = static_cast<int>(r), n = row / s.height, iy = row % s.height;
             const float* x_row = x + at(s, n, iy, 0, s.height, s.width);
             float* dz_row = dz + at(s, n, iy, 0, s.height, s.width);
+            // The rows below are walked a channel vector at a time: each is brought in in order
+            // first (touch_in_order): x's row, and the one row of dy that no earlier input row read.
+            const std::ptrdiff_t row_floats = static_cast<std::ptrdiff_t>(s.width) * C;
+            touch_in_order(x_row, row_floats);
+            prepare_to_write(dz_row, row_floats);
+            if ((iy + P) % S == 0 && (iy + P) / S < oh)
+              touch_in_order(dy + at(s, n, (iy + P) / S, 0, oh, ow), static_cast<std::ptrdiff_t>(ow) * C);
             if (weight)
               for (int ky = 0; ky < K; ++ky) {  // the output rows whose kernel row ky reads this row
                 const int t = iy + P - ky;

@@ -342,6 +342,10 @@ struct depthwise_forward_kernel {
     const int n = row / oh, oy = row % oh;
     const int ky0 = std::max(0, P - oy * S), ky1 = std::min(K, s.height + P - oy * S);
     const float* image = in + at(s, n, 0, 0, s.height, s.width);
+    // The S input rows that the output row before did not read, brought in in order: the loops
+    // below walk them a channel vector at a time (touch_in_order).
+    for (int iy = std::max(0, oy * S - P + K - S); iy < std::min(s.height, oy * S - P + K); ++iy)
+      touch_in_order(image + at(s, 0, iy, 0, s.height, s.width), static_cast<std::ptrdiff_t>(s.width) * C);
     if (C < width) {  // narrower than one vector: scalar
       for (int ox = 0; ox < ow; ++ox)
         for (int c = 0; c < C; ++c) {
@@ -473,6 +477,11 @@ struct depthwise_stride2_input_kernel {
     constexpr int R = row_block<width>();
     const int oh = s.out_height(), ow = s.out_width(), C = s.channels;
     const int n = row / s.height, iy = row % s.height;
+    // Read and written a channel vector at a time: the dy row no input row before read, and the
+    // output row, brought in in order first (touch_in_order).
+    if ((iy + P) % 2 == 0 && (iy + P) / 2 < oh)
+      touch_in_order(d_out + at(s, n, (iy + P) / 2, 0, oh, ow), static_cast<std::ptrdiff_t>(ow) * C);
+    prepare_to_write(out_row, static_cast<std::ptrdiff_t>(s.width) * C);
     static_for<2>([&](auto phi) {
       using block = depthwise_stride2_input_block<Arch, K, decltype(phi)::value, R, true>;
       using fast = depthwise_stride2_input_block<Arch, K, decltype(phi)::value, R, false>;
@@ -558,6 +567,11 @@ struct depthwise_backward_weight_kernel {
           for (std::size_t row = begin; row < end; ++row) {
             const int n = static_cast<int>(row) / oh, oy = static_cast<int>(row) % oh;
             const float* g_row = d_out + at(s, n, oy, 0, oh, ow);
+            // Walked a channel vector at a time: dy's row and the S input rows the output row
+            // before did not read, brought in in order first (touch_in_order).
+            touch_in_order(g_row, static_cast<std::ptrdiff_t>(ow) * C);
+            for (int iy = std::max(0, oy * S - P + K - S); iy < std::min(s.height, oy * S - P + K); ++iy)
+              touch_in_order(in + at(s, n, iy, 0, s.height, s.width), static_cast<std::ptrdiff_t>(s.width) * C);
             for (int ky = 0; ky < K; ++ky) {
               const int iy = oy * S - P + ky;
               if (iy < 0 || iy >= s.height) continue;

@@ -11,8 +11,10 @@
 #include <algorithm>  // fill, max
 #include <cmath>
 #include <cstddef>
+#include <initializer_list>
 #include <numeric>  // lcm
 #include <type_traits>
+#include <utility>  // index_sequence
 #include <vector>
 
 #include <xsimd/xsimd.hpp>
@@ -211,20 +213,32 @@ struct channel_span {
 /// adds a single row r into the float slots f[0, c) and f[floats, floats + c), for the rows
 /// after the last whole span.
 ///
-/// The accumulators live in registers: a group of up to four vectors of a span is summed down
-/// all spans of a block, then the next group. (Kept in memory between spans, every addition
-/// waited on the store of the one before: 3x slower.) Each block of 64 spans is flushed into double
+/// The accumulators live in registers: a group of up to eight vectors of a span (four without
+/// AVX-512's 32 registers) is summed down all spans of a block, then the next group. `inputs`:
+/// the arrays add_vector reads (touched in order first when there are several groups). (Kept in memory between spans,
+/// every addition waited on the store of the one before: 3x slower.) Each block of 64 spans is flushed into double
 /// slots: float speed, double accuracy over long columns, the same result on any thread count.
+/// f(std::integral_constant<std::size_t, size>{}) for 1 <= size <= Max: one instantiation per size.
+template <std::size_t Max, class F>
+void with_group_size(std::size_t size, const F& f) {
+  [&]<std::size_t... I>(std::index_sequence<I...>) {
+    (void)((size == I + 1 ? (f(std::integral_constant<std::size_t, I + 1>{}), true) : false) || ...);
+  }
+  (std::make_index_sequence<Max>{});
+}
+
 template <class Arch, class AddVector, class AddRow>
 void span_channel_sums(std::size_t m, std::size_t c, const channel_span& span, double* sums,
-                       const AddVector& add_vector, const AddRow& add_row) {
+                       std::initializer_list<const float*> inputs, const AddVector& add_vector, const AddRow& add_row) {
   using batch = xsimd::batch<float, Arch>;
   constexpr std::size_t w = batch::size;
   const std::size_t n = span.floats, vectors = n / w;
   const std::size_t chunk = (bn_chunk(m) + span.rows - 1) / span.rows * span.rows;  // chunks start on a span
   const std::size_t block = span.rows * 64;
-  // Groups as even as four register pairs allow: 9 vectors run as 3 + 3 + 3, not 4 + 4 + 1.
-  const std::size_t groups = (vectors + 3) / 4;
+  // Groups as even as the register pairs allow (AVX-512's 32 registers: eight pairs; else four):
+  // 9 vectors run as 3 + 3 + 3 on four, not 4 + 4 + 1. A span of one group is read in order.
+  constexpr std::size_t max_group = w >= 16 ? 8 : 4;
+  const std::size_t groups = (vectors + max_group - 1) / max_group;
   parallel::deterministic_sum<double>(m, chunk, 2 * c, sums, [&](std::size_t b, std::size_t e, double* acc) {
     pooled_vector<double> slots(2 * n, 0.0);
     auto flush = [&](std::size_t t, batch s, batch q) {
@@ -246,22 +260,13 @@ void span_channel_sums(std::size_t m, std::size_t c, const channel_span& span, d
     };
     for (std::size_t r0 = b; r0 < e; r0 += block) {
       const std::size_t r1 = std::min(e, r0 + block), spans = (r1 - r0) / span.rows;
+      // Several groups walk the block's spans one group at a time, a stride of the span: the block
+      // is brought in in order first (touch_in_order).
+      if (groups > 1)
+        for (const float* input : inputs) touch_in_order(input + r0 * c, static_cast<std::ptrdiff_t>((r1 - r0) * c));
       for (std::size_t g = 0, t0 = 0; g < groups; ++g) {
         const std::size_t size = (vectors - t0 / w) / (groups - g);  // the rest, spread evenly
-        switch (size) {
-          case 1:
-            run_group(std::integral_constant<std::size_t, 1>{}, r0 * c, spans, t0);
-            break;
-          case 2:
-            run_group(std::integral_constant<std::size_t, 2>{}, r0 * c, spans, t0);
-            break;
-          case 3:
-            run_group(std::integral_constant<std::size_t, 3>{}, r0 * c, spans, t0);
-            break;
-          default:
-            run_group(std::integral_constant<std::size_t, 4>{}, r0 * c, spans, t0);
-            break;
-        }
+        with_group_size<max_group>(size, [&](auto g) { run_group(g, r0 * c, spans, t0); });
         t0 += size * w;
       }
       if (r0 + spans * span.rows < r1) {
@@ -316,7 +321,7 @@ struct bn_kernels {
     const auto x0 = span.replicate(c, x);
     const std::size_t n = span.floats;
     span_channel_sums<Arch>(
-        m, c, span, sums,
+        m, c, span, sums, {x},
         [&, x0 = x0.data()](std::size_t offset, std::size_t t, batch& s, batch& q) {
           const batch d = batch::load_unaligned(x + offset + t) - batch::load_unaligned(x0 + t);
           s += d;
@@ -367,7 +372,7 @@ struct bn_kernels {
                nm = span.replicate(c, nmi);
     const std::size_t n = span.floats;
     span_channel_sums<Arch>(
-        m, c, span, sums,
+        m, c, span, sums, {x, dy},
         [&, sc = sc.data(), sh = sh.data(), iv = iv.data(), nm = nm.data()](std::size_t offset, std::size_t t, batch& s,
                                                                             batch& q) {
           const batch xv = batch::load_unaligned(x + offset + t);

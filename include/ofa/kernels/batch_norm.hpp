@@ -207,17 +207,6 @@ struct channel_span {
   }
 };
 
-/// Two per-channel sums over the rows, sums[0, c) and sums[c, 2c). add_vector(offset, t, s, q)
-/// adds the contributions of the vector at flat index offset + t (slot t of the span that starts
-/// at `offset`; slot t belongs to channel t mod c) into the accumulators s and q; add_row(r, f)
-/// adds a single row r into the float slots f[0, c) and f[floats, floats + c), for the rows
-/// after the last whole span.
-///
-/// The accumulators live in registers: a group of up to eight vectors of a span (four without
-/// AVX-512's 32 registers) is summed down all spans of a block, then the next group. `inputs`:
-/// the arrays add_vector reads (touched in order first when there are several groups). (Kept in memory between spans,
-/// every addition waited on the store of the one before: 3x slower.) Each block of 64 spans is flushed into double
-/// slots: float speed, double accuracy over long columns, the same result on any thread count.
 /// f(std::integral_constant<std::size_t, size>{}) for 1 <= size <= Max: one instantiation per size.
 template <std::size_t Max, class F>
 void with_group_size(std::size_t size, const F& f) {
@@ -227,6 +216,18 @@ void with_group_size(std::size_t size, const F& f) {
   (std::make_index_sequence<Max>{});
 }
 
+/// Two per-channel sums over the rows, sums[0, c) and sums[c, 2c). add_vector(offset, t, s, q)
+/// adds the contributions of the vector at flat index offset + t (slot t of the span that starts
+/// at `offset`; slot t belongs to channel t mod c) into the accumulators s and q; add_row(r, f)
+/// adds a single row r into the float slots f[0, c) and f[floats, floats + c), for the rows
+/// after the last whole span.
+///
+/// The accumulators live in registers: a group of up to eight vectors of a span (four without
+/// AVX-512's 32 registers) is summed down all spans of a block, then the next group. (Kept in
+/// memory between spans, every addition waited on the store of the one before: 3x slower.) Each
+/// block of 64 spans is flushed into double slots: float speed, double accuracy over long
+/// columns, the same result on any thread count. `inputs`: the arrays add_vector reads, touched
+/// in order first where several groups walk a block.
 template <class Arch, class AddVector, class AddRow>
 void span_channel_sums(std::size_t m, std::size_t c, const channel_span& span, double* sums,
                        std::initializer_list<const float*> inputs, const AddVector& add_vector, const AddRow& add_row) {

@@ -101,13 +101,15 @@ struct bn_depthwise_backward_kernel {
             const int row = static_cast<int>(r), n = row / s.height, iy = row % s.height;
             const float* x_row = x + at(s, n, iy, 0, s.height, s.width);
             float* dz_row = dz + at(s, n, iy, 0, s.height, s.width);
-            // The rows below are walked a channel vector at a time: each is brought in in order
-            // first (touch_in_order): x's row, and the one row of dy that no earlier input row read.
-            const std::ptrdiff_t row_floats = static_cast<std::ptrdiff_t>(s.width) * C;
-            touch_in_order(x_row, row_floats);
-            prepare_to_write(dz_row, row_floats);
-            if ((iy + P) % S == 0 && (iy + P) / S < oh)
-              touch_in_order(dy + at(s, n, (iy + P) / S, 0, oh, ow), static_cast<std::ptrdiff_t>(ow) * C);
+            // The input gradient first: its row kernel touches, in order, the dy row this input row
+            // is the first to read, which the weight gradient then walks a channel vector at a
+            // time (as it walks x's row, touched here), and prepares dz's row.
+            touch_in_order(x_row, static_cast<std::ptrdiff_t>(s.width) * C);
+            if constexpr (S == 1)
+              depthwise_forward_kernel::output_row<Arch, K, 1>(s, dy, turned, dz_row, nullptr, activation::none,
+                                                               load_as_is{}, row);
+            else
+              depthwise_stride2_input_kernel::input_row<Arch, K>(s, dy, w, dz_row, row);
             if (weight)
               for (int ky = 0; ky < K; ++ky) {  // the output rows whose kernel row ky reads this row
                 const int t = iy + P - ky;
@@ -115,11 +117,6 @@ struct bn_depthwise_backward_kernel {
                 depthwise_backward_weight_kernel::add_row_pair<Arch, K, S>(
                     s, x_row, dy + at(s, n, t / S, 0, oh, ow), map, partial + static_cast<std::ptrdiff_t>(ky) * K * C);
               }
-            if constexpr (S == 1)
-              depthwise_forward_kernel::output_row<Arch, K, 1>(s, dy, turned, dz_row, nullptr, activation::none,
-                                                               load_as_is{}, row);
-            else
-              depthwise_stride2_input_kernel::input_row<Arch, K>(s, dy, w, dz_row, row);
             // The activation chosen per row, not per pass: one instantiation of this pass per geometry,
             // not three (the kernel test file compiled in 60 s with three).
             with_activation(act, [&](auto f) {

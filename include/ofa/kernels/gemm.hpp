@@ -497,25 +497,21 @@ void gemm_split_k(const split_k_plan& plan, trans ta, trans tb, int m, int n, in
       gemm_blocked_tiled<Arch>(parallel_slice, ta, tb, m, n, kn, 1.0f, a_s, lda, b_s, ldb, 0.0f, out, n, nullptr,
                                nullptr, activation::none);
   });
-  auto store = [&](int i, int j, float sum) {
+  // The slices added in order into C[i][j]; the partials are read in their own order (Cᵀ's rows
+  // down C's columns when transposed: a few rows of C).
+  auto store = [&](int i, int j) {
+    const std::size_t at = plan.transposed ? static_cast<std::size_t>(j) * m + i : static_cast<std::size_t>(i) * n + j;
+    float sum = 0.0f;
+    for (int s = 0; s < plan.slices; ++s) sum += partial[area * s + at];
     float& out = c[static_cast<std::ptrdiff_t>(i) * ldc + j];
     out = (beta == 0.0f ? 0.0f : beta * out) + alpha * sum;
   };
-  if (plan.slices == 1 && plan.transposed) {
-    // One slice computed transposed (a few rows of C): Cᵀ read in order, each of its rows stored
-    // down a column of C.
+  if (plan.transposed)
     for (int j = 0; j < n; ++j)
-      for (int i = 0; i < m; ++i) store(i, j, partial[static_cast<std::size_t>(j) * m + i]);
-    return;
-  }
-  for (int i = 0; i < m; ++i)
-    for (int j = 0; j < n; ++j) {
-      const std::size_t at =
-          plan.transposed ? static_cast<std::size_t>(j) * m + i : static_cast<std::size_t>(i) * n + j;
-      float sum = 0.0f;
-      for (int s = 0; s < plan.slices; ++s) sum += partial[area * s + at];
-      store(i, j, sum);
-    }
+      for (int i = 0; i < m; ++i) store(i, j);
+  else
+    for (int i = 0; i < m; ++i)
+      for (int j = 0; j < n; ++j) store(i, j);
 }
 
 struct gemm_kernel {

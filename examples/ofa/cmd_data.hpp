@@ -34,10 +34,12 @@ inline void run_data_bench(const data_bench_options& o) {
   std::size_t images = 0;
   const std::size_t limit = o.max_images ? o.max_images : data.size();
   const auto t0 = std::chrono::steady_clock::now();
-  loader.run_epoch(0, [&](ofa::data::batch& b) {
-    images += b.labels.size();
-    return images < limit;
-  });
+  auto cursor = loader.epoch(0);
+  while (images < limit)
+    if (auto b = cursor.next())
+      images += b->labels.size();
+    else
+      break;
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const int threads = ofa::parallel::arena::threads();
   if (o.json) {

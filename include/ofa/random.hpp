@@ -4,6 +4,7 @@
 /// every platform and standard library. std::uniform_int_distribution is not
 /// (its algorithm is implementation-defined), so sampling never uses it.
 
+#include <array>
 #include <cmath>  // sqrt, log, cos
 #include <cstdint>
 #include <limits>
@@ -34,6 +35,14 @@ class rng {
     std::uint64_t first = splitmix64(mixed) ^ a;
     std::uint64_t second = splitmix64(first) ^ b;
     return rng(splitmix64(second));
+  }
+
+  /** @brief The engine's whole state: four words that a checkpoint saves, so that a resumed
+   *  run draws what the uninterrupted one would have. */
+  using state_type = std::array<std::uint64_t, 4>;
+  state_type state() const noexcept { return {state_[0], state_[1], state_[2], state_[3]}; }
+  void set_state(const state_type& words) noexcept {
+    for (std::size_t i = 0; i < 4; ++i) state_[i] = words[i];
   }
 
   static constexpr result_type min() noexcept { return 0; }

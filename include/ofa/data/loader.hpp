@@ -1,24 +1,34 @@
 #pragma once
 /// @file
-/// The batch loader: a oneTBB parallel_pipeline of three stages, read (serial,
-/// in order) → decode + augment (parallel) → assemble the batch (serial, in
-/// order), with a bounded number of examples in flight so that the next
-/// batches are being prepared while the caller trains on the current one.
-/// Each batch has one resolution drawn from the list given (elastic resolution,
-/// as the reference). The epoch's order and every random choice are functions
-/// of (seed, epoch, index): the same seed gives the same batches on any number
-/// of threads.
+/// The batch loader, pulled by the trainer: `auto cursor = loader.epoch(e)`, then
+/// `cursor.next()` on the caller's own thread, while a producer thread reads ahead
+/// (serially, in order), decodes and augments each batch's images in parallel on
+/// oneTBB, and keeps at most `prefetch_batches` finished batches waiting. The tape,
+/// no_grad, signal handling and (later) MPI calls therefore all stay on the thread
+/// that trains.
+///
+/// Each batch has one resolution drawn from the list given (elastic resolution, as
+/// the reference). The epoch's order and every random choice are functions of
+/// (seed, epoch, index): the same seed gives the same batches on any number of
+/// threads, from any starting batch, and in every shard.
 
+#include <algorithm>  // min, copy_n
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
-#include <functional>
+#include <deque>
+#include <exception>
+#include <limits>
 #include <memory>
+#include <mutex>
 #include <numeric>
+#include <optional>
 #include <string>
+#include <thread>
+#include <utility>  // exchange
 #include <vector>
 
-#include <oneapi/tbb/parallel_pipeline.h>
-#include <oneapi/tbb/task_arena.h>
+#include <oneapi/tbb/parallel_for.h>
 
 #include "ofa/data/dataset.hpp"
 #include "ofa/data/transforms.hpp"
@@ -38,154 +48,264 @@ struct loader_options {
   bool shuffle = true;
   bool drop_last = true;  ///< drop a last, smaller batch (training)
   std::uint64_t seed = 0;
-  int prefetch_batches = 2;  ///< batches in flight beyond the one being consumed
+  int prefetch_batches = 2;  ///< finished batches waiting beyond the one being consumed
   augmentation aug{};
   corrupt_policy on_corrupt = corrupt_policy::fail;
 };
 
-/** @brief One batch: NHWC images at `resolution`, labels, and its position in the epoch. */
+/** @brief One batch: NHWC images at `resolution`, labels, and its place in the epoch. */
 struct batch {
   tensor<float> images;
   std::vector<int> labels;
   int resolution = 0;
-  std::size_t index = 0;
+  std::size_t index = 0;      ///< batch number in the epoch (in this shard)
+  std::size_t next_item = 0;  ///< position in the shard's order after this batch's last image
+};
+
+/** @brief Part `index` of `count` of every epoch: the positions p of the epoch's order with
+ *  p % count == index (data-parallel training, one shard per process). */
+struct shard_spec {
+  int index = 0;
+  int count = 1;
+};
+
+/** @brief Where an epoch starts. A batch number alone is exact when no image has been
+ *  skipped; a resumed run passes the `next_item` of the last batch it consumed as well. */
+struct epoch_start {
+  std::size_t batch = 0;
+  std::size_t item = std::numeric_limits<std::size_t>::max();  ///< default: batch · batch_size
+  epoch_start(std::size_t first_batch = 0) : batch(first_batch) {}  // NOLINT: a batch number reads as a start
+  epoch_start(std::size_t first_batch, std::size_t first_item) : batch(first_batch), item(first_item) {}
 };
 
 template <dataset D>
 class loader {
  public:
+  class cursor;
+
   loader(const D& data, loader_options options) : data_(&data), o_(std::move(options)) {
     if (o_.batch_size < 1) throw config_error("ofa::data::loader: batch_size must be positive");
     if (o_.resolutions.empty()) throw config_error("ofa::data::loader: give at least one resolution");
     if (data.size() == 0) throw data_error("ofa::data::loader: the data set is empty");
   }
+  loader(const loader&) = delete;  // cursors point at it
+  loader& operator=(const loader&) = delete;
 
-  std::size_t batches_per_epoch() const {
-    const std::size_t n = data_->size(), b = static_cast<std::size_t>(o_.batch_size);
-    return o_.drop_last ? n / b : (n + b - 1) / b;
+  /** @brief Batches in one epoch of `shard`. Shards of a drop_last loader all get as many
+   *  batches as the smallest, so that data-parallel processes step in lockstep. */
+  std::size_t batches_per_epoch(shard_spec shard = {}) const {
+    const std::size_t n = data_->size(), k = static_cast<std::size_t>(shard.count);
+    const std::size_t b = static_cast<std::size_t>(o_.batch_size);
+    if (o_.drop_last) return n / k / b;
+    const std::size_t mine = shard_size(shard);
+    return (mine + b - 1) / b;
   }
   /** @brief Corrupt images skipped so far (with corrupt_policy::skip). */
   std::size_t skipped() const { return skipped_.load(); }
   const loader_options& options() const { return o_; }
 
-  /** @brief The resolution of batch `b` of `epoch`. */
+  /** @brief The resolution of batch `b` of `epoch` (the same in every shard). */
   int resolution_of(std::size_t epoch, std::size_t b) const {
     if (o_.resolutions.size() == 1) return o_.resolutions[0];
     rng e = rng::derive(o_.seed ^ 0x7e50ULL, epoch, b);
     return o_.resolutions[static_cast<std::size_t>(e.uniform_index(o_.resolutions.size()))];
   }
 
-  /** @brief Runs one epoch, calling on_batch(batch&) for every batch, in order. Returning
-   *  false from on_batch stops the epoch early. */
-  void run_epoch(std::size_t epoch, const std::function<bool(batch&)>& on_batch);
+  /** @brief Starts epoch `epoch` at `start` in `shard`; the producer begins reading at once.
+   *  The loader must outlive the cursor. */
+  cursor epoch(std::size_t epoch, epoch_start start = {}, shard_spec shard = {}) const {
+    if (shard.count < 1 || shard.index < 0 || shard.index >= shard.count)
+      throw config_error("ofa::data::loader::epoch: shard " + std::to_string(shard.index) + " of " +
+                         std::to_string(shard.count) + " does not exist; give 0 <= index < count");
+    return cursor(*this, epoch, start, shard);
+  }
 
  private:
-  struct item {
-    std::size_t position = 0;  // in the epoch order
-    record rec;
-    int resolution = 0;
-    pooled_vector<float> pixels;
-    bool failed = false;
-    std::string error;
-  };
+  std::size_t shard_size(shard_spec s) const {
+    const std::size_t n = data_->size(), k = static_cast<std::size_t>(s.count), i = static_cast<std::size_t>(s.index);
+    return n > i ? (n - i + k - 1) / k : 0;
+  }
+  /// The epoch's order of `shard`: positions of the shuffled whole, every k-th from the shard's index.
+  std::vector<std::size_t> order_of(std::size_t epoch, shard_spec shard) const {
+    std::vector<std::size_t> order(data_->size());
+    std::iota(order.begin(), order.end(), std::size_t{0});
+    if (o_.shuffle) {
+      rng e = rng::derive(o_.seed ^ 0x5f1eULL, epoch);
+      shuffle(order.begin(), order.end(), e);
+    }
+    if (shard.count == 1) return order;
+    std::vector<std::size_t> mine;
+    mine.reserve(shard_size(shard));
+    for (std::size_t p = static_cast<std::size_t>(shard.index); p < order.size(); p += std::size_t(shard.count))
+      mine.push_back(order[p]);
+    return mine;
+  }
 
   const D* data_;
   loader_options o_;
-  std::atomic<std::size_t> skipped_{0};
+  mutable std::atomic<std::size_t> skipped_{0};
+};
+
+/** @brief One epoch being read. next() hands out the batches in order on the calling thread;
+ *  destroying the cursor (or reaching the end) stops the producer. Move-only. */
+template <dataset D>
+class loader<D>::cursor {
+ public:
+  cursor(cursor&&) = default;
+  cursor& operator=(cursor&&) = default;
+  ~cursor() = default;
+
+  /** @brief The next batch, or nullopt at the end of the epoch. Rethrows, on this thread,
+   *  what the producer hit (a corrupt image under corrupt_policy::fail). */
+  std::optional<batch> next() { return shared_->pop(); }
+  /** @brief Batches in this epoch, counted from batch 0 (not from the start). */
+  std::size_t batch_count() const { return total_batches_; }
+
+ private:
+  friend class loader;
+  /// The hand-over between the producer and the caller: a bounded queue of finished batches.
+  struct channel {
+    std::mutex mutex;
+    std::condition_variable changed;
+    std::deque<batch> ready;
+    std::size_t capacity = 1;
+    bool finished = false, cancelled = false;
+    std::exception_ptr failure;
+
+    /// Producer side: false when the consumer has gone.
+    bool push(batch b) {
+      std::unique_lock<std::mutex> lock(mutex);
+      changed.wait(lock, [&] { return cancelled || ready.size() < capacity; });
+      if (cancelled) return false;
+      ready.push_back(std::move(b));
+      changed.notify_all();
+      return true;
+    }
+    void finish(std::exception_ptr error) {
+      std::lock_guard<std::mutex> lock(mutex);
+      finished = true;
+      failure = std::move(error);
+      changed.notify_all();
+    }
+    std::optional<batch> pop() {
+      std::unique_lock<std::mutex> lock(mutex);
+      changed.wait(lock, [&] { return !ready.empty() || finished; });
+      if (!ready.empty()) {
+        batch b = std::move(ready.front());
+        ready.pop_front();
+        changed.notify_all();
+        return b;
+      }
+      if (failure) std::rethrow_exception(std::exchange(failure, nullptr));
+      return std::nullopt;
+    }
+    bool stopped() {
+      std::lock_guard<std::mutex> lock(mutex);
+      return cancelled;
+    }
+  };
+  /// Owns the producer thread; cancels and joins it when the cursor goes.
+  struct producer {
+    std::shared_ptr<channel> shared;
+    std::thread thread;
+    ~producer() {
+      {
+        std::lock_guard<std::mutex> lock(shared->mutex);
+        shared->cancelled = true;
+        shared->changed.notify_all();
+      }
+      if (thread.joinable()) thread.join();
+    }
+  };
+
+  cursor(const loader& owner, std::size_t epoch, epoch_start start, shard_spec shard)
+      : shared_(std::make_shared<channel>()), total_batches_(owner.batches_per_epoch(shard)) {
+    shared_->capacity = static_cast<std::size_t>(std::max(1, owner.o_.prefetch_batches));
+    const std::size_t item = start.item != std::numeric_limits<std::size_t>::max()
+                                 ? start.item
+                                 : start.batch * static_cast<std::size_t>(owner.o_.batch_size);
+    worker_ = std::make_unique<producer>();
+    worker_->shared = shared_;
+    worker_->thread = std::thread([&owner, shared = shared_, epoch, start, item, shard, total = total_batches_] {
+      try {
+        produce(owner, *shared, epoch, start.batch, item, shard, total);
+        shared->finish(nullptr);
+      } catch (...) {
+        shared->finish(std::current_exception());
+      }
+    });
+  }
+
+  static void produce(const loader& owner, channel& out, std::size_t epoch, std::size_t first_batch,
+                      std::size_t first_item, shard_spec shard, std::size_t total_batches);
+
+  std::shared_ptr<channel> shared_;
+  std::unique_ptr<producer> worker_;  // declared last: joined before the channel handle goes
+  std::size_t total_batches_ = 0;
 };
 
 // ---------------------------------------------------------------------------
 // implementation
 
 template <dataset D>
-void loader<D>::run_epoch(std::size_t epoch, const std::function<bool(batch&)>& on_batch) {
-  const std::size_t n = data_->size(), bs = static_cast<std::size_t>(o_.batch_size);
-  std::vector<std::size_t> order(n);
-  std::iota(order.begin(), order.end(), std::size_t{0});
-  if (o_.shuffle) {
-    rng e = rng::derive(o_.seed ^ 0x5f1eULL, epoch);
-    shuffle(order.begin(), order.end(), e);
-  }
-  const std::size_t total_batches = batches_per_epoch();
-  std::size_t next = 0;           // next position to read
-  std::size_t batch_number = 0;   // batches emitted
-  std::atomic<bool> stop{false};  // set by the last stage, read by the first
-  batch current;
-  auto start_batch = [&] {
-    current = batch{};
-    current.index = batch_number;
-    current.resolution = resolution_of(epoch, batch_number);
-    const auto r = static_cast<std::size_t>(current.resolution);
-    current.images = tensor<float>(shape_type{bs, r, r, 3});
+void loader<D>::cursor::produce(const loader& owner, channel& out, std::size_t epoch, std::size_t first_batch,
+                                std::size_t first_item, shard_spec shard, std::size_t total_batches) {
+  const auto& o = owner.o_;
+  const D& data = *owner.data_;
+  const std::vector<std::size_t> order = owner.order_of(epoch, shard);
+  const std::size_t bs = static_cast<std::size_t>(o.batch_size);
+  std::size_t next = first_item;
+  struct slot {
+    record rec;
+    bool failed = false;
   };
-  start_batch();
-  std::size_t filled = 0;
-  // Resolution of the batch an item will land in is only known once earlier items are in
-  // (skips shift it), so the parallel stage renders at the resolution guessed from its
-  // position and the serial stage re-renders the rare item whose guess was wrong.
-  const auto ntokens = static_cast<std::size_t>(std::max(2, o_.prefetch_batches + 1) * o_.batch_size);
-  tbb::parallel_pipeline(
-      ntokens, tbb::make_filter<void, std::shared_ptr<item>>(tbb::filter_mode::serial_in_order,
-                                                             [&](tbb::flow_control& fc) -> std::shared_ptr<item> {
-                                                               if (stop.load() || next >= n) {
-                                                                 fc.stop();
-                                                                 return nullptr;
-                                                               }
-                                                               auto it = std::make_shared<item>();
-                                                               it->position = next;
-                                                               it->resolution = resolution_of(epoch, next / bs);
-                                                               it->rec = data_->read(order[next]);
-                                                               ++next;
-                                                               return it;
-                                                             }) &
-                   tbb::make_filter<std::shared_ptr<item>, std::shared_ptr<item>>(
-                       tbb::filter_mode::parallel,
-                       [&](std::shared_ptr<item> it) {
-                         try {
-                           const image img = data_->decode(it->rec);
-                           rng e = rng::derive(o_.seed ^ 0xa11aULL, epoch, it->rec.index);
-                           it->pixels.resize(static_cast<std::size_t>(it->resolution) * it->resolution * 3);
-                           transform_image(img, o_.aug, it->resolution, e, it->pixels.data());
-                         } catch (const data_error& err) {
-                           if (o_.on_corrupt == corrupt_policy::fail) throw;
-                           it->failed = true;
-                           it->error = err.what();
-                         }
-                         return it;
-                       }) &
-                   tbb::make_filter<std::shared_ptr<item>, void>(
-                       tbb::filter_mode::serial_in_order, [&](std::shared_ptr<item> it) {
-                         if (stop.load()) return;
-                         if (it->failed) {
-                           ++skipped_;
-                           return;
-                         }
-                         const auto r = static_cast<std::size_t>(current.resolution);
-                         if (it->resolution != current.resolution) {  // a skip shifted this item into another batch
-                           const image img = data_->decode(it->rec);
-                           rng e = rng::derive(o_.seed ^ 0xa11aULL, epoch, it->rec.index);
-                           it->pixels.resize(r * r * 3);
-                           transform_image(img, o_.aug, current.resolution, e, it->pixels.data());
-                         }
-                         std::copy(it->pixels.begin(), it->pixels.end(), current.images.data() + filled * r * r * 3);
-                         current.labels.push_back(it->rec.label);
-                         if (++filled == bs) {
-                           bool go_on = on_batch(current);
-                           ++batch_number;
-                           filled = 0;
-                           if (o_.drop_last && batch_number >= total_batches) go_on = false;
-                           if (go_on)
-                             start_batch();
-                           else
-                             stop = true;
-                         }
-                       }));
-  if (!stop && filled > 0 && !o_.drop_last) {  // the last, smaller batch
-    const auto r = static_cast<std::size_t>(current.resolution);
-    tensor<float> last(shape_type{filled, r, r, 3});
-    std::copy(current.images.data(), current.images.data() + filled * r * r * 3, last.data());
-    current.images = std::move(last);
-    on_batch(current);
+  std::vector<slot> slots;
+  for (std::size_t b = first_batch; next < order.size() && (!o.drop_last || b < total_batches); ++b) {
+    if (out.stopped()) return;
+    batch current;
+    current.index = b;
+    current.resolution = owner.resolution_of(epoch, b);
+    const auto r = static_cast<std::size_t>(current.resolution), image_floats = r * r * 3;
+    tensor<float> images(shape_type{bs, r, r, 3});
+    std::size_t filled = 0;
+    // Read the images still missing (serially, in order), decode them in parallel, and read
+    // again for those that were skipped as corrupt.
+    while (filled < bs && next < order.size()) {
+      const std::size_t want = std::min(bs - filled, order.size() - next);
+      slots.assign(want, slot{});
+      for (std::size_t i = 0; i < want; ++i) slots[i].rec = data.read(order[next + i]);
+      next += want;
+      float* base = images.data() + filled * image_floats;
+      tbb::parallel_for(std::size_t{0}, want, [&](std::size_t i) {
+        try {
+          const image img = data.decode(slots[i].rec);
+          rng e = rng::derive(o.seed ^ 0xa11aULL, epoch, slots[i].rec.index);
+          transform_image(img, o.aug, current.resolution, e, base + i * image_floats);
+        } catch (const data_error&) {
+          if (o.on_corrupt == corrupt_policy::fail) throw;
+          slots[i].failed = true;
+        }
+      });
+      for (std::size_t i = 0; i < want; ++i) {  // close the gaps the skipped images left
+        if (slots[i].failed) {
+          ++owner.skipped_;
+          continue;
+        }
+        if (float* to = images.data() + filled * image_floats; to != base + i * image_floats)
+          std::copy_n(base + i * image_floats, image_floats, to);
+        current.labels.push_back(slots[i].rec.label);
+        ++filled;
+      }
+    }
+    if (filled == 0 || (filled < bs && o.drop_last)) return;
+    if (filled < bs) {  // the last, smaller batch
+      tensor<float> last(shape_type{filled, r, r, 3});
+      std::copy_n(images.data(), filled * image_floats, last.data());
+      images = std::move(last);
+    }
+    current.images = std::move(images);
+    current.next_item = next;
+    if (!out.push(std::move(current))) return;
   }
 }
 

@@ -125,21 +125,34 @@ struct network {
   /** @brief A text that identifies the space's structure; stored in checkpoints so that
    *  weights are never loaded into a different space. */
   static std::string signature() {
-    auto list = [](const auto& set) {
-      std::string s;
-      for (int v : set) s += (s.empty() ? "" : ".") + std::to_string(v);
-      return s;
+    // Built with += only: GCC 12 warns (-Wrestrict, PR 105329) on the "literal" + std::string
+    // chains in every user translation unit that includes this header.
+    std::string s = "ofa-space/1";
+    auto add = [&s](const auto&... parts) { (s.append(parts), ...); };
+    auto list = [&s](const auto& set) {
+      bool first = true;
+      for (int v : set) {
+        if (!first) s += '.';
+        s += std::to_string(v);
+        first = false;
+      }
     };
-    std::string s = "ofa-space/1;r=" + list(resolution_set);
-    s += ";stem=" + std::to_string(stem.width) + "," + std::to_string(stem.stride) + "," +
-         std::to_string(stem.kernel_size) + "," + std::string(to_string(stem.act));
-    s += ";first=" + std::to_string(first_block.width) + "," + std::string(to_string(first_block.act));
+    add(";r=");
+    list(resolution_set);
+    add(";stem=", std::to_string(stem.width), ",", std::to_string(stem.stride), ",", std::to_string(stem.kernel_size),
+        ",", to_string(stem.act));
+    add(";first=", std::to_string(first_block.width), ",", to_string(first_block.act));
     for (const auto& u : unit_table) {
-      s += ";unit=" + std::to_string(u.width) + "," + std::to_string(u.stride) + "," + std::string(to_string(u.act)) +
-           "," + (u.se ? "se" : "no_se") + ",d" + list(u.depths) + ",e" + list(u.expands) + ",k" + list(u.kernels);
+      add(";unit=", std::to_string(u.width), ",", std::to_string(u.stride), ",", to_string(u.act), ",",
+          u.se ? "se" : "no_se", ",d");
+      list(u.depths);
+      add(",e");
+      list(u.expands);
+      add(",k");
+      list(u.kernels);
     }
-    s += ";head=" + std::to_string(head.final_expand) + "," + std::to_string(head.feature_mix);
-    s += ";classes=" + std::to_string(class_count);
+    add(";head=", std::to_string(head.final_expand), ",", std::to_string(head.feature_mix));
+    add(";classes=", std::to_string(class_count));
     return s;
   }
 };

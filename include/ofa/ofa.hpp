@@ -33,9 +33,13 @@
 
 // the supernet and its subnets
 #include "ofa/io/checkpoint.hpp"
+#include "ofa/nn/bn_statistics.hpp"
 #include "ofa/nn/elastic_net.hpp"
+#include "ofa/nn/extract.hpp"
 #include "ofa/nn/serialize.hpp"
 #include "ofa/nn/static_net.hpp"
+#include "ofa/train/gradient_reduction.hpp"
+#include "ofa/train/optimizer.hpp"
 
 // data
 #include "ofa/data/loader.hpp"

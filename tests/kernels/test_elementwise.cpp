@@ -137,7 +137,7 @@ TEST_CASE("batch norm: statistics and folding are right", "[kernels][bn]") {
   auto folded = w;
   std::vector<float> bias(out_c);
   ofa::kernels::batch_norm_params<float> p{gamma.data(), beta.data(), rm1.data(), rv1.data()};
-  ofa::kernels::fold_batch_norm(out_c, in_c, folded.data(), in_c, p, bias.data());
+  ofa::kernels::fold_batch_norm(out_c, in_c, folded.data(), in_c, 1, p, bias.data());
   const auto input = test::random_vector<float>(in_c, 7);
   std::vector<float> conv(out_c), bn(out_c);
   for (std::size_t o = 0; o < out_c; ++o)

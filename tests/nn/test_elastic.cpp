@@ -26,10 +26,10 @@ TEST_CASE("re-organising middle channels keeps the function at full width", "[nn
   const auto images = test::random_images(2, 32, 9);
   ag::no_grad<float> off;
   net.set_active(ofa::subnet_config<cifar>::max());
-  const auto before = net.forward(ag::variable<float>(images), false).value();
+  const auto before = net.forward(ag::variable<float>(images), ofa::nn::forward_mode::eval).value();
   for (int stage : {0, 1, 2}) {
     net.reorganize_channels(stage);
-    const auto after = net.forward(ag::variable<float>(images), false).value();
+    const auto after = net.forward(ag::variable<float>(images), ofa::nn::forward_mode::eval).value();
     for (std::size_t i = 0; i < before.size(); ++i)
       CHECK(after.data()[i] == Approx(before.data()[i]).epsilon(1e-4).margin(1e-4));
   }
@@ -64,7 +64,7 @@ TEST_CASE("gradcheck of a whole elastic net at random configs", "[nn][gradcheck]
       for (auto& v : t) v = engine.normal();
       return t;
     }();
-    auto loss = [&] { return ag::dot(net.forward(ag::variable<double>(images), true), r); };
+    auto loss = [&] { return ag::dot(net.forward(ag::variable<double>(images), ofa::nn::forward_mode::train), r); };
     const auto result = ag::gradcheck(loss, inputs, 1e-6, 6);
     INFO("config " << trial << ": " << result.worst << " over " << result.checked << " elements");
     CHECK(result.max_rel_error < 1e-5);
@@ -140,7 +140,7 @@ TEST_CASE("a cifar subnet learns; a second config learns on the shared weights",
       std::vector<int> labels;
       make_batch(16, 24, data, images, labels);
       net.zero_grad();
-      auto loss = ag::cross_entropy(net.forward(ag::variable<float>(images), true), labels);
+      auto loss = ag::cross_entropy(net.forward(ag::variable<float>(images), ofa::nn::forward_mode::train), labels);
       ag::backward(loss);
       for (auto& p : state.parameters)
         for (std::size_t i = 0; i < p.value.value().size(); ++i)
@@ -152,7 +152,7 @@ TEST_CASE("a cifar subnet learns; a second config learns on the shared weights",
     std::vector<int> labels;
     make_batch(test::sanitized ? 16 : 128, 24, data, images, labels);
     ag::no_grad<float> off;
-    const auto acc = accuracy(net.forward(ag::variable<float>(images), true).value(), labels);
+    const auto acc = accuracy(net.forward(ag::variable<float>(images), ofa::nn::forward_mode::train).value(), labels);
     INFO("loss " << first_loss << " -> " << last_loss << ", accuracy " << acc);
     if (test::sanitized) continue;
     CHECK(last_loss < 0.5f * first_loss);

@@ -2,7 +2,7 @@
 // config (BN folded, kernel transforms applied), for 100 random configs of each space.
 #include <catch2/catch.hpp>
 
-#include <ofa/nn/static_net.hpp>
+#include <ofa/nn/extract.hpp>
 #include <ofa/space/profile.hpp>
 #include <ofa/spaces/cifar.hpp>
 #include <ofa/spaces/mobilenet_v3.hpp>
@@ -23,8 +23,8 @@ static void check_equivalence(int configs, std::uint64_t seed) {
     net.set_active(config);
     const auto images = test::random_images(2, static_cast<std::size_t>(config.resolution), seed + 10 + i);
     ag::no_grad<float> off;
-    const auto elastic = net.forward(ag::variable<float>(images), false).value();
-    const auto extracted = ofa::nn::static_net<Space>::extract(net, config);
+    const auto elastic = net.forward(ag::variable<float>(images), ofa::nn::forward_mode::eval).value();
+    const auto extracted = ofa::nn::extract(net, config);
     const auto logits = extracted.forward(images);
     REQUIRE(logits.size() == elastic.size());
     double scale = 0, diff = 0;

@@ -43,6 +43,12 @@ template <class T>
 variable<T> batch_norm(const variable<T>& x, const variable<T>& gamma, const variable<T>& beta, tensor<T>& running_mean,
                        tensor<T>& running_var, bool training, T momentum = T(0.1), T eps = T(1e-5),
                        activation act = activation::none);
+/** @brief Batch norm on given statistics (running or recalibrated), which it only reads: the
+ *  evaluation forward, safe to run on several threads over one network. */
+template <class T>
+variable<T> batch_norm_inference(const variable<T>& x, const variable<T>& gamma, const variable<T>& beta,
+                                 const tensor<T>& mean, const tensor<T>& var, T eps = T(1e-5),
+                                 activation act = activation::none);
 template <class T>
 variable<T> activate(const variable<T>& x, activation act);
 template <class T>
@@ -298,6 +304,49 @@ variable<T> conv2d(const variable<T>& x, const variable<T>& w, int stride) {
 }
 
 template <class T>
+variable<T> batch_norm_inference(const variable<T>& x, const variable<T>& gamma, const variable<T>& beta,
+                                 const tensor<T>& running_mean, const tensor<T>& running_var, T eps,
+                                 activation act) {
+  const std::size_t c = x.value().shape().back(), m = x.value().size() / c;
+  profiling::scope timing("batch_norm");
+  if (gamma.value().size() < c || beta.value().size() < c || running_mean.size() < c || running_var.size() < c)
+    detail::bad_shape("batch_norm", "input has " + std::to_string(c) + " channels, more than the BN layer's " +
+                                        std::to_string(gamma.value().size()));
+  tensor<T> y(x.value().shape());
+  // The kernel's parameter block is shared with training, whose running statistics it writes;
+  // inference only reads them.
+  kernels::batch_norm_params<T> p{gamma.value().data(), beta.value().data(), const_cast<T*>(running_mean.data()),
+                                  const_cast<T*>(running_var.data()), T(0), eps};
+  kernels::batch_norm_infer(m, c, x.value().data(), p, y.data(), act);
+  const bool on_tape = detail::wants_grad<T>({&x, &gamma, &beta});
+  auto r = detail::result(std::move(y), on_tape);
+  if (on_tape)  // inference BN is affine: z = x·scale + shift, y = act(z)
+    tape<T>::current().record(
+        "batch_norm", [x, gamma, beta, r, m, c, &running_mean, &running_var, eps, act]() mutable {
+          const T* dy = r.grad().data();
+          pooled_vector<T> z(m * c), dz(m * c);
+          for (std::size_t j = 0; j < c; ++j) {
+            const T inv = T(1) / std::sqrt(running_var.data()[j] + eps);
+            for (std::size_t i = 0; i < m; ++i)
+              z[i * c + j] = (x.value().data()[i * c + j] - running_mean.data()[j]) * inv * gamma.value().data()[j] +
+                             beta.value().data()[j];
+          }
+          kernels::activation_backward_reference(act, m * c, z.data(), dy, dz.data());
+          for (std::size_t j = 0; j < c; ++j) {
+            const T inv = T(1) / std::sqrt(running_var.data()[j] + eps);
+            for (std::size_t i = 0; i < m; ++i) {
+              const T g = dz[i * c + j];
+              if (x.requires_grad()) x.grad().data()[i * c + j] += g * gamma.value().data()[j] * inv;
+              if (gamma.requires_grad())
+                gamma.grad().data()[j] += g * (x.value().data()[i * c + j] - running_mean.data()[j]) * inv;
+              if (beta.requires_grad()) beta.grad().data()[j] += g;
+            }
+          }
+        });
+  return r;
+}
+
+template <class T>
 variable<T> batch_norm(const variable<T>& x, const variable<T>& gamma, const variable<T>& beta, tensor<T>& running_mean,
                        tensor<T>& running_var, bool training, T momentum, T eps, activation act) {
   const std::size_t c = x.value().shape().back(), m = x.value().size() / c;
@@ -306,38 +355,10 @@ variable<T> batch_norm(const variable<T>& x, const variable<T>& gamma, const var
   if (gamma.value().size() < c || beta.value().size() < c || running_mean.size() < c || running_var.size() < c)
     detail::bad_shape("batch_norm", "input has " + std::to_string(c) + " channels, more than the BN layer's " +
                                         std::to_string(gamma.value().size()));
+  if (!training) return batch_norm_inference<T>(x, gamma, beta, running_mean, running_var, eps, act);
   tensor<T> y(x.value().shape());
   kernels::batch_norm_params<T> p{
       gamma.value().data(), beta.value().data(), running_mean.data(), running_var.data(), momentum, eps};
-  if (!training) {
-    kernels::batch_norm_infer(m, c, x.value().data(), p, y.data(), act);
-    const bool on_tape = detail::wants_grad<T>({&x, &gamma, &beta});
-    auto r = detail::result(std::move(y), on_tape);
-    if (on_tape)  // inference BN is affine: z = x·scale + shift, y = act(z)
-      tape<T>::current().record(
-          "batch_norm", [x, gamma, beta, r, m, c, &running_mean, &running_var, eps, act]() mutable {
-            const T* dy = r.grad().data();
-            pooled_vector<T> z(m * c), dz(m * c);
-            for (std::size_t j = 0; j < c; ++j) {
-              const T inv = T(1) / std::sqrt(running_var.data()[j] + eps);
-              for (std::size_t i = 0; i < m; ++i)
-                z[i * c + j] = (x.value().data()[i * c + j] - running_mean.data()[j]) * inv * gamma.value().data()[j] +
-                               beta.value().data()[j];
-            }
-            kernels::activation_backward_reference(act, m * c, z.data(), dy, dz.data());
-            for (std::size_t j = 0; j < c; ++j) {
-              const T inv = T(1) / std::sqrt(running_var.data()[j] + eps);
-              for (std::size_t i = 0; i < m; ++i) {
-                const T g = dz[i * c + j];
-                if (x.requires_grad()) x.grad().data()[i * c + j] += g * gamma.value().data()[j] * inv;
-                if (gamma.requires_grad())
-                  gamma.grad().data()[j] += g * (x.value().data()[i * c + j] - running_mean.data()[j]) * inv;
-                if (beta.requires_grad()) beta.grad().data()[j] += g;
-              }
-            }
-          });
-    return r;
-  }
   if (m < 2)
     detail::bad_shape("batch_norm", "training needs more than one value per channel, got " + std::to_string(m));
   auto saved = std::make_shared<kernels::batch_norm_saved<T>>();

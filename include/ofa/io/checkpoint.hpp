@@ -30,6 +30,16 @@ inline constexpr std::uint32_t checkpoint_version = 1;
 /** @brief What a checkpoint holds. */
 enum class checkpoint_kind : std::uint32_t { supernet = 1, static_net = 2, predictor = 3 };
 
+/** @brief "supernet", "static_net", "predictor" (or "unknown kind N"), for messages. */
+inline std::string to_string(checkpoint_kind kind) {
+  switch (kind) {
+    case checkpoint_kind::supernet: return "supernet";
+    case checkpoint_kind::static_net: return "static_net";
+    case checkpoint_kind::predictor: return "predictor";
+  }
+  return "unknown kind " + std::to_string(static_cast<unsigned>(kind));
+}
+
 /** @brief A loaded checkpoint. */
 struct checkpoint {
   checkpoint_kind kind = checkpoint_kind::supernet;
@@ -168,8 +178,12 @@ inline checkpoint load_checkpoint(const std::string& path, checkpoint_kind expec
            std::to_string(checkpoint_version) + ")");
   c.kind = static_cast<checkpoint_kind>(r.pod<std::uint32_t>());
   if (c.kind != expected_kind)
-    r.fail("it holds a different kind of model (kind " + std::to_string(static_cast<unsigned>(c.kind)) + ", expected " +
-           std::to_string(static_cast<unsigned>(expected_kind)) + ")");
+    r.fail("it holds a " + to_string(c.kind) + ", not a " + to_string(expected_kind) +
+           (c.kind == checkpoint_kind::supernet && expected_kind == checkpoint_kind::static_net
+                ? "; extract a subnet from it first (ofa::nn::extract, then save)"
+                : c.kind == checkpoint_kind::static_net && expected_kind == checkpoint_kind::supernet
+                      ? "; a static_net is one extracted subnet: load it with load_static"
+                      : ""));
   c.signature = r.str(1 << 20);
   if (!expected_signature.empty() && c.signature != expected_signature)
     r.fail("it was saved from a different space (signature '" + c.signature.substr(0, 80) +

@@ -85,11 +85,12 @@ template <class T>
 void batch_norm_infer(std::size_t m, std::size_t c, const T* x, const batch_norm_params<T>& p, T* y,
                       activation act = activation::none);
 
-/** @brief Folds inference BN into a preceding conv whose weight rows are output channels:
- *  w[o][:] *= gamma/std, bias[o] = beta - mean·gamma/std. */
+/** @brief Folds inference BN into the preceding conv: output channel o's `taps` weights, at
+ *  weight[o·channel_stride + i·tap_stride], are scaled by gamma/std, and bias[o] = beta -
+ *  mean·gamma/std. Rows [out][in]: (ld, 1); channels-last [k][k][C]: (1, C). */
 template <class T>
-void fold_batch_norm(std::size_t out_channels, std::size_t row_length, T* weight, std::size_t ld,
-                     const batch_norm_params<T>& p, T* bias);
+void fold_batch_norm(std::size_t out_channels, std::size_t taps, T* weight, std::size_t channel_stride,
+                     std::size_t tap_stride, const batch_norm_params<T>& p, T* bias);
 
 // ---------------------------------------------------------------------------
 // implementation
@@ -534,11 +535,11 @@ void batch_norm_infer(std::size_t m, std::size_t c, const T* x, const batch_norm
 }
 
 template <class T>
-void fold_batch_norm(std::size_t out_channels, std::size_t row_length, T* weight, std::size_t ld,
-                     const batch_norm_params<T>& p, T* bias) {
+void fold_batch_norm(std::size_t out_channels, std::size_t taps, T* weight, std::size_t channel_stride,
+                     std::size_t tap_stride, const batch_norm_params<T>& p, T* bias) {
   for (std::size_t o = 0; o < out_channels; ++o) {
     const T scale = p.gamma[o] / std::sqrt(p.running_var[o] + p.eps);
-    for (std::size_t i = 0; i < row_length; ++i) weight[o * ld + i] *= scale;
+    for (std::size_t i = 0; i < taps; ++i) weight[o * channel_stride + i * tap_stride] *= scale;
     bias[o] = p.beta[o] - p.running_mean[o] * scale;
   }
 }

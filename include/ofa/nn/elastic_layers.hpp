@@ -6,11 +6,13 @@
 
 #include <algorithm>
 #include <string>
+#include <utility>  // as_const
 #include <vector>
 
 #include "ofa/autograd/batch_norm_depthwise.hpp"
 #include "ofa/autograd/kernel_transform.hpp"
 #include "ofa/autograd/ops.hpp"
+#include "ofa/nn/bn_statistics.hpp"
 #include "ofa/nn/init.hpp"
 #include "ofa/nn/parameters.hpp"
 #include "ofa/space/choice_set.hpp"
@@ -20,12 +22,22 @@ namespace ofa::nn {
 
 using autograd::variable;
 
+/** @brief How one forward pass runs its BN layers (forward_mode), the statistics an
+ *  evaluation uses instead of the running ones, and where recalibration adds what it measures. */
+template <class T>
+struct forward_context {
+  forward_mode mode = forward_mode::train;
+  const bn_statistics<T>* statistics = nullptr;  ///< eval: used for the layers it has
+  bn_statistics<T>* measured = nullptr;          ///< recalibrate: receives every layer's batch statistics
+};
+
 /** @brief BN over the first C of max_channels channels (running statistics sliced). */
 template <class T>
 struct elastic_batch_norm {
   variable<T> gamma, beta;
   tensor<T> running_mean, running_var;
   T momentum = T(0.1), eps = T(1e-5);  // the reference's bn_param
+  std::size_t index = 0;               ///< place among the network's BN layers (bn_statistics' key)
 
   explicit elastic_batch_norm(int max_channels)
       : gamma(make_parameter<T>({std::size_t(max_channels)}, T(1))),
@@ -36,6 +48,32 @@ struct elastic_batch_norm {
   /** @brief BN, then `act` fused into the same pass (forward and backward). */
   variable<T> forward(const variable<T>& x, bool training, activation act = activation::none) {
     return autograd::batch_norm(x, gamma, beta, running_mean, running_var, training, momentum, eps, act);
+  }
+  /** @brief As `context` says; training updates the running statistics. */
+  variable<T> forward(const variable<T>& x, const forward_context<T>& context, activation act = activation::none) {
+    if (context.mode == forward_mode::train) return forward(x, true, act);
+    return std::as_const(*this).forward(x, context, act);
+  }
+  /** @brief Evaluation or recalibration, which leave the layer as it is. */
+  variable<T> forward(const variable<T>& x, const forward_context<T>& context,
+                      activation act = activation::none) const {
+    if (context.mode == forward_mode::train)
+      throw logic_error("ofa::nn::elastic_batch_norm: a const network cannot run a training forward");
+    if (context.mode == forward_mode::eval) {
+      const auto* given = context.statistics ? context.statistics->find(index) : nullptr;
+      return autograd::batch_norm_inference(x, gamma, beta, given ? given->mean : running_mean,
+                                            given ? given->var : running_var, eps, act);
+    }
+    // Recalibration: normalise with the batch's statistics (as training), and hand them over.
+    const std::size_t c = x.value().shape().back(), m = x.value().size() / c;
+    tensor<T> mean(shape_type{c}), var(shape_type{c});
+    auto y = autograd::batch_norm(x, gamma, beta, mean, var, true, T(1), eps, act);
+    // momentum 1 left the batch's unbiased variance; the reference averages the biased one.
+    const T biased = m > 1 ? T(double(m - 1) / double(m)) : T(1);
+    for (auto& v : var) v *= biased;
+    if (context.measured)
+      context.measured->add(index, c, mean.data(), var.data(), double(x.value().shape()[0]));
+    return y;
   }
   void collect(state_list<T>& s, const std::string& prefix) {
     s.add(prefix + ".weight", gamma, true);

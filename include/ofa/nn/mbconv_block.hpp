@@ -9,6 +9,7 @@
 #include <numeric>
 #include <optional>
 #include <string>
+#include <type_traits>  // is_const
 #include <vector>
 
 #include "ofa/nn/elastic_layers.hpp"
@@ -52,25 +53,22 @@ struct mbconv_block {
   int middle(int expand) const { return expand_conv ? expanded_width(in_channels, expand) : in_channels; }
   bool residual() const { return stride == 1 && in_channels == out_channels; }
 
-  variable<T> forward(const variable<T>& x, int kernel, int expand, bool training) {
-    variable<T> h = x;
-    if (expand_conv && training && kernel == 3) {
-      // The expand BN and its activation run inside the depthwise, which maps its input as it
-      // loads it: the widest tensor of the block is never written (autograd/batch_norm_depthwise.hpp).
-      // At k = 3 the depthwise waits on memory and the map is free; at 5 and 7 it computes, and
-      // mapping each of its k-fold reloaded inputs cost more than the pass it saves (W1, all k = 7:
-      // 3% slower).
-      h = depth_conv.forward_normalised(expand_conv->forward(x, middle(expand)), *expand_bn, act, kernel, stride);
-    } else {
-      if (expand_conv) h = expand_bn->forward(expand_conv->forward(x, middle(expand)), training, act);
-      h = depth_conv.forward(h, kernel, stride);
-    }
-    h = depth_bn.forward(h, training, act);
-    if (se) h = se->forward(h);
-    h = project_bn.forward(project_conv.forward(h, out_channels), training);
-    return residual() ? autograd::add(h, x) : h;
+  /** @brief The block at `kernel` and `expand`; training updates BN's running statistics. */
+  variable<T> forward(const variable<T>& x, int kernel, int expand, const forward_context<T>& context) {
+    return run(*this, x, kernel, expand, context);
+  }
+  /** @brief Evaluation or recalibration, which leave the block as it is. */
+  variable<T> forward(const variable<T>& x, int kernel, int expand, const forward_context<T>& context) const {
+    return run(*this, x, kernel, expand, context);
   }
 
+  /** @brief Calls f(bn) for each BN layer of the block, in order. */
+  template <class F>
+  void for_each_batch_norm(F&& f) {
+    if (expand_bn) f(*expand_bn);
+    f(depth_bn);
+    f(project_bn);
+  }
   void init(rng& engine) {
     if (expand_conv) expand_conv->init(engine);
     depth_conv.init(engine);
@@ -95,6 +93,35 @@ struct mbconv_block {
    *  already supported (expand ratios above `expand_stage` in descending order) in their
    *  groups, and permute every layer that touches the middle channels to match. */
   void reorganize_middle(int expand_stage);
+
+ private:
+  /// One body for the const and the mutable block: BN's overloads pick the mode's behaviour.
+  template <class Self>
+  static variable<T> run(Self& self, const variable<T>& x, int kernel, int expand, const forward_context<T>& context) {
+    variable<T> h = x;
+    bool fused = false;
+    if constexpr (!std::is_const_v<Self>) {
+      if (self.expand_conv && context.mode == forward_mode::train && kernel == 3) {
+        // The expand BN and its activation run inside the depthwise, which maps its input as it
+        // loads it: the widest tensor of the block is never written (autograd/batch_norm_depthwise.hpp).
+        // At k = 3 the depthwise waits on memory and the map is free; at 5 and 7 it computes, and
+        // mapping each of its k-fold reloaded inputs cost more than the pass it saves (W1, all k = 7:
+        // 3% slower).
+        h = self.depth_conv.forward_normalised(self.expand_conv->forward(x, self.middle(expand)), *self.expand_bn,
+                                               self.act, kernel, self.stride);
+        fused = true;
+      }
+    }
+    if (!fused) {
+      if (self.expand_conv)
+        h = self.expand_bn->forward(self.expand_conv->forward(x, self.middle(expand)), context, self.act);
+      h = self.depth_conv.forward(h, kernel, self.stride);
+    }
+    h = self.depth_bn.forward(h, context, self.act);
+    if (self.se) h = self.se->forward(h);
+    h = self.project_bn.forward(self.project_conv.forward(h, self.out_channels), context);
+    return self.residual() ? autograd::add(h, x) : h;
+  }
 };
 
 // ---------------------------------------------------------------------------

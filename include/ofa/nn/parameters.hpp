@@ -3,6 +3,7 @@
 /// Named parameters and buffers of a network: what the optimiser updates, what
 /// checkpoints save, and what `ofa info` counts.
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,9 @@ template <class T>
 struct state_list {
   std::vector<named_parameter<T>> parameters;
   std::vector<named_buffer<T>> buffers;
+  /// Bumped by the network whenever its channels are re-ordered, so that state kept per
+  /// element (an optimizer's momentum) can tell it no longer lines up. May be null.
+  const std::uint64_t* layout_version = nullptr;
 
   void add(std::string name, autograd::variable<T> v, bool no_decay = false) {
     parameters.push_back({std::move(name), std::move(v), no_decay});

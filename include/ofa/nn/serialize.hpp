@@ -15,32 +15,52 @@ namespace ofa::nn {
 
 /** @brief Saves every parameter and buffer of `net`; `metadata` is free text (JSON). */
 template <class Space>
-void save(elastic_net<Space, float>& net, const std::string& path, const std::string& metadata = "{}") {
-  auto s = net.state();
+void save(const elastic_net<Space, float>& net, const std::string& path, const std::string& metadata = "{}") {
+  auto s = const_cast<elastic_net<Space, float>&>(net).state();  // read only
   std::vector<std::pair<std::string, const tensor<float>*>> t;
   for (auto& p : s.parameters) t.push_back({p.name, &p.value.value()});
   for (auto& b : s.buffers) t.push_back({b.name, b.value});
   io::save_checkpoint(path, io::checkpoint_kind::supernet, Space::signature(), metadata, t);
 }
 
-/** @brief Loads weights saved by save(); returns the metadata. Every tensor must be present
- *  with the right shape; nothing in `net` changes unless all of them are. */
+namespace detail {
+template <class Space>
+const tensor<float>& stored_tensor(const io::checkpoint& c, const std::string& path, const std::string& name,
+                                   const tensor<float>& target) {
+  auto it = c.tensors.find(name);
+  if (it == c.tensors.end()) throw io_error("ofa: checkpoint '" + path + "' lacks tensor '" + name + "'");
+  if (it->second.shape() != target.shape())
+    throw io_error("ofa: checkpoint '" + path + "': tensor '" + name + "' has shape " +
+                   shape_string(it->second.shape()) + ", the network needs " + shape_string(target.shape()));
+  return it->second;
+}
+}  // namespace detail
+
+/** @brief Throws ofa::io_error (naming `path` and the tensor) unless the loaded supernet
+ *  checkpoint `c` has every parameter and buffer of `net` with the right shape. */
+template <class Space>
+void verify_tensors(elastic_net<Space, float>& net, const io::checkpoint& c, const std::string& path) {
+  auto s = net.state();
+  for (auto& p : s.parameters) detail::stored_tensor<Space>(c, path, p.name, p.value.value());
+  for (auto& b : s.buffers) detail::stored_tensor<Space>(c, path, b.name, *b.value);
+}
+
+/** @brief Takes every parameter and buffer of `net` from the loaded checkpoint `c`; nothing in
+ *  `net` changes unless all are there (verify_tensors). Tensors the network does not have (an
+ *  optimizer's state) are left for their owner. */
+template <class Space>
+void load_into(elastic_net<Space, float>& net, const io::checkpoint& c, const std::string& path) {
+  verify_tensors(net, c, path);
+  auto s = net.state();
+  for (auto& p : s.parameters) p.value.value() = detail::stored_tensor<Space>(c, path, p.name, p.value.value());
+  for (auto& b : s.buffers) *b.value = detail::stored_tensor<Space>(c, path, b.name, *b.value);
+}
+
+/** @brief Loads weights saved by save(); returns the metadata. */
 template <class Space>
 std::string load(elastic_net<Space, float>& net, const std::string& path) {
   auto c = io::load_checkpoint(path, io::checkpoint_kind::supernet, Space::signature());
-  auto s = net.state();
-  auto find = [&](const std::string& name, const tensor<float>& target) -> const tensor<float>& {
-    auto it = c.tensors.find(name);
-    if (it == c.tensors.end()) throw io_error("ofa: checkpoint '" + path + "' lacks tensor '" + name + "'");
-    if (it->second.shape() != target.shape())
-      throw io_error("ofa: checkpoint '" + path + "': tensor '" + name + "' has shape " +
-                     shape_string(it->second.shape()) + ", the network needs " + shape_string(target.shape()));
-    return it->second;
-  };
-  for (auto& p : s.parameters) find(p.name, p.value.value());  // verify all first
-  for (auto& b : s.buffers) find(b.name, *b.value);
-  for (auto& p : s.parameters) p.value.value() = find(p.name, p.value.value());
-  for (auto& b : s.buffers) *b.value = find(b.name, *b.value);
+  load_into(net, c, path);
   return c.metadata;
 }
 
@@ -57,9 +77,7 @@ template <class Space>
 static_net<Space> load_static(const std::string& path) {
   auto c = io::load_checkpoint(path, io::checkpoint_kind::static_net, Space::signature());
   const auto config = parse_config<Space>(c.metadata, path);
-  // Build the structure from the config (shapes), then take the stored tensors.
-  elastic_net<Space, float> shape_donor(0, 0.0);
-  auto net = static_net<Space>::extract(shape_donor, config);
+  static_net<Space> net(config);  // the structure (shapes) from the config, then the stored tensors
   for (auto& [name, t] : net.tensors()) {
     auto it = c.tensors.find(name);
     if (it == c.tensors.end() || it->second.shape() != t->shape())

@@ -1,9 +1,14 @@
 #pragma once
 /// @file
-/// static_net<Space>: a standalone subnet extracted from the supernet. It keeps
-/// only the active weights, with kernel transforms applied and BN folded into
-/// the preceding convolutions (so every conv has a bias), and runs inference
-/// without the tape: this is what deployment and latency tables use.
+/// static_net<Space>: a standalone subnet, as extracted from the supernet
+/// (nn/extract.hpp) or loaded from a file. It keeps only the active weights, with
+/// kernel transforms applied and BN folded into the preceding convolutions (so
+/// every conv has a bias), and runs inference without the tape.
+///
+/// Its forward is a sequence of stages (the stem, each block, the head) that can
+/// also be run and timed one by one: latency tables and export walk them. It is
+/// made for one input resolution, the config's, and refuses images of another size.
+/// This header does not include the training stack.
 
 #include <algorithm>
 #include <cstdint>
@@ -11,16 +16,17 @@
 #include <string>
 #include <vector>
 
-#include "ofa/autograd/tape.hpp"
+#include "ofa/errors.hpp"
 #include "ofa/kernels/activation.hpp"
-#include "ofa/kernels/batch_norm.hpp"
 #include "ofa/kernels/conv2d.hpp"
 #include "ofa/kernels/depthwise.hpp"
 #include "ofa/kernels/gemm.hpp"
 #include "ofa/kernels/pooling.hpp"
-#include "ofa/nn/elastic_net.hpp"
+#include "ofa/parallel/arena.hpp"
 #include "ofa/profiling.hpp"
+#include "ofa/space/make_divisible.hpp"
 #include "ofa/space/subnet_config.hpp"
+#include "ofa/tensor/tensor.hpp"
 
 namespace ofa::nn {
 
@@ -38,17 +44,53 @@ struct static_block {
   kernels::packed_weights expand_p, se_rp, se_ep, project_p;
 };
 
+/** @brief An NHWC activation between two stages: its own storage, or a view of the caller's images. */
+struct feature_map {
+  int n = 0, h = 0, w = 0, c = 0;
+  pooled_vector<float> storage;
+  const float* external = nullptr;
+
+  const float* data() const { return external ? external : storage.data(); }
+  std::size_t size() const { return static_cast<std::size_t>(n) * h * w * c; }
+  /** @brief A view of NHWC images (no copy); they must outlive the view. */
+  static feature_map view(const tensor<float>& images) {
+    feature_map f;
+    f.n = static_cast<int>(images.shape()[0]);
+    f.h = static_cast<int>(images.shape()[1]);
+    f.w = static_cast<int>(images.shape()[2]);
+    f.c = static_cast<int>(images.shape()[3]);
+    f.external = images.data();
+    return f;
+  }
+  /** @brief Storage for a [n, h, w, c] result. */
+  float* reset(int n_, int h_, int w_, int c_) {
+    n = n_, h = h_, w = w_, c = c_;
+    external = nullptr;
+    storage.resize(size());
+    return storage.data();
+  }
+};
+
 template <class Space>
 class static_net {
  public:
   using config_type = subnet_config<Space>;
 
-  /** @brief Extracts `config` from `supernet` (whose active config is left unchanged). */
-  template <class T>
-  static static_net extract(const elastic_net<Space, T>& supernet, const config_type& config);
+  /** @brief The structure of `config` (every tensor shaped, zero): what extract() and
+   *  load_static() fill. */
+  explicit static_net(const config_type& config);
 
-  /** @brief Logits [N, classes] for NHWC images [N, H, W, 3]. */
+  /** @brief Logits [N, classes] for NHWC images [N, R, R, 3], R = config().resolution. */
   tensor<float> forward(const tensor<float>& images) const;
+
+  /** @brief Stages in forward order: the stem, every block, the head. */
+  std::size_t stage_count() const noexcept { return blocks.size() + 2; }
+  /** @brief Runs stage `i` alone: `in` is stage i-1's output (stage 0: a view of the images). */
+  void run_stage(std::size_t i, const feature_map& in, feature_map& out) const;
+  /** @brief "stem", "blocks.3", "head". */
+  std::string stage_name(std::size_t i) const {
+    return i == 0 ? "stem" : i + 1 == stage_count() ? "head" : "blocks." + std::to_string(i - 1);
+  }
 
   const config_type& config() const noexcept { return config_; }
   std::int64_t parameter_count() const;
@@ -67,120 +109,77 @@ class static_net {
   tensor<float> mix_w;             // [M][F]
   tensor<float> classifier_w, classifier_b;
   kernels::packed_weights final_p, mix_p, classifier_p;
+
+ private:
+  void run_stem(const feature_map& in, feature_map& out) const;
+  void run_block(const static_block& blk, const feature_map& in, feature_map& out) const;
+  void run_head(const feature_map& in, feature_map& out) const;
 };
 
 // ---------------------------------------------------------------------------
 // implementation
 
 namespace detail {
-template <class T>
-tensor<float> to_float(const T* data, const shape_type& shape) {
-  tensor<float> t(shape);
-  for (std::size_t i = 0; i < t.size(); ++i) t.data()[i] = static_cast<float>(data[i]);
-  return t;
-}
-/// Rows [0, rows) × cols [0, cols) of a [*, ld] matrix.
-template <class T>
-tensor<float> slice(const tensor<T>& m, std::size_t rows, std::size_t cols) {
-  const std::size_t ld = m.shape()[1];
-  tensor<float> t(shape_type{rows, cols});
-  for (std::size_t r = 0; r < rows; ++r)
-    for (std::size_t c = 0; c < cols; ++c) t.data()[r * cols + c] = static_cast<float>(m.data()[r * ld + c]);
-  return t;
-}
-/// Folds BN (first `c` channels) into weight rows: w[o][:] *= γ/σ, b = β - μγ/σ.
-/// `channel_stride`/`row_len` describe where output channel o's weights are.
-template <class T>
-tensor<float> fold(tensor<float>& w, const elastic_batch_norm<T>& bn, std::size_t c, bool channels_last) {
-  tensor<float> bias(shape_type{c});
-  for (std::size_t o = 0; o < c; ++o) {
-    const double scale =
-        double(bn.gamma.value().data()[o]) / std::sqrt(double(bn.running_var.data()[o]) + double(bn.eps));
-    bias.data()[o] = static_cast<float>(double(bn.beta.value().data()[o]) - double(bn.running_mean.data()[o]) * scale);
-    if (channels_last) {  // [k][k][c]: every tap's channel o
-      for (std::size_t t = 0; t < w.size() / c; ++t)
-        w.data()[t * c + o] = static_cast<float>(w.data()[t * c + o] * scale);
-    } else {  // [c][row]
-      const std::size_t row = w.size() / c;
-      for (std::size_t i = 0; i < row; ++i) w.data()[o * row + i] = static_cast<float>(w.data()[o * row + i] * scale);
-    }
-  }
-  return bias;
-}
-
 /// y[m][w.n] = act(x[m][w.k]·wᵀ + b): one GEMM with bias and activation fused into its stores.
 inline void dense_layer(int m, const float* x, const kernels::packed_weights& w, const float* b, activation act,
                         float* y) {
   kernels::gemm_packed(m, x, w.k, w, 0.0f, y, w.n, b, act);
 }
+inline tensor<float> zeros(std::initializer_list<std::size_t> shape) { return make_tensor<float>(shape_type(shape)); }
 }  // namespace detail
 
 template <class Space>
-template <class T>
-static_net<Space> static_net<Space>::extract(const elastic_net<Space, T>& net, const config_type& config) {
-  config.validate();
-  autograd::no_grad<T> off;
-  static_net s;
-  s.config_ = config;
+static_net<Space>::static_net(const config_type& config) : config_(config) {
+  config_.validate();
   const auto& stem = Space::stem;
-  s.stem_w = detail::to_float(net.stem_weight.value().data(), autograd::detail::shape_of(net.stem_weight.value()));
-  s.stem_b = detail::fold(s.stem_w, net.stem_bn, std::size_t(stem.width), false);
-
-  auto make_block = [&](const mbconv_block<T>& b, int kernel, int expand) {
-    static_block out;
-    out.in = b.in_channels;
-    out.out = b.out_channels;
-    out.mid = b.middle(expand);
-    out.kernel = kernel;
-    out.stride = b.stride;
-    out.act = b.act;
-    out.has_expand = b.expand_conv.has_value();
-    out.residual = b.residual();
-    const auto mid = std::size_t(out.mid);
-    if (out.has_expand) {
-      out.expand_w = detail::slice(b.expand_conv->weight.value(), mid, std::size_t(out.in));
-      out.expand_b = detail::fold(out.expand_w, *b.expand_bn, mid, false);
+  const auto z = [](auto... d) { return detail::zeros({static_cast<std::size_t>(d)...}); };
+  stem_w = z(stem.width, stem.kernel_size, stem.kernel_size, 3);
+  stem_b = z(stem.width);
+  auto add_block = [&](int in, int out, int stride, activation act, bool se, bool has_expand, int expand, int kernel) {
+    static_block b;
+    b.in = in;
+    b.out = out;
+    b.stride = stride;
+    b.act = act;
+    b.has_expand = has_expand;
+    b.mid = has_expand ? expanded_width(in, expand) : in;
+    b.kernel = kernel;
+    b.residual = stride == 1 && in == out;
+    if (b.has_expand) {
+      b.expand_w = z(b.mid, in);
+      b.expand_b = z(b.mid);
     }
-    const auto k = b.depth_conv.active_kernel(kernel, out.mid);  // [K'][K'][C'] with centre k, first mid channels
-    const auto& kv = k.value();
-    const auto kfull = kv.shape()[0], cmax = kv.shape()[2];
-    out.dw_w = tensor<float>(shape_type{std::size_t(kernel), std::size_t(kernel), mid});
-    const auto off = (kfull - std::size_t(kernel)) / 2;
-    for (std::size_t ky = 0; ky < std::size_t(kernel); ++ky)
-      for (std::size_t kx = 0; kx < std::size_t(kernel); ++kx)
-        for (std::size_t c = 0; c < mid; ++c)
-          out.dw_w.data()[(ky * kernel + kx) * mid + c] =
-              static_cast<float>(kv.data()[((ky + off) * kfull + kx + off) * cmax + c]);
-    out.dw_b = detail::fold(out.dw_w, b.depth_bn, mid, true);
-    if (b.se) {
-      out.se_mid = squeeze_excite_width(out.mid);
-      const auto se = std::size_t(out.se_mid);
-      out.se_rw = detail::slice(b.se->reduce_w.value(), se, mid);
-      out.se_rb = detail::to_float(b.se->reduce_b.value().data(), {se});
-      out.se_ew = detail::slice(b.se->expand_w.value(), mid, se);
-      out.se_eb = detail::to_float(b.se->expand_b.value().data(), {mid});
+    b.dw_w = z(kernel, kernel, b.mid);
+    b.dw_b = z(b.mid);
+    if (se) {
+      b.se_mid = squeeze_excite_width(b.mid);
+      b.se_rw = z(b.se_mid, b.mid);
+      b.se_rb = z(b.se_mid);
+      b.se_ew = z(b.mid, b.se_mid);
+      b.se_eb = z(b.mid);
     }
-    out.project_w = detail::slice(b.project_conv.weight.value(), std::size_t(out.out), mid);
-    out.project_b = detail::fold(out.project_w, b.project_bn, std::size_t(out.out), false);
-    return out;
+    b.project_w = z(out, b.mid);
+    b.project_b = z(out);
+    blocks.push_back(std::move(b));
   };
-  s.blocks.push_back(make_block(net.blocks_[0], Space::first_block.kernel_size, 1));
-  for (std::size_t u = 0; u < Space::unit_count; ++u)
-    for (int i = 0; i < config.depth[u]; ++i) {
-      const auto slot = static_cast<std::size_t>(Space::unit_table[u].first_slot + i);
-      s.blocks.push_back(make_block(net.blocks_[net.block_index(u, i)], config.kernel[slot], config.expand[slot]));
+  add_block(stem.width, Space::first_block.width, 1, Space::first_block.act, false, false, 1,
+            Space::first_block.kernel_size);
+  int in = Space::first_block.width;
+  for (std::size_t u = 0; u < Space::unit_count; ++u) {
+    const auto& info = Space::unit_table[u];
+    for (int i = 0; i < config_.depth[u]; ++i) {
+      const auto slot = static_cast<std::size_t>(info.first_slot + i);
+      add_block(in, info.width, i == 0 ? info.stride : 1, info.act, info.se, info.expands.max() != 1,
+                config_.expand[slot], config_.kernel[slot]);
+      in = info.width;
     }
-  const auto last = std::size_t(Space::unit_table[Space::unit_count - 1].width);
-  s.final_w = detail::slice(net.final_expand.weight.value(), std::size_t(Space::head.final_expand), last);
-  s.final_b = detail::fold(s.final_w, net.final_expand_bn, std::size_t(Space::head.final_expand), false);
-  s.mix_w = detail::slice(net.feature_mix.weight.value(), std::size_t(Space::head.feature_mix),
-                          std::size_t(Space::head.final_expand));
-  s.classifier_w =
-      detail::to_float(net.classifier_w.value().data(), autograd::detail::shape_of(net.classifier_w.value()));
-  s.classifier_b =
-      detail::to_float(net.classifier_b.value().data(), autograd::detail::shape_of(net.classifier_b.value()));
-  s.prepare();
-  return s;
+  }
+  final_w = z(Space::head.final_expand, in);
+  final_b = z(Space::head.final_expand);
+  mix_w = z(Space::head.feature_mix, Space::head.final_expand);
+  classifier_w = z(Space::class_count, Space::head.feature_mix);
+  classifier_b = z(Space::class_count);
+  prepare();
 }
 
 template <class Space>
@@ -207,72 +206,104 @@ tensor<float> static_net<Space>::forward(const tensor<float>& images) const {
   const auto& shape = images.shape();
   if (images.dimension() != 4 || shape[3] != 3)
     throw shape_error("ofa::static_net::forward: images must be [N, H, W, 3], got " + shape_string(shape));
-  const int n = static_cast<int>(shape[0]);
-  int h = static_cast<int>(shape[1]), w = static_cast<int>(shape[2]);
+  const auto r = static_cast<std::size_t>(config_.resolution);
+  if (shape[1] != r || shape[2] != r)
+    throw shape_error("ofa::static_net::forward: this subnet was extracted for " + std::to_string(r) + "x" +
+                      std::to_string(r) + " images (its BN statistics and cost are those of that size), got " +
+                      std::to_string(shape[1]) + "x" + std::to_string(shape[2]) +
+                      "; resize the images, or extract the subnet at their resolution");
+  feature_map a = feature_map::view(images), b;
+  for (std::size_t i = 0; i < stage_count(); ++i) {
+    run_stage(i, a, b);
+    std::swap(a, b);
+  }
+  tensor<float> logits(shape_type{std::size_t(a.n), std::size_t(a.c)});
+  std::copy_n(a.data(), a.size(), logits.data());
+  return logits;
+}
+
+template <class Space>
+void static_net<Space>::run_stage(std::size_t i, const feature_map& in, feature_map& out) const {
+  if (i >= stage_count())
+    throw logic_error("ofa::static_net::run_stage: stage " + std::to_string(i) + " of " +
+                      std::to_string(stage_count()));
+  if (i == 0)
+    run_stem(in, out);
+  else if (i + 1 == stage_count())
+    run_head(in, out);
+  else
+    run_block(blocks[i - 1], in, out);
+}
+
+template <class Space>
+void static_net<Space>::run_stem(const feature_map& in, feature_map& out) const {
   const auto& stem = Space::stem;
-  kernels::conv_shape cs{n, h, w, 3, stem.kernel_size, stem.stride};
-  h = cs.out_height();
-  w = cs.out_width();
-  pooled_vector<float> x(static_cast<std::size_t>(n) * h * w * stem.width);
-  std::optional<profiling::scope> timing(std::in_place, "stem");
-  kernels::conv2d_forward(cs, stem.width, images.data(), stem_w.data(), x.data());
-  const int m0 = n * h * w;
-  parallel::for_chunks(static_cast<std::size_t>(m0), 64, [&](std::size_t b, std::size_t e) {
+  profiling::scope timing("stem");
+  kernels::conv_shape cs{in.n, in.h, in.w, 3, stem.kernel_size, stem.stride};
+  float* x = out.reset(in.n, cs.out_height(), cs.out_width(), stem.width);
+  kernels::conv2d_forward(cs, stem.width, in.data(), stem_w.data(), x);
+  const auto rows = static_cast<std::size_t>(out.n) * out.h * out.w;
+  parallel::for_chunks(rows, 64, [&](std::size_t b, std::size_t e) {
     for (std::size_t r = b; r < e; ++r) {
-      float* row = x.data() + r * std::size_t(stem.width);
+      float* row = x + r * std::size_t(stem.width);
       for (int j = 0; j < stem.width; ++j) row[j] += stem_b.data()[j];
       kernels::activation_forward(stem.act, std::size_t(stem.width), row, row);
     }
   });
-  pooled_vector<float> mid_buf, dw_buf, out_buf;
-  for (const auto& blk : blocks) {
-    const int m = n * h * w;
-    const float* mid_in = x.data();
-    if (blk.has_expand) {
-      timing.emplace("expand_1x1");
-      mid_buf.resize(static_cast<std::size_t>(m) * blk.mid);
-      detail::dense_layer(m, x.data(), blk.expand_p, blk.expand_b.data(), blk.act, mid_buf.data());
-      mid_in = mid_buf.data();
-    }
-    kernels::conv_shape ds{n, h, w, blk.mid, blk.kernel, blk.stride};
-    const int oh = ds.out_height(), ow = ds.out_width(), om = n * oh * ow;
-    dw_buf.resize(static_cast<std::size_t>(om) * blk.mid);
-    timing.emplace("depthwise");
-    kernels::depthwise_forward(
-        ds, mid_in, kernel_view<const float>{blk.dw_w.data(), blk.kernel, blk.mid, blk.kernel * blk.mid, blk.mid},
-        dw_buf.data(), blk.dw_b.data(), blk.act);
-    if (blk.se_mid > 0) {
-      timing.emplace("squeeze_excite");
-      pooled_vector<float> pooled(static_cast<std::size_t>(n) * blk.mid),
-          hidden(static_cast<std::size_t>(n) * blk.se_mid), gate(static_cast<std::size_t>(n) * blk.mid);
-      kernels::global_avg_pool(std::size_t(n), std::size_t(oh) * ow, std::size_t(blk.mid), dw_buf.data(),
-                               pooled.data());
-      detail::dense_layer(n, pooled.data(), blk.se_rp, blk.se_rb.data(), activation::relu, hidden.data());
-      detail::dense_layer(n, hidden.data(), blk.se_ep, blk.se_eb.data(), activation::none, gate.data());
-      kernels::hsigmoid_forward(gate.size(), gate.data(), gate.data());
-      kernels::channel_scale(std::size_t(n), std::size_t(oh) * ow, std::size_t(blk.mid), dw_buf.data(), gate.data(),
-                             dw_buf.data());
-    }
-    out_buf.resize(static_cast<std::size_t>(om) * blk.out);
-    timing.emplace("project_1x1");
-    detail::dense_layer(om, dw_buf.data(), blk.project_p, blk.project_b.data(), activation::none, out_buf.data());
-    timing.emplace("residual_add");
-    if (blk.residual)
-      for (std::size_t i = 0; i < out_buf.size(); ++i) out_buf[i] += x[i];
-    std::swap(x, out_buf);
-    h = oh;
-    w = ow;
+}
+
+template <class Space>
+void static_net<Space>::run_block(const static_block& blk, const feature_map& in, feature_map& out) const {
+  const int n = in.n, h = in.h, w = in.w, m = n * h * w;
+  std::optional<profiling::scope> timing;
+  pooled_vector<float> mid_buf;
+  const float* mid_in = in.data();
+  if (blk.has_expand) {
+    timing.emplace("expand_1x1");
+    mid_buf.resize(static_cast<std::size_t>(m) * blk.mid);
+    detail::dense_layer(m, in.data(), blk.expand_p, blk.expand_b.data(), blk.act, mid_buf.data());
+    mid_in = mid_buf.data();
   }
-  const int m = n * h * w, fe = Space::head.final_expand, fm = Space::head.feature_mix;
-  timing.emplace("head");
+  kernels::conv_shape ds{n, h, w, blk.mid, blk.kernel, blk.stride};
+  const int oh = ds.out_height(), ow = ds.out_width(), om = n * oh * ow;
+  pooled_vector<float> dw_buf(static_cast<std::size_t>(om) * blk.mid);
+  timing.emplace("depthwise");
+  kernels::depthwise_forward(
+      ds, mid_in, kernel_view<const float>{blk.dw_w.data(), blk.kernel, blk.mid, blk.kernel * blk.mid, blk.mid},
+      dw_buf.data(), blk.dw_b.data(), blk.act);
+  if (blk.se_mid > 0) {
+    timing.emplace("squeeze_excite");
+    pooled_vector<float> pooled(static_cast<std::size_t>(n) * blk.mid),
+        hidden(static_cast<std::size_t>(n) * blk.se_mid), gate(static_cast<std::size_t>(n) * blk.mid);
+    kernels::global_avg_pool(std::size_t(n), std::size_t(oh) * ow, std::size_t(blk.mid), dw_buf.data(),
+                             pooled.data());
+    detail::dense_layer(n, pooled.data(), blk.se_rp, blk.se_rb.data(), activation::relu, hidden.data());
+    detail::dense_layer(n, hidden.data(), blk.se_ep, blk.se_eb.data(), activation::none, gate.data());
+    kernels::hsigmoid_forward(gate.size(), gate.data(), gate.data());
+    kernels::channel_scale(std::size_t(n), std::size_t(oh) * ow, std::size_t(blk.mid), dw_buf.data(), gate.data(),
+                           dw_buf.data());
+  }
+  float* y = out.reset(n, oh, ow, blk.out);
+  timing.emplace("project_1x1");
+  detail::dense_layer(om, dw_buf.data(), blk.project_p, blk.project_b.data(), activation::none, y);
+  if (blk.residual) {
+    timing.emplace("residual_add");
+    const float* x = in.data();
+    for (std::size_t i = 0; i < out.size(); ++i) y[i] += x[i];
+  }
+}
+
+template <class Space>
+void static_net<Space>::run_head(const feature_map& in, feature_map& out) const {
+  const int n = in.n, m = n * in.h * in.w, fe = Space::head.final_expand, fm = Space::head.feature_mix;
+  profiling::scope timing("head");
   pooled_vector<float> head(static_cast<std::size_t>(m) * fe), pooled(static_cast<std::size_t>(n) * fe),
       mixed(static_cast<std::size_t>(n) * fm);
-  detail::dense_layer(m, x.data(), final_p, final_b.data(), activation::hswish, head.data());
-  kernels::global_avg_pool(std::size_t(n), std::size_t(h) * w, std::size_t(fe), head.data(), pooled.data());
+  detail::dense_layer(m, in.data(), final_p, final_b.data(), activation::hswish, head.data());
+  kernels::global_avg_pool(std::size_t(n), std::size_t(in.h) * in.w, std::size_t(fe), head.data(), pooled.data());
   detail::dense_layer(n, pooled.data(), mix_p, nullptr, activation::hswish, mixed.data());
-  tensor<float> logits(shape_type{std::size_t(n), std::size_t(Space::class_count)});
-  detail::dense_layer(n, mixed.data(), classifier_p, classifier_b.data(), activation::none, logits.data());
-  return logits;
+  float* logits = out.reset(n, 1, 1, Space::class_count);
+  detail::dense_layer(n, mixed.data(), classifier_p, classifier_b.data(), activation::none, logits);
 }
 
 template <class Space>

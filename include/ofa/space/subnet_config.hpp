@@ -42,6 +42,13 @@ struct subnet_config {
     return uniform([](const space::choice_set& c) { return c.min(); }, false);
   }
 
+  /** @brief The same architecture at another input resolution (validate() checks it). */
+  subnet_config with_resolution(int side) const {
+    subnet_config c = *this;
+    c.resolution = side;
+    return c;
+  }
+
   /** @brief Throws ofa::config_error naming the first field outside the space. */
   void validate() const;
 

@@ -1,4 +1,4 @@
-// The `ofa` command-line program: one binary, a subcommand per job.
+// The `ofa` command-line program: one binary, a subcommand per job (one translation unit each).
 // Every failure prints one line, "ofa: error: ...", and exits non-zero.
 
 #include <cstdio>
@@ -10,8 +10,7 @@
 #include <ofa/errors.hpp>
 #include <ofa/version.hpp>
 
-#include "cmd_bench.hpp"
-#include "cmd_space.hpp"
+#include "commands.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"ofa " OFA_VERSION_STRING ": train a Once-for-All network on CPUs and specialise it"};

@@ -1,4 +1,3 @@
-#pragma once
 // `ofa info`, `ofa profile` and `ofa sample`: the architecture space.
 
 #include <cstdint>
@@ -21,6 +20,7 @@
 #include "format.hpp"
 #include "spaces.hpp"
 
+#include "commands.hpp"
 namespace ofa_cli {
 
 /// "max", "min" or a JSON file.
@@ -36,7 +36,7 @@ nlohmann::json cost_json(const ofa::subnet_profile& p) {
   return {{"macs", p.macs}, {"params", p.params}, {"resolution", p.resolution}};
 }
 
-inline void add_info(CLI::App& app) {
+void add_info(CLI::App& app) {
   auto* cmd = app.add_subcommand("info", "Describe a space: subnet count, resolutions, sizes");
   auto space = std::make_shared<std::string>("mbv3");
   auto json = std::make_shared<bool>(false);
@@ -86,7 +86,7 @@ inline void add_info(CLI::App& app) {
   });
 }
 
-inline void add_profile(CLI::App& app) {
+void add_profile(CLI::App& app) {
   auto* cmd = app.add_subcommand("profile", "MACs and parameters of one subnet");
   struct options {
     std::string space = "mbv3", config = "max";
@@ -137,7 +137,7 @@ inline void add_profile(CLI::App& app) {
   });
 }
 
-inline void add_sample(CLI::App& app) {
+void add_sample(CLI::App& app) {
   auto* cmd = app.add_subcommand("sample", "Random subnet configs, one JSON per line");
   struct options {
     std::string space = "mbv3";

@@ -1,4 +1,3 @@
-#pragma once
 // `ofa bench train|infer`: times a training step or static_net inference of one
 // subnet, so users can size their servers. Warm-up, then the median of the
 // repetitions; FLOPs are 2·MACs per image forward and 3× that for a training step.
@@ -11,27 +10,28 @@
 #include <string>
 #include <vector>
 
-#include <oneapi/tbb/parallel_for.h>
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include <ofa/autograd/ops.hpp>
+#include <ofa/kernels/fma_peak.hpp>
 #include <ofa/nn/elastic_net.hpp>
-#include <ofa/nn/static_net.hpp>
+#include <ofa/nn/extract.hpp>
 #include <ofa/parallel/arena.hpp>
+#include <ofa/train/optimizer.hpp>
 #include <ofa/profiling.hpp>
 #include <ofa/space/config_json.hpp>
 #include <ofa/space/profile.hpp>
 
-#include "cmd_data.hpp"
 #include "spaces.hpp"
 
+#include "commands.hpp"
 namespace ofa_cli {
 
 struct bench_options {
   std::string mode, space = "mbv3", config = "max";
   int batch = 16, resolution = 0, threads = 0, repetitions = 7, warmup = 2;
-  double peak_per_core = 117.0;  // measured FP32 FMA peak of the CI machine's cores (AMD EPYC Zen 4)
+  double peak_per_core = 0;  // GFLOP/s of one core; 0: this CPU's, measured once and cached
   bool json = false, profile = false, profile_shapes = false;
 };
 
@@ -102,49 +102,30 @@ void run_bench(const bench_options& o) {
   if (o.mode == "train") {
     std::vector<int> labels(n);
     for (auto& l : labels) l = static_cast<int>(engine.uniform_index(Space::class_count));
-    auto state = net.state();
-    std::vector<ofa::tensor<float>> momentum;
-    for (auto& p : state.parameters)
-      momentum.push_back(ofa::make_tensor<float>(ofa::autograd::detail::shape_of(p.value.value())));
+    ofa::train::sgd optimizer(net.state());  // the reference's: momentum 0.9, Nesterov, weight decay 3e-5
+    ofa::train::local_reduction reduction;
     const ofa::autograd::variable<float> input(images);
     auto step = [&] {
-      net.zero_grad();
-      auto loss = ofa::autograd::cross_entropy(net.forward(input, true), labels);
+      optimizer.zero_grad();
+      auto loss = ofa::autograd::cross_entropy(net.forward(input, ofa::nn::forward_mode::train), labels);
       ofa::autograd::backward(loss);
       ofa::profiling::scope timing("sgd_update");
-      // SGD, momentum 0.9, on the parameters the subnet used (as torch.optim.SGD skips
-      // parameters whose gradient is None).
-      // In pieces of 16 K floats, so that the two threads share the two largest tensors (the
-      // head and the classifier: half of all weights) rather than take one each.
-      constexpr std::size_t piece = std::size_t{1} << 14;
-      std::vector<std::pair<std::size_t, std::size_t>> pieces;  // (parameter, first float)
-      for (std::size_t i = 0; i < state.parameters.size(); ++i)
-        if (state.parameters[i].value.has_grad())
-          for (std::size_t b = 0; b < momentum[i].size(); b += piece) pieces.emplace_back(i, b);
-      tbb::parallel_for(std::size_t{0}, pieces.size(), [&](std::size_t k) {
-        const auto [i, b] = pieces[k];
-        float* __restrict w = state.parameters[i].value.value().data();
-        const float* __restrict g = state.parameters[i].value.grad().data();
-        float* __restrict m = momentum[i].data();
-        const std::size_t e = std::min(momentum[i].size(), b + piece);
-        for (std::size_t j = b; j < e; ++j) {
-          m[j] = 0.9f * m[j] + g[j];
-          w[j] -= 0.01f * m[j];
-        }
-      });
+      optimizer.reduce_gradients(reduction);
+      optimizer.apply(0.01);
     };
     seconds = median_seconds(o.warmup, o.repetitions, step);
     if (o.profile) profile = profile_steps(o.repetitions, o.profile_shapes, step);
     flops = 3.0 * 2.0 * double(macs) * double(n);
   } else {
-    const auto extracted = ofa::nn::static_net<Space>::extract(net, config);
+    const auto extracted = ofa::nn::extract(net, config);
     auto step = [&] { (void)extracted.forward(images); };
     seconds = median_seconds(o.warmup, o.repetitions, step);
     if (o.profile) profile = profile_steps(o.repetitions, o.profile_shapes, step);
     flops = 2.0 * double(macs) * double(n);
   }
   const int threads = ofa::parallel::arena::threads();
-  const double gflops = flops / seconds / 1e9, peak = o.peak_per_core * threads;
+  const auto host = o.peak_per_core > 0 ? ofa::kernels::fma_peak{o.peak_per_core, "given"} : ofa::kernels::host_fma_peak();
+  const double gflops = flops / seconds / 1e9, peak = host.gflops_per_core * threads;
   if (o.json) {
     nlohmann::json j{{"mode", o.mode},
                      {"space", o.space},
@@ -157,6 +138,7 @@ void run_bench(const bench_options& o) {
                      {"ms", seconds * 1e3},
                      {"gflops", gflops},
                      {"peak_gflops", peak},
+                     {"peak_instructions", host.instructions},
                      {"peak_fraction", gflops / peak}};
     if (o.profile) {
       j["profile"] = nlohmann::json::array();
@@ -200,7 +182,8 @@ inline void add_bench_mode(CLI::App& bench, const std::string& mode, const std::
   cmd->add_option("--resolution", o->resolution, "Input side (default: the config's)");
   cmd->add_option("--threads", o->threads, "Threads (default: all cores)")->check(CLI::Range(0, 1024));
   cmd->add_option("--repetitions", o->repetitions, "Timed repetitions (median reported)")->check(CLI::Range(1, 1000));
-  cmd->add_option("--peak-per-core", o->peak_per_core, "FP32 FMA peak of one core in GFLOP/s");
+  cmd->add_option("--peak-per-core", o->peak_per_core,
+                  "FP32 FMA peak of one core in GFLOP/s (default: measured on this CPU once, then cached)");
   cmd->add_flag("--json", o->json, "Print JSON");
   cmd->add_flag("--profile", o->profile, "Also print the time per step by layer type and phase");
   cmd->add_flag("--profile-shapes", o->profile_shapes,
@@ -211,12 +194,18 @@ inline void add_bench_mode(CLI::App& bench, const std::string& mode, const std::
   });
 }
 
-inline void add_bench(CLI::App& app) {
+void add_bench(CLI::App& app) {
   auto* bench = app.add_subcommand("bench", "Time training, inference or data loading");
   bench->require_subcommand(1);
   add_bench_mode(*bench, "train", "Time a training step (forward, loss, backward, SGD) of one subnet");
   add_bench_mode(*bench, "infer", "Time static_net inference of one extracted subnet");
   add_data_bench(*bench);
+  auto* peak = bench->add_subcommand("peak", "Measure this CPU's FP32 FMA peak per core (and cache it for % of peak)");
+  peak->callback([] {
+    const auto p = ofa::kernels::measure_and_cache_fma_peak();
+    std::printf("FMA peak: %.1f GFLOP/s per core (%s, best measured on this CPU)\n", p.gflops_per_core,
+                p.instructions.c_str());
+  });
 }
 
 }  // namespace ofa_cli

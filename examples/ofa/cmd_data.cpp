@@ -1,4 +1,3 @@
-#pragma once
 // `ofa bench data`: how many images per second the loader delivers from a data
 // set, decoding and augmenting every image (no cache).
 
@@ -14,6 +13,8 @@
 #include <ofa/data/loader.hpp>
 #include <ofa/data/spec.hpp>
 #include <ofa/parallel/arena.hpp>
+
+#include "commands.hpp"
 
 namespace ofa_cli {
 
@@ -57,7 +58,7 @@ inline void run_data_bench(const data_bench_options& o) {
               o.data.c_str(), threads, images, seconds, double(images) / seconds, o.resolution);
 }
 
-inline void add_data_bench(CLI::App& bench) {
+void add_data_bench(CLI::App& bench) {
   auto* cmd = bench.add_subcommand("data", "Loader throughput over a data set");
   auto o = std::make_shared<data_bench_options>();
   cmd->add_option("--data", o->data, "synthetic[:N], cifar10-bin:DIR, idx:DIR or folder:DIR");

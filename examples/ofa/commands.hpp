@@ -1,0 +1,17 @@
+#pragma once
+// The subcommands of `ofa`, each defined in its own translation unit (cmd_*.cpp), so that
+// they compile in parallel and a change recompiles only its own command.
+
+namespace CLI {
+class App;
+}
+
+namespace ofa_cli {
+
+void add_info(CLI::App& app);     // cmd_space.cpp
+void add_profile(CLI::App& app);  // cmd_space.cpp
+void add_sample(CLI::App& app);   // cmd_space.cpp
+void add_bench(CLI::App& app);    // cmd_bench.cpp: bench train | infer | peak
+void add_data_bench(CLI::App& bench);  // cmd_data.cpp: bench data
+
+}  // namespace ofa_cli

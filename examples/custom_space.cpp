@@ -9,10 +9,10 @@ namespace sp = ofa::space;
 
 using tiny_space = sp::network<
     sp::resolutions<32, 40, 48>,  // input sides
-    sp::stem<8, 2, ofa::hswish>,  // 3x3 conv, stride 2
-    sp::first_block<8, ofa::relu>,
-    sp::units<sp::unit<16, 2, ofa::relu, ofa::no_se, sp::depth<1, 2>, sp::expand<2, 4>, sp::kernel<3, 5>>,
-              sp::unit<32, 2, ofa::hswish, ofa::se, sp::depth<1, 2, 3>, sp::expand<2, 4>, sp::kernel<3, 5, 7>>>,
+    sp::stem<8, 2, ofa::space::hswish>,  // 3x3 conv, stride 2
+    sp::first_block<8, ofa::space::relu>,
+    sp::units<sp::unit<16, 2, ofa::space::relu, ofa::space::no_se, sp::depth<1, 2>, sp::expand<2, 4>, sp::kernel<3, 5>>,
+              sp::unit<32, 2, ofa::space::hswish, ofa::space::se, sp::depth<1, 2, 3>, sp::expand<2, 4>, sp::kernel<3, 5, 7>>>,
     sp::head<128, 256>, sp::classes<10>>;
 
 static_assert(tiny_space::block_slots == 5);

@@ -1,4 +1,4 @@
-// expect: ofa::space::unit: the 3rd argument \(activation\) must be ofa::relu or ofa::hswish
+// expect: ofa::space::unit: the 3rd argument \(activation\) must be ofa::space::relu or ofa::space::hswish
 #include <ofa/space/parts.hpp>
 namespace sp = ofa::space;
-template struct sp::unit<24, 1, int, ofa::no_se, sp::depth<2>, sp::expand<3>, sp::kernel<3>>;
+template struct sp::unit<24, 1, int, ofa::space::no_se, sp::depth<2>, sp::expand<3>, sp::kernel<3>>;

@@ -15,9 +15,9 @@ using cifar = ofa::spaces::cifar;
 
 // Small enough for double-precision gradchecks of the whole network.
 using tiny_space = sp::network<
-    sp::resolutions<8, 12>, sp::stem<4, 2, ofa::hswish>, sp::first_block<4, ofa::relu>,
-    sp::units<sp::unit<8, 2, ofa::relu, ofa::se, sp::depth<1, 2>, sp::expand<2, 3>, sp::kernel<3, 5>>,
-              sp::unit<8, 1, ofa::hswish, ofa::no_se, sp::depth<1, 2>, sp::expand<2, 3>, sp::kernel<3, 5, 7>>>,
+    sp::resolutions<8, 12>, sp::stem<4, 2, ofa::space::hswish>, sp::first_block<4, ofa::space::relu>,
+    sp::units<sp::unit<8, 2, ofa::space::relu, ofa::space::se, sp::depth<1, 2>, sp::expand<2, 3>, sp::kernel<3, 5>>,
+              sp::unit<8, 1, ofa::space::hswish, ofa::space::no_se, sp::depth<1, 2>, sp::expand<2, 3>, sp::kernel<3, 5, 7>>>,
     sp::head<16, 12>, sp::classes<3>>;
 
 TEST_CASE("re-organising middle channels keeps the function at full width", "[nn][reorganize]") {

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <type_traits>  // is_arithmetic_v
+#include "ofa/config.hpp"
 
 #include <xsimd/xsimd.hpp>
 
@@ -29,10 +30,10 @@ template <class T>
 void hsigmoid_backward_reference(std::size_t n, const T* x, const T* dy, T* dx);
 
 /** @brief Fast float versions. */
-void activation_forward(activation act, std::size_t n, const float* x, float* y);
-void activation_backward(activation act, std::size_t n, const float* x, const float* dy, float* dx);
-void hsigmoid_forward(std::size_t n, const float* x, float* y);
-void hsigmoid_backward(std::size_t n, const float* x, const float* dy, float* dx);
+OFA_KERNEL_API void activation_forward(activation act, std::size_t n, const float* x, float* y);
+OFA_KERNEL_API void activation_backward(activation act, std::size_t n, const float* x, const float* dy, float* dx);
+OFA_KERNEL_API void hsigmoid_forward(std::size_t n, const float* x, float* y);
+OFA_KERNEL_API void hsigmoid_backward(std::size_t n, const float* x, const float* dy, float* dx);
 
 // ---------------------------------------------------------------------------
 // implementation
@@ -197,7 +198,8 @@ void hsigmoid_backward_reference(std::size_t n, const T* x, const T* dy, T* dx) 
 }
 
 // Arch-generic lambdas: the batch type is deduced, so one dispatch covers every arch.
-inline void activation_forward(activation act, std::size_t n, const float* x, float* y) {
+#if OFA_KERNELS_DEFINE
+OFA_KERNEL_API void activation_forward(activation act, std::size_t n, const float* x, float* y) {
   switch (act) {
     case activation::relu:
       return dispatch(
@@ -212,7 +214,9 @@ inline void activation_forward(activation act, std::size_t n, const float* x, fl
       return;
   }
 }
-inline void activation_backward(activation act, std::size_t n, const float* x, const float* dy, float* dx) {
+#endif
+#if OFA_KERNELS_DEFINE
+OFA_KERNEL_API void activation_backward(activation act, std::size_t n, const float* x, const float* dy, float* dx) {
   switch (act) {
     case activation::relu:
       return dispatch(
@@ -227,15 +231,20 @@ inline void activation_backward(activation act, std::size_t n, const float* x, c
       return;
   }
 }
-inline void hsigmoid_forward(std::size_t n, const float* x, float* y) {
+#endif
+#if OFA_KERNELS_DEFINE
+OFA_KERNEL_API void hsigmoid_forward(std::size_t n, const float* x, float* y) {
   dispatch(
       detail::unary_kernel{}, n, x, y, [](auto v) { return detail::hsig_f(v); },
       [](float v) { return detail::hsig_s(v); });
 }
-inline void hsigmoid_backward(std::size_t n, const float* x, const float* dy, float* dx) {
+#endif
+#if OFA_KERNELS_DEFINE
+OFA_KERNEL_API void hsigmoid_backward(std::size_t n, const float* x, const float* dy, float* dx) {
   dispatch(
       detail::binary_kernel{}, n, x, dy, dx, [](auto v, auto g) { return detail::hsig_d(v, g); },
       [](float v, float g) { return detail::hsig_d_s(v, g); });
 }
+#endif
 
 }  // namespace ofa::kernels

@@ -16,6 +16,7 @@
 #include <type_traits>
 #include <utility>  // index_sequence
 #include <vector>
+#include "ofa/config.hpp"
 
 #include <xsimd/xsimd.hpp>
 
@@ -72,13 +73,17 @@ void batch_norm_backward_reference(std::size_t m, std::size_t c, const T* x, con
 
 /** @brief The fast float versions: xsimd, parallel on oneTBB. Channel sums use fixed row chunks
  *  added in order (in double), so results do not depend on the thread count. */
-void batch_norm_train(std::size_t m, std::size_t c, const float* x, const batch_norm_params<float>& p, float* y,
-                      batch_norm_saved<float>& saved, activation act = activation::none);
-void batch_norm_backward(std::size_t m, std::size_t c, const float* x, const float* dy, const float* gamma,
-                         const float* beta, const batch_norm_saved<float>& saved, float* dx, float* dgamma,
-                         float* dbeta, activation act = activation::none);
-void batch_norm_statistics(std::size_t m, std::size_t c, const float* x, const batch_norm_params<float>& p,
-                           batch_norm_saved<float>& saved);
+OFA_KERNEL_API void batch_norm_train(std::size_t m, std::size_t c, const float* x, const batch_norm_params<float>& p,
+                                     float* y, batch_norm_saved<float>& saved, activation act = activation::none);
+OFA_KERNEL_API void batch_norm_backward(std::size_t m, std::size_t c, const float* x, const float* dy,
+                                        const float* gamma, const float* beta, const batch_norm_saved<float>& saved,
+                                        float* dx, float* dgamma, float* dbeta, activation act = activation::none);
+OFA_KERNEL_API void batch_norm_statistics(std::size_t m, std::size_t c, const float* x,
+                                          const batch_norm_params<float>& p, batch_norm_saved<float>& saved);
+
+/** @brief y = act(x·scale + shift) per channel: inference BN once its constants are known. Fast float version. */
+OFA_KERNEL_API void batch_norm_normalise(std::size_t m, std::size_t c, const float* x, const float* scale,
+                                         const float* shift, float* y, activation act);
 
 /** @brief Inference: y = act((x - running_mean)/sqrt(running_var + eps)·gamma + beta). */
 template <class T>
@@ -501,21 +506,34 @@ struct bn_backward_kernel {
 };
 }  // namespace detail
 
-inline void batch_norm_train(std::size_t m, std::size_t c, const float* x, const batch_norm_params<float>& p, float* y,
-                             batch_norm_saved<float>& saved, activation act) {
+#if OFA_KERNELS_DEFINE
+OFA_KERNEL_API void batch_norm_train(std::size_t m, std::size_t c, const float* x, const batch_norm_params<float>& p,
+                                     float* y, batch_norm_saved<float>& saved, activation act) {
   dispatch(detail::bn_train_kernel{}, m, c, x, p, y, saved, act);
 }
+#endif
 
-inline void batch_norm_statistics(std::size_t m, std::size_t c, const float* x, const batch_norm_params<float>& p,
-                                  batch_norm_saved<float>& saved) {
+#if OFA_KERNELS_DEFINE
+OFA_KERNEL_API void batch_norm_statistics(std::size_t m, std::size_t c, const float* x,
+                                          const batch_norm_params<float>& p, batch_norm_saved<float>& saved) {
   dispatch(detail::bn_statistics_kernel{}, m, c, x, p, saved);
 }
+#endif
 
-inline void batch_norm_backward(std::size_t m, std::size_t c, const float* x, const float* dy, const float* gamma,
-                                const float* beta, const batch_norm_saved<float>& saved, float* dx, float* dgamma,
-                                float* dbeta, activation act) {
+#if OFA_KERNELS_DEFINE
+OFA_KERNEL_API void batch_norm_backward(std::size_t m, std::size_t c, const float* x, const float* dy,
+                                        const float* gamma, const float* beta, const batch_norm_saved<float>& saved,
+                                        float* dx, float* dgamma, float* dbeta, activation act) {
   dispatch(detail::bn_backward_kernel{}, m, c, x, dy, gamma, beta, saved, dx, dgamma, dbeta, act);
 }
+#endif
+
+#if OFA_KERNELS_DEFINE
+OFA_KERNEL_API void batch_norm_normalise(std::size_t m, std::size_t c, const float* x, const float* scale,
+                                         const float* shift, float* y, activation act) {
+  dispatch(detail::bn_infer_kernel{}, m, c, x, scale, shift, y, act);
+}
+#endif
 
 template <class T>
 void batch_norm_infer(std::size_t m, std::size_t c, const T* x, const batch_norm_params<T>& p, T* y, activation act) {
@@ -525,7 +543,7 @@ void batch_norm_infer(std::size_t m, std::size_t c, const T* x, const batch_norm
     shift[j] = p.beta[j] - p.running_mean[j] * scale[j];
   }
   if constexpr (std::is_same_v<T, float>) {  // the training forward's normalising pass
-    dispatch(detail::bn_infer_kernel{}, m, c, x, scale.data(), shift.data(), y, act);
+    batch_norm_normalise(m, c, x, scale.data(), shift.data(), y, act);
   } else {
     detail::with_activation(act, [&](auto f) {
       for (std::size_t r = 0; r < m; ++r)

@@ -16,6 +16,7 @@
 #include <algorithm>  // max, min
 #include <cstddef>
 #include <type_traits>  // bool_constant
+#include "ofa/config.hpp"
 
 #include <xsimd/xsimd.hpp>
 
@@ -34,9 +35,10 @@ namespace ofa::kernels {
  *  and dx (x-sized, overwritten). With `want_dx` false, dx is scratch and the pass that forms
  *  x's gradient is skipped. Fast float version; same results as depthwise_backward_weight,
  *  depthwise_backward_input and batch_norm_backward in turn (tested against them). */
-void batch_norm_depthwise_backward(const conv_shape& s, const float* x, const float* dy, kernel_view<const float> w,
-                                   const float* gamma, const float* beta, const batch_norm_saved<float>& saved,
-                                   activation act, float* d_w, float* dx, bool want_dx, float* dgamma, float* dbeta);
+OFA_KERNEL_API void batch_norm_depthwise_backward(const conv_shape& s, const float* x, const float* dy,
+                                                  kernel_view<const float> w, const float* gamma, const float* beta,
+                                                  const batch_norm_saved<float>& saved, activation act, float* d_w,
+                                                  float* dx, bool want_dx, float* dgamma, float* dbeta);
 
 // ---------------------------------------------------------------------------
 // implementation
@@ -170,13 +172,15 @@ struct bn_depthwise_backward_kernel {
 };
 }  // namespace detail
 
-inline void batch_norm_depthwise_backward(const conv_shape& s, const float* x, const float* dy,
-                                          kernel_view<const float> w, const float* gamma, const float* beta,
-                                          const batch_norm_saved<float>& saved, activation act, float* d_w, float* dx,
-                                          bool want_dx, float* dgamma, float* dbeta) {
+#if OFA_KERNELS_DEFINE
+OFA_KERNEL_API void batch_norm_depthwise_backward(const conv_shape& s, const float* x, const float* dy,
+                                                  kernel_view<const float> w, const float* gamma, const float* beta,
+                                                  const batch_norm_saved<float>& saved, activation act, float* d_w,
+                                                  float* dx, bool want_dx, float* dgamma, float* dbeta) {
   detail::check_depthwise(s, w.kernel_size, w.channels);
   dispatch(detail::bn_depthwise_backward_kernel{}, s, x, dy, w, gamma, beta, saved, act, d_w, dx, want_dx, dgamma,
            dbeta);
 }
+#endif
 
 }  // namespace ofa::kernels

@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <type_traits>
 #include <vector>
+#include "ofa/config.hpp"
 
 #include <oneapi/tbb/parallel_for.h>
 #include <xsimd/xsimd.hpp>
@@ -242,11 +243,31 @@ struct direct_conv_weight_gradient_kernel {
 };
 }  // namespace detail
 
+/** @brief The direct float kernels for few input taps (the stem); false where the shape is not theirs. */
+OFA_KERNEL_API bool conv2d_direct_forward(const conv_shape& s, int out_channels, const float* in, const float* weight,
+                                          float* out);
+/** @brief d_weight += the direct kernel's weight gradient; false where the shape is not its. */
+OFA_KERNEL_API bool conv2d_direct_weight_gradient(const conv_shape& s, int out_channels, const float* in,
+                                                  const float* d_out, float* d_weight);
+
+#if OFA_KERNELS_DEFINE
+OFA_KERNEL_API bool conv2d_direct_forward(const conv_shape& s, int out_channels, const float* in, const float* weight,
+                                          float* out) {
+  return dispatch(detail::direct_conv_forward_kernel{}, s, out_channels, in, weight, out);
+}
+#endif
+#if OFA_KERNELS_DEFINE
+OFA_KERNEL_API bool conv2d_direct_weight_gradient(const conv_shape& s, int out_channels, const float* in,
+                                                  const float* d_out, float* d_weight) {
+  return dispatch(detail::direct_conv_weight_gradient_kernel{}, s, out_channels, in, d_out, d_weight);
+}
+#endif
+
 /** @brief out[N,OH,OW,Cout] = conv(in, weight[Cout][k][k][Cin]). */
 template <class T>
 void conv2d_forward(const conv_shape& s, int out_channels, const T* in, const T* weight, T* out) {
   if constexpr (std::is_same_v<T, float>)
-    if (dispatch(detail::direct_conv_forward_kernel{}, s, out_channels, in, weight, out)) return;
+    if (conv2d_direct_forward(s, out_channels, in, weight, out)) return;
   const int m = s.batch * s.out_height() * s.out_width(), kk = s.kernel * s.kernel * s.channels;
   pooled_vector<T> cols(static_cast<std::size_t>(m) * kk);
   im2col(s, in, cols.data());
@@ -259,8 +280,7 @@ void conv2d_backward(const conv_shape& s, int out_channels, const T* in, const T
                      T* d_weight) {
   const int m = s.batch * s.out_height() * s.out_width(), kk = s.kernel * s.kernel * s.channels;
   if constexpr (std::is_same_v<T, float>)
-    if (d_weight && dispatch(detail::direct_conv_weight_gradient_kernel{}, s, out_channels, in, d_out, d_weight))
-      d_weight = nullptr;  // done
+    if (d_weight && conv2d_direct_weight_gradient(s, out_channels, in, d_out, d_weight)) d_weight = nullptr;  // done
   pooled_vector<T> cols(d_weight || d_in ? static_cast<std::size_t>(m) * kk : 0);
   if (d_weight) {
     im2col(s, in, cols.data());

@@ -14,6 +14,7 @@
 #include <string>
 #include <type_traits>
 #include <utility>  // integer_sequence
+#include "ofa/config.hpp"
 
 #include <oneapi/tbb/parallel_for.h>
 #include <xsimd/xsimd.hpp>
@@ -60,11 +61,13 @@ struct input_transform {
 /** @brief Fast float versions (xsimd, oneTBB); same contracts, on the input mapped by `pre`.
  *  The forward optionally adds a per-channel bias and applies an activation as it stores
  *  (inference with BN folded). */
-void depthwise_forward(const conv_shape& s, const float* in, kernel_view<const float> w, float* out,
-                       const float* bias = nullptr, activation act = activation::none, input_transform pre = {});
-void depthwise_backward_input(const conv_shape& s, const float* d_out, kernel_view<const float> w, float* d_in);
-void depthwise_backward_weight(const conv_shape& s, const float* in, const float* d_out, float* d_w,
-                               input_transform pre = {});
+OFA_KERNEL_API void depthwise_forward(const conv_shape& s, const float* in, kernel_view<const float> w, float* out,
+                                      const float* bias = nullptr, activation act = activation::none,
+                                      input_transform pre = {});
+OFA_KERNEL_API void depthwise_backward_input(const conv_shape& s, const float* d_out, kernel_view<const float> w,
+                                             float* d_in);
+OFA_KERNEL_API void depthwise_backward_weight(const conv_shape& s, const float* in, const float* d_out, float* d_w,
+                                              input_transform pre = {});
 
 // ---------------------------------------------------------------------------
 // implementation
@@ -638,12 +641,16 @@ struct depthwise_backward_weight_kernel {
 };
 }  // namespace detail
 
-inline void depthwise_forward(const conv_shape& s, const float* in, kernel_view<const float> w, float* out,
-                              const float* bias, activation act, input_transform pre) {
+#if OFA_KERNELS_DEFINE
+OFA_KERNEL_API void depthwise_forward(const conv_shape& s, const float* in, kernel_view<const float> w, float* out,
+                                      const float* bias, activation act, input_transform pre) {
   detail::check_depthwise(s, w.kernel_size, w.channels);
   dispatch(detail::depthwise_forward_kernel{}, s, in, w, out, bias, act, pre);
 }
-inline void depthwise_backward_input(const conv_shape& s, const float* d_out, kernel_view<const float> w, float* d_in) {
+#endif
+#if OFA_KERNELS_DEFINE
+OFA_KERNEL_API void depthwise_backward_input(const conv_shape& s, const float* d_out, kernel_view<const float> w,
+                                             float* d_in) {
   detail::check_depthwise(s, w.kernel_size, w.channels);
   if (s.stride == 1) {
     // With stride 1 and same padding the input gradient is the forward convolution of d_out
@@ -656,10 +663,13 @@ inline void depthwise_backward_input(const conv_shape& s, const float* d_out, ke
   }
   dispatch(detail::depthwise_stride2_input_kernel{}, s, d_out, w, d_in);
 }
-inline void depthwise_backward_weight(const conv_shape& s, const float* in, const float* d_out, float* d_w,
-                                      input_transform pre) {
+#endif
+#if OFA_KERNELS_DEFINE
+OFA_KERNEL_API void depthwise_backward_weight(const conv_shape& s, const float* in, const float* d_out, float* d_w,
+                                              input_transform pre) {
   detail::check_depthwise(s, -1, -1);
   dispatch(detail::depthwise_backward_weight_kernel{}, s, in, d_out, d_w, pre);
 }
+#endif
 
 }  // namespace ofa::kernels

@@ -41,20 +41,19 @@ fma_peak cached_fma_peak();
 namespace detail {
 // Twelve independent accumulators, named (an array may live in memory, and then the loop
 // measures store forwarding): enough for an FMA latency of 4 to 6 cycles on two pipes.
-#define OFA_FMA_PEAK_LOOP(V, SET1, STEP, ADD, STORE, LANES)                                       \
-  V c0 = SET1(0.0f), c1 = SET1(1e-3f), c2 = SET1(2e-3f), c3 = SET1(3e-3f), c4 = SET1(4e-3f),       \
-    c5 = SET1(5e-3f), c6 = SET1(6e-3f), c7 = SET1(7e-3f), c8 = SET1(8e-3f), c9 = SET1(9e-3f),      \
-    c10 = SET1(1e-2f), c11 = SET1(1.1e-2f);                                                        \
-  const V a = SET1(0.999999f), b = SET1(1e-7f);                                                    \
-  for (long n = 0; n < iterations; ++n) {                                                          \
-    c0 = STEP(c0, a, b), c1 = STEP(c1, a, b), c2 = STEP(c2, a, b), c3 = STEP(c3, a, b);            \
-    c4 = STEP(c4, a, b), c5 = STEP(c5, a, b), c6 = STEP(c6, a, b), c7 = STEP(c7, a, b);            \
-    c8 = STEP(c8, a, b), c9 = STEP(c9, a, b), c10 = STEP(c10, a, b), c11 = STEP(c11, a, b);        \
-  }                                                                                                \
-  V s = ADD(ADD(ADD(c0, c1), ADD(c2, c3)), ADD(ADD(c4, c5), ADD(c6, c7)));                         \
-  s = ADD(s, ADD(ADD(c8, c9), ADD(c10, c11)));                                                     \
-  alignas(64) float lanes[LANES];                                                                  \
-  STORE(lanes, s);                                                                                 \
+#define OFA_FMA_PEAK_LOOP(V, SET1, STEP, ADD, STORE, LANES)                                                         \
+  V c0 = SET1(0.0f), c1 = SET1(1e-3f), c2 = SET1(2e-3f), c3 = SET1(3e-3f), c4 = SET1(4e-3f), c5 = SET1(5e-3f),      \
+    c6 = SET1(6e-3f), c7 = SET1(7e-3f), c8 = SET1(8e-3f), c9 = SET1(9e-3f), c10 = SET1(1e-2f), c11 = SET1(1.1e-2f); \
+  const V a = SET1(0.999999f), b = SET1(1e-7f);                                                                     \
+  for (long n = 0; n < iterations; ++n) {                                                                           \
+    c0 = STEP(c0, a, b), c1 = STEP(c1, a, b), c2 = STEP(c2, a, b), c3 = STEP(c3, a, b);                             \
+    c4 = STEP(c4, a, b), c5 = STEP(c5, a, b), c6 = STEP(c6, a, b), c7 = STEP(c7, a, b);                             \
+    c8 = STEP(c8, a, b), c9 = STEP(c9, a, b), c10 = STEP(c10, a, b), c11 = STEP(c11, a, b);                         \
+  }                                                                                                                 \
+  V s = ADD(ADD(ADD(c0, c1), ADD(c2, c3)), ADD(ADD(c4, c5), ADD(c6, c7)));                                          \
+  s = ADD(s, ADD(ADD(c8, c9), ADD(c10, c11)));                                                                      \
+  alignas(64) float lanes[LANES];                                                                                   \
+  STORE(lanes, s);                                                                                                  \
   return lanes[0] + lanes[LANES - 1]
 
 #if OFA_FMA_PEAK_X86
@@ -64,15 +63,25 @@ __attribute__((target("avx512f"))) inline float fma_loop_avx512(long iterations)
 __attribute__((target("avx2,fma"))) inline float fma_loop_avx2(long iterations) {
   OFA_FMA_PEAK_LOOP(__m256, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_add_ps, _mm256_store_ps, 8);
 }
-inline __m128 sse2_step(__m128 c, __m128 a, __m128 b) { return _mm_add_ps(_mm_mul_ps(c, a), b); }  // no FMA: 2 flops
+inline __m128 sse2_step(__m128 c, __m128 a, __m128 b) {
+  return _mm_add_ps(_mm_mul_ps(c, a), b);
+}  // no FMA: 2 flops
 inline float fma_loop_sse2(long iterations) {
   OFA_FMA_PEAK_LOOP(__m128, _mm_set1_ps, sse2_step, _mm_add_ps, _mm_store_ps, 4);
 }
 #endif
-inline float scalar_set1(float v) { return v; }
-inline float scalar_step(float c, float a, float b) { return c * a + b; }
-inline float scalar_add(float x, float y) { return x + y; }
-inline void scalar_store(float* p, float v) { p[0] = v; }
+inline float scalar_set1(float v) {
+  return v;
+}
+inline float scalar_step(float c, float a, float b) {
+  return c * a + b;
+}
+inline float scalar_add(float x, float y) {
+  return x + y;
+}
+inline void scalar_store(float* p, float v) {
+  p[0] = v;
+}
 inline float fma_loop_scalar(long iterations) {
   OFA_FMA_PEAK_LOOP(float, scalar_set1, scalar_step, scalar_add, scalar_store, 1);
 }
@@ -162,7 +171,8 @@ inline fma_peak measure_and_cache_fma_peak() {
     std::error_code ec;
     std::filesystem::create_directories(file.parent_path(), ec);
     std::ofstream out(file, std::ios::app);
-    if (out) out << detail::cpu_model_name() << '\t' << measured.instructions << '\t' << measured.gflops_per_core << '\n';
+    if (out)
+      out << detail::cpu_model_name() << '\t' << measured.instructions << '\t' << measured.gflops_per_core << '\n';
   }
   const fma_peak best = cached_fma_peak();
   return best.gflops_per_core > measured.gflops_per_core ? best : measured;

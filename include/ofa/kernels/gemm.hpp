@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <string>
 #include <vector>
+#include "ofa/config.hpp"
 
 #include <oneapi/tbb/parallel_for.h>
 #include <oneapi/tbb/task_arena.h>
@@ -37,8 +38,22 @@ void gemm_reference(trans ta, trans tb, int m, int n, int k, T alpha, const T* a
                     T* c, int ldc);
 
 /** @brief The fast float GEMM (parallel on oneTBB, instruction set chosen once). */
-void gemm(trans ta, trans tb, int m, int n, int k, float alpha, const float* a, int lda, const float* b, int ldb,
-          float beta, float* c, int ldc);
+OFA_KERNEL_API void gemm(trans ta, trans tb, int m, int n, int k, float alpha, const float* a, int lda, const float* b,
+                         int ldb, float beta, float* c, int ldc);
+
+/** @brief A weight matrix W [n][k] packed once for C = A·Wᵀ (inference: static_net layers). */
+struct packed_weights {
+  int n = 0, k = 0, nr = 0;
+  pooled_vector<float> data;
+};
+
+/** @brief Packs W [n][k] (row stride ldw) in the layout the dispatched micro-kernel reads. */
+OFA_KERNEL_API packed_weights pack_weights(const float* w, int ldw, int n, int k);
+
+/** @brief C [m][n] = act(A [m][k] · Wᵀ + beta·C + bias) with W pre-packed; bias may be null.
+ *  Bias and activation are applied as each output tile is stored (no extra pass). */
+OFA_KERNEL_API void gemm_packed(int m, const float* a, int lda, const packed_weights& w, float beta, float* c, int ldc,
+                                const float* bias = nullptr, activation act = activation::none);
 
 /** @brief gemm for float, gemm_reference for any other T (double in gradchecks). */
 template <class T>
@@ -625,14 +640,8 @@ struct gemv_packed_kernel {
 };
 }  // namespace detail
 
-/** @brief A weight matrix W [n][k] packed once for C = A·Wᵀ (inference: static_net layers). */
-struct packed_weights {
-  int n = 0, k = 0, nr = 0;
-  pooled_vector<float> data;
-};
-
-/** @brief Packs W [n][k] (row stride ldw) in the layout the dispatched micro-kernel reads. */
-inline packed_weights pack_weights(const float* w, int ldw, int n, int k) {
+#if OFA_KERNELS_DEFINE
+OFA_KERNEL_API packed_weights pack_weights(const float* w, int ldw, int n, int k) {
   detail::check_gemm(trans::no, trans::yes, 1, n, k, std::max(1, k), ldw, std::max(1, n));
   packed_weights p;
   p.n = n;
@@ -640,14 +649,14 @@ inline packed_weights pack_weights(const float* w, int ldw, int n, int k) {
   p.nr = dispatch(detail::pack_weights_kernel{}, w, ldw, n, k, p.data);
   return p;
 }
+#endif
 
 /** @brief Up to this many rows of A, gemm_packed runs as matrix-vector products (gemv_packed_kernel). */
 inline constexpr int gemv_max_rows = 2;
 
-/** @brief C [m][n] = act(A [m][k] · Wᵀ + beta·C + bias) with W pre-packed; bias may be null.
- *  Bias and activation are applied as each output tile is stored (no extra pass). */
-inline void gemm_packed(int m, const float* a, int lda, const packed_weights& w, float beta, float* c, int ldc,
-                        const float* bias = nullptr, activation act = activation::none) {
+#if OFA_KERNELS_DEFINE
+OFA_KERNEL_API void gemm_packed(int m, const float* a, int lda, const packed_weights& w, float beta, float* c, int ldc,
+                                const float* bias, activation act) {
   detail::check_gemm(trans::no, trans::yes, m, w.n, w.k, lda, std::max(1, w.k), ldc);
   if (m <= gemv_max_rows && m > 0 && w.n > 0) {
     dispatch(detail::gemv_packed_kernel{}, m, a, lda, static_cast<const float*>(w.data.data()), w.n, w.k, w.nr, beta, c,
@@ -657,11 +666,14 @@ inline void gemm_packed(int m, const float* a, int lda, const packed_weights& w,
   dispatch(detail::gemm_kernel{}, trans::no, trans::yes, m, w.n, w.k, 1.0f, a, lda, nullptr, w.k, beta, c, ldc,
            static_cast<const float*>(w.data.data()), bias, act);
 }
+#endif
 
-inline void gemm(trans ta, trans tb, int m, int n, int k, float alpha, const float* a, int lda, const float* b, int ldb,
-                 float beta, float* c, int ldc) {
+#if OFA_KERNELS_DEFINE
+OFA_KERNEL_API void gemm(trans ta, trans tb, int m, int n, int k, float alpha, const float* a, int lda, const float* b,
+                         int ldb, float beta, float* c, int ldc) {
   detail::check_gemm(ta, tb, m, n, k, lda, ldb, ldc);
   dispatch(detail::gemm_kernel{}, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
+#endif
 
 }  // namespace ofa::kernels

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <string>
 #include <type_traits>
+#include "ofa/config.hpp"
 
 #include <xsimd/xsimd.hpp>
 
@@ -56,9 +57,13 @@ struct arch_namer {
 };
 }  // namespace detail
 
-inline std::string active_arch_name() {
+OFA_KERNEL_API std::string active_arch_name();
+
+#if OFA_KERNELS_DEFINE
+OFA_KERNEL_API std::string active_arch_name() {
   return dispatch(detail::arch_namer{});
 }
+#endif
 
 /** @brief The first `count` lanes of a vector, 0 < count <= width (the rest read as zero, and
  *  stay untouched in memory): a tile's last columns of a row without a scalar loop. Masked

@@ -22,6 +22,11 @@ constexpr std::string_view to_string(activation a) noexcept {
   return "none";
 }
 
+namespace space {
+
+// The tags a space is written with (ofa::space::unit<24, 2, relu, no_se, ...>): parts of a space,
+// beside stem, unit and head. The run-time enum above is what the kernels switch on.
+
 /** @brief ReLU, max(x, 0). */
 struct relu {
   static constexpr activation kind = activation::relu;
@@ -40,20 +45,22 @@ struct se {
   static constexpr bool enabled = true;
 };
 
-namespace space::detail {
+namespace detail {
 template <class T>
 inline constexpr bool is_activation_v = false;
 template <>
-inline constexpr bool is_activation_v<::ofa::relu> = true;
+inline constexpr bool is_activation_v<relu> = true;
 template <>
-inline constexpr bool is_activation_v<::ofa::hswish> = true;
+inline constexpr bool is_activation_v<hswish> = true;
 
 template <class T>
 inline constexpr bool is_squeeze_excite_v = false;
 template <>
-inline constexpr bool is_squeeze_excite_v<::ofa::se> = true;
+inline constexpr bool is_squeeze_excite_v<se> = true;
 template <>
-inline constexpr bool is_squeeze_excite_v<::ofa::no_se> = true;
-}  // namespace space::detail
+inline constexpr bool is_squeeze_excite_v<no_se> = true;
+}  // namespace detail
+
+}  // namespace space
 
 }  // namespace ofa

@@ -76,8 +76,8 @@ struct resolution_list_of<R> {
  *  @code
  *  using my_space = ofa::space::network<
  *      ofa::space::resolution_range<24, 32, 4>,
- *      ofa::space::stem<16, 1, ofa::hswish>, ofa::space::first_block<16, ofa::relu>,
- *      ofa::space::units<ofa::space::unit<24, 2, ofa::relu, ofa::no_se, ofa::space::depth<1, 2>,
+ *      ofa::space::stem<16, 1, ofa::space::hswish>, ofa::space::first_block<16, ofa::space::relu>,
+ *      ofa::space::units<ofa::space::unit<24, 2, ofa::space::relu, ofa::space::no_se, ofa::space::depth<1, 2>,
  *                                         ofa::space::expand<3, 6>, ofa::space::kernel<3, 5>>>,
  *      ofa::space::head<256, 512>, ofa::space::classes<10>>;
  *  @endcode

@@ -52,7 +52,7 @@ struct stem {
   static_assert(Width > 0, "ofa::space::stem: the width must be positive");
   static_assert(Stride == 1 || Stride == 2, "ofa::space::stem: the stride must be 1 or 2");
   static_assert(detail::is_activation_v<Activation>,
-                "ofa::space::stem: the activation must be ofa::relu or ofa::hswish");
+                "ofa::space::stem: the activation must be ofa::space::relu or ofa::space::hswish");
   static constexpr stem_info info() { return {Width, Stride, 3, Activation::kind}; }
 };
 
@@ -61,7 +61,7 @@ template <int Width, class Activation>
 struct first_block {
   static_assert(Width > 0, "ofa::space::first_block: the width must be positive");
   static_assert(detail::is_activation_v<Activation>,
-                "ofa::space::first_block: the activation must be ofa::relu or ofa::hswish");
+                "ofa::space::first_block: the activation must be ofa::space::relu or ofa::space::hswish");
   static constexpr first_block_info info() { return {Width, 3, Activation::kind}; }
 };
 
@@ -71,9 +71,9 @@ struct unit {
   static_assert(Width > 0, "ofa::space::unit: the width must be positive");
   static_assert(Stride == 1 || Stride == 2, "ofa::space::unit: the stride must be 1 or 2");
   static_assert(detail::is_activation_v<Activation>,
-                "ofa::space::unit: the 3rd argument (activation) must be ofa::relu or ofa::hswish");
+                "ofa::space::unit: the 3rd argument (activation) must be ofa::space::relu or ofa::space::hswish");
   static_assert(detail::is_squeeze_excite_v<SqueezeExcite>,
-                "ofa::space::unit: the 4th argument must be ofa::se or ofa::no_se");
+                "ofa::space::unit: the 4th argument must be ofa::space::se or ofa::space::no_se");
   static_assert(detail::is_depth_v<Depth>, "ofa::space::unit: the 5th argument must be ofa::space::depth<...>");
   static_assert(detail::is_expand_v<Expand>, "ofa::space::unit: the 6th argument must be ofa::space::expand<...>");
   static_assert(detail::is_kernel_v<Kernel>, "ofa::space::unit: the 7th argument must be ofa::space::kernel<...>");

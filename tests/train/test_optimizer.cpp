@@ -79,7 +79,7 @@ TEST_CASE("Adam steps equal hand-computed ones", "[train][optimizer]") {
   CHECK(p.bias.value().data()[0] == 2.0f);
 }
 
-TEST_CASE("weight decay is off for BN and biases, and unused parameters still decay", "[train][optimizer]") {
+TEST_CASE("weight decay is off for BN and biases; a parameter used once is then updated every step", "[train][optimizer]") {
   nn::elastic_net<cifar> net(1);
   tr::sgd opt(net.state());
   CHECK(opt.weight_decay_of("blocks.3.conv.depth_conv.bn.weight") == 0.0);
@@ -88,11 +88,18 @@ TEST_CASE("weight decay is off for BN and biases, and unused parameters still de
   CHECK(opt.weight_decay_of("classifier.linear.weight") == Approx(3e-5));
   CHECK(opt.weight_decay_of("blocks.3.conv.depth_conv.conv.weight") == Approx(3e-5));
   CHECK_THROWS_AS(opt.weight_decay_of("no.such"), ofa::config_error);
-  // A parameter no subnet used counts as a zero gradient: decayed, w -= lr·(λw + μ·λw) (Nesterov).
+  // A parameter that never had a gradient is left alone (PyTorch skips a None gradient) ...
   two_parameters p;
-  tr::sgd only_decay(p.list, {.momentum = 0.9, .nesterov = true, .weight_decay = 0.01});
-  only_decay.apply(0.1);
-  CHECK(p.weight.value().data()[0] == Approx(1.0 - 0.1 * (0.01 + 0.9 * 0.01)).epsilon(1e-7));
+  tr::sgd opt_p(p.list, {.momentum = 0.0, .nesterov = false, .weight_decay = 0.01});
+  opt_p.apply(0.1);
+  CHECK(p.weight.value().data()[0] == 1.0f);
+  // ... and once it had one, a step whose subnets skip it is a zero gradient: decay still acts.
+  p.gradients(0.0f);
+  opt_p.apply(0.1);  // w = 1 - 0.1·0.01
+  opt_p.zero_grad();
+  opt_p.apply(0.1);  // w = 0.999 - 0.1·0.01·0.999
+  CHECK(p.weight.value().data()[0] == Approx(0.999 * 0.999).epsilon(1e-7));
+  CHECK(p.bias.value().data()[0] == 2.0f);
 }
 
 TEST_CASE("the reduction seam sees one buffer of every gradient, zeros where unused", "[train][optimizer]") {
@@ -117,6 +124,8 @@ TEST_CASE("the reduction seam sees one buffer of every gradient, zeros where unu
   sb.reduce_gradients(local);
   sb.apply(0.1);
   CHECK(a.weight.value().data()[0] == b.weight.value().data()[0]);
+  // After a reduction every parameter has a gradient: the unused bias is updated from now on.
+  CHECK(sa.state().updated == std::vector<std::string>{"conv.weight", "bn.bias"});
   std::vector<float> wrong(3);
   CHECK_THROWS_AS(sa.pack_gradients(wrong), ofa::shape_error);
 }

@@ -36,6 +36,7 @@ void save_checkpoint(const std::string& path, const nn::elastic_net<Space, float
   for (const auto& [name, t] : o.tensors) tensors.push_back({names[i++], &t});
   extra["trainer_state"] = to_json(state);
   extra["optimizer_steps"] = o.steps;
+  extra["optimizer_updated"] = o.updated;
   io::save_checkpoint(path, io::checkpoint_kind::supernet, Space::signature(), extra.dump(), tensors);
 }
 
@@ -53,6 +54,7 @@ trainer_state load_checkpoint(const std::string& path, nn::elastic_net<Space, fl
   const trainer_state state = trainer_state_from_json(meta["trainer_state"], path);
   optimizer_state o;
   o.steps = meta.value("optimizer_steps", std::int64_t{0});
+  o.updated = meta.value("optimizer_updated", std::vector<std::string>{});
   const std::string prefix = optimizer_prefix;
   for (auto& [name, t] : c.tensors)
     if (name.rfind(prefix, 0) == 0) o.tensors.emplace(name.substr(prefix.size()), std::move(t));

@@ -8,11 +8,12 @@
 /// A step is two calls, so that a gradient reduction (MPI) or clipping fits between:
 ///   opt.reduce_gradients(reduction);   // gradients ready (identity in one process)
 ///   opt.apply(lr);                     // the update
-/// Every parameter is updated every step; one that the step's subnets did not use
-/// counts as a zero gradient (momentum and weight decay still act on it), as in the
-/// reference under PyTorch 1.x, where zero_grad() zeroes gradients instead of
-/// freeing them. That rule is also what keeps data-parallel processes, whose subnets
-/// differ, updating the same parameters alike.
+/// A parameter that has had a gradient once is updated at every step after, with a
+/// zero gradient when the step's subnets did not use it (momentum and weight decay
+/// still act), and one that never had a gradient is left alone: the reference under
+/// PyTorch 1.x, where zero_grad() zeroes gradients instead of freeing them and SGD
+/// skips a gradient that is None. A non-identity reduction gives every parameter a
+/// gradient, so data-parallel processes, whose subnets differ, update alike.
 
 #include <algorithm>
 #include <cmath>  // sqrt, pow
@@ -49,6 +50,7 @@ struct adam_options {
 struct optimizer_state {
   std::map<std::string, tensor<float>> tensors;
   std::int64_t steps = 0;
+  std::vector<std::string> updated;  ///< parameters that have had a gradient (and so are updated)
 };
 
 /** @brief The parameters of a network with their decay groups, gradient packing and state
@@ -103,6 +105,7 @@ class optimizer {
 
  private:
   void check_layout() const;
+  void restore_updated(const std::vector<std::string>& names);
 
   std::vector<nn::named_parameter<float>> params_;
   std::vector<double> decay_;
@@ -112,7 +115,8 @@ class optimizer {
   std::int64_t steps_ = 0;
   const std::uint64_t* layout_version_ = nullptr;
   std::uint64_t state_layout_ = 0;
-  std::vector<float> packed_;  // the reduction's buffer, kept between steps
+  std::vector<float> packed_;      // the reduction's buffer, kept between steps
+  std::vector<char> had_gradient_;  // per parameter: a gradient was seen since reset()
 };
 
 /** @brief SGD with momentum (PyTorch's torch.optim.SGD: buf = μ·buf + g + λw; Nesterov:
@@ -154,6 +158,7 @@ inline optimizer::optimizer(const nn::state_list<float>& parameters, double deca
     decay_.push_back(p.no_weight_decay ? 0.0 : decay);
     total_ += p.value.value().size();
   }
+  had_gradient_.assign(params_.size(), 0);
   state_layout_ = layout_version_ ? *layout_version_ : 0;
 }
 
@@ -168,6 +173,7 @@ inline void optimizer::check_layout() const {
 inline void optimizer::reset() {
   state_.clear();
   steps_ = 0;
+  had_gradient_.assign(params_.size(), 0);
   state_layout_ = layout_version_ ? *layout_version_ : 0;
 }
 
@@ -231,8 +237,11 @@ inline void optimizer::apply(double lr) {
   // classifier hold about half of its weights) rather than take one each.
   constexpr std::size_t piece = std::size_t{1} << 14;
   std::vector<std::pair<std::size_t, std::size_t>> pieces;  // (parameter, first float)
-  for (std::size_t i = 0; i < params_.size(); ++i)
+  for (std::size_t i = 0; i < params_.size(); ++i) {
+    if (params_[i].value.has_grad()) had_gradient_[i] = 1;
+    if (!had_gradient_[i]) continue;
     for (std::size_t b = 0; b < params_[i].value.value().size(); b += piece) pieces.emplace_back(i, b);
+  }
   tbb::parallel_for(std::size_t{0}, pieces.size(), [&](std::size_t k) {
     const auto [i, b] = pieces[k];
     update(i, b, std::min(params_[i].value.value().size(), b + piece), lr, decay_[i]);
@@ -242,6 +251,8 @@ inline void optimizer::apply(double lr) {
 inline optimizer_state optimizer::state() const {
   optimizer_state s;
   s.steps = steps_;
+  for (std::size_t i = 0; i < params_.size(); ++i)
+    if (had_gradient_[i]) s.updated.push_back(params_[i].name);
   for (std::size_t i = 0; i < params_.size() && !state_.empty(); ++i)
     for (std::size_t k = 0; k < slot_names_.size(); ++k)
       s.tensors.emplace(params_[i].name + "." + slot_names_[k], state_[i * slot_names_.size() + k]);
@@ -249,9 +260,10 @@ inline optimizer_state optimizer::state() const {
 }
 
 inline void optimizer::load_state(const optimizer_state& saved) {
-  if (saved.tensors.empty()) {  // saved before its first step
+  if (saved.tensors.empty()) {  // saved before its first step, or a rule without state
     reset();
     steps_ = saved.steps;
+    restore_updated(saved.updated);
     return;
   }
   std::vector<tensor<float>> restored;
@@ -270,6 +282,15 @@ inline void optimizer::load_state(const optimizer_state& saved) {
   state_ = std::move(restored);
   steps_ = saved.steps;
   state_layout_ = layout_version_ ? *layout_version_ : 0;
+  restore_updated(saved.updated);
+}
+
+inline void optimizer::restore_updated(const std::vector<std::string>& names) {
+  had_gradient_.assign(params_.size(), 0);
+  std::map<std::string, std::size_t> index;
+  for (std::size_t i = 0; i < params_.size(); ++i) index.emplace(params_[i].name, i);
+  for (const auto& n : names)
+    if (auto it = index.find(n); it != index.end()) had_gradient_[it->second] = 1;
 }
 
 inline void sgd::update(std::size_t i, std::size_t begin, std::size_t end, double lr, double decay) {

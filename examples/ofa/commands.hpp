@@ -13,5 +13,6 @@ void add_profile(CLI::App& app);  // cmd_space.cpp
 void add_sample(CLI::App& app);   // cmd_space.cpp
 void add_bench(CLI::App& app);    // cmd_bench.cpp: bench train | infer | peak
 void add_data_bench(CLI::App& bench);  // cmd_data.cpp: bench data
+void add_train(CLI::App& app);   // cmd_train.cpp: train, eval, plot
 
 }  // namespace ofa_cli

@@ -38,6 +38,12 @@ class shape_error : public error {
   using error::error;
 };
 
+/** @brief A computation became non-finite (a training loss that diverged). */
+class numeric_error : public error {
+ public:
+  using error::error;
+};
+
 /** @brief An API was used out of order (a backward without a forward, say). */
 class logic_error : public error {
  public:

@@ -4,6 +4,7 @@
 // the resolution is checked, and a static_net runs stage by stage.
 #include <catch2/catch.hpp>
 
+#include <cmath>  // isfinite, nanf
 #include <thread>
 
 #include <ofa/nn/extract.hpp>
@@ -134,6 +135,11 @@ TEST_CASE("recalibrated BN statistics are the data's, and extraction uses them",
   auto untouched = net.clone();
   const auto c = small_config();
   std::vector<ofa::tensor<float>> batches{test::random_images(6, 24, 16), test::random_images(2, 24, 17)};
+  {  // Leave NaN in the pool's free blocks: scratch that is read before it is written shows.
+    std::vector<ofa::tensor<float>> poison;
+    for (std::size_t n = 8; n <= 4096; n *= 2)
+      for (int i = 0; i < 8; ++i) poison.push_back(ofa::make_tensor<float>({n}, std::nanf("")));
+  }
   const auto stats = net.recalibrate(c, batches);
   CHECK(same_state(net, untouched));  // measured, not written
   CHECK(stats.images() == 8);
@@ -157,6 +163,9 @@ TEST_CASE("recalibrated BN statistics are the data's, and extraction uses them",
       var[j] += s2 / double(rows) * double(b.shape()[0]) / 8.0;
     }
   }
+  for (std::size_t layer = 0; layer < stats.layer_count(); ++layer)
+    if (const auto* l = stats.find(layer))
+      for (std::size_t j = 0; j < l->channels; ++j) REQUIRE((std::isfinite(l->mean.data()[j]) && std::isfinite(l->var.data()[j])));
   for (std::size_t j = 0; j < channels; ++j) {
     CHECK(stem->mean.data()[j] == Approx(mean[j]).epsilon(1e-4).margin(1e-5));
     CHECK(stem->var.data()[j] == Approx(var[j]).epsilon(1e-4).margin(1e-5));

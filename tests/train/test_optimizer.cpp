@@ -39,8 +39,8 @@ ofa::tensor<float> images(std::size_t n, std::size_t r, std::uint64_t seed) {
   return t;
 }
 void one_backward(nn::elastic_net<cifar>& net, const ofa::subnet_config<cifar>& c, std::uint64_t seed) {
-  auto loss = ag::cross_entropy(net.forward(ag::variable<float>(images(4, std::size_t(c.resolution), seed)), c),
-                                labels_for(4));
+  auto loss =
+      ag::cross_entropy(net.forward(ag::variable<float>(images(4, std::size_t(c.resolution), seed)), c), labels_for(4));
   ag::backward(loss);
 }
 }  // namespace
@@ -79,7 +79,8 @@ TEST_CASE("Adam steps equal hand-computed ones", "[train][optimizer]") {
   CHECK(p.bias.value().data()[0] == 2.0f);
 }
 
-TEST_CASE("weight decay is off for BN and biases; a parameter used once is then updated every step", "[train][optimizer]") {
+TEST_CASE("weight decay is off for BN and biases; a parameter used once is then updated every step",
+          "[train][optimizer]") {
   nn::elastic_net<cifar> net(1);
   tr::sgd opt(net.state());
   CHECK(opt.weight_decay_of("blocks.3.conv.depth_conv.bn.weight") == 0.0);

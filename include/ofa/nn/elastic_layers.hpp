@@ -66,7 +66,9 @@ struct elastic_batch_norm {
     }
     // Recalibration: normalise with the batch's statistics (as training), and hand them over.
     const std::size_t c = x.value().shape().back(), m = x.value().size() / c;
-    tensor<T> mean(shape_type{c}), var(shape_type{c});
+    // Zeros, not fresh storage: with momentum 1 the kernel still reads them (0·garbage is NaN
+    // when the garbage is).
+    tensor<T> mean = make_tensor<T>(shape_type{c}), var = make_tensor<T>(shape_type{c});
     auto y = autograd::batch_norm(x, gamma, beta, mean, var, true, T(1), eps, act);
     // momentum 1 left the batch's unbiased variance; the reference averages the biased one.
     const T biased = m > 1 ? T(double(m - 1) / double(m)) : T(1);

@@ -115,7 +115,7 @@ class optimizer {
   std::int64_t steps_ = 0;
   const std::uint64_t* layout_version_ = nullptr;
   std::uint64_t state_layout_ = 0;
-  std::vector<float> packed_;      // the reduction's buffer, kept between steps
+  std::vector<float> packed_;       // the reduction's buffer, kept between steps
   std::vector<char> had_gradient_;  // per parameter: a gradient was seen since reset()
 };
 
@@ -228,7 +228,8 @@ inline void optimizer::apply(double lr) {
     state_.reserve(params_.size() * slot_names_.size());
     for (const auto& p : params_)
       for (std::size_t s = 0; s < slot_names_.size(); ++s)
-        state_.push_back(make_tensor<float>(shape_type(p.value.value().shape().begin(), p.value.value().shape().end())));
+        state_.push_back(
+            make_tensor<float>(shape_type(p.value.value().shape().begin(), p.value.value().shape().end())));
     state_layout_ = layout_version_ ? *layout_version_ : 0;
   }
   ++steps_;

@@ -21,15 +21,15 @@ namespace ofa::train {
 
 /** @brief The position of a run, saved in every checkpoint. */
 struct trainer_state {
-  std::string phase;              ///< name of the schedule phase ("" outside a schedule)
-  std::size_t phase_index = 0;    ///< its place in the schedule
-  std::size_t epoch = 0;          ///< epoch within the phase
-  std::size_t batch = 0;          ///< next batch of that epoch
-  std::size_t next_item = 0;      ///< the loader's exact position (epoch_start's item)
-  std::int64_t step = 0;          ///< optimizer steps taken in the whole run
-  double learning_rate = 0.0;     ///< the last one applied
-  std::uint64_t seed = 0;         ///< the run's seed, from which every draw derives
-  rng::state_type dropout{};      ///< the classifier's dropout stream
+  std::string phase;            ///< name of the schedule phase ("" outside a schedule)
+  std::size_t phase_index = 0;  ///< its place in the schedule
+  std::size_t epoch = 0;        ///< epoch within the phase
+  std::size_t batch = 0;        ///< next batch of that epoch
+  std::size_t next_item = 0;    ///< the loader's exact position (epoch_start's item)
+  std::int64_t step = 0;        ///< optimizer steps taken in the whole run
+  double learning_rate = 0.0;   ///< the last one applied
+  std::uint64_t seed = 0;       ///< the run's seed, from which every draw derives
+  rng::state_type dropout{};    ///< the classifier's dropout stream
 };
 
 /** @brief The stream of draw `index` at `step` for purpose `tag` (sampling, dropout, ...). */

@@ -1,0 +1,189 @@
+// `ofa train`, `ofa eval` and `ofa plot`: progressive shrinking (or a baseline) on a data
+// set, evaluation of trained subnets after BN recalibration, and the run's curves.
+
+#include <cstdio>
+#include <filesystem>
+#include <memory>  // make_shared: options outlive add_* for the callbacks
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <ofa/data/spec.hpp>
+#include <ofa/nn/serialize.hpp>
+#include <ofa/parallel/arena.hpp>
+#include <ofa/space/config_json.hpp>
+#include <ofa/train/evaluation.hpp>
+#include <ofa/train/plot_log.hpp>
+#include <ofa/train/trainer.hpp>
+
+#include "commands.hpp"
+#include "spaces.hpp"
+
+namespace ofa_cli {
+namespace {
+
+struct train_options {
+  std::string space = "cifar", data = "synthetic", out, schedule = "ps", config;
+  double epochs_scale = 1.0, checkpoint_minutes = 10;
+  int batch = 64, threads = 0;
+  std::uint64_t seed = 0;
+  std::int64_t checkpoint_steps = 0;
+  std::size_t eval_images = 2000, recalibration_images = 2000;
+  bool resume = false, quiet = false, no_epoch_eval = false;
+};
+
+template <class Space>
+ofa::subnet_config<Space> config_value(const std::string& value) {
+  if (value == "max") return ofa::subnet_config<Space>::max();
+  if (value == "min") return ofa::subnet_config<Space>::min();
+  if (value == "mid") return ofa::train::middle_config<Space>(ofa::subnet_config<Space>::max().resolution);
+  return ofa::load_config<Space>(value);
+}
+
+template <class Space>
+ofa::train::schedule<Space> schedule_of(const train_options& o) {
+  namespace tr = ofa::train;
+  if (o.schedule == "standalone") {
+    if (o.config.empty())
+      throw ofa::config_error("--schedule standalone trains one subnet: give it with --config max|min|mid|FILE");
+    return tr::standalone<Space>(config_value<Space>(o.config), o.epochs_scale);
+  }
+  if (!o.config.empty()) throw ofa::config_error("--config is for --schedule standalone only");
+  if (o.schedule == "ps") return tr::progressive_shrinking<Space>(o.epochs_scale);
+  if (o.schedule == "no-ps") return tr::no_progressive_shrinking<Space>(o.epochs_scale);
+  if (o.schedule == "sandwich") return tr::sandwich<Space>(o.epochs_scale);
+  if (o.epochs_scale != 1.0) throw ofa::config_error("--epochs-scale applies to the built-in schedules, not to a file");
+  return tr::load_schedule<Space>(o.schedule);
+}
+
+template <class Space>
+int run_train(const train_options& o) {
+  ofa::parallel::arena arena(o.threads);
+  if (o.out.empty()) throw ofa::config_error("give the run's directory with --out DIR");
+  if (!(o.epochs_scale > 0)) throw ofa::config_error("--epochs-scale must be positive");
+  // Everything a user can get wrong is checked before any work starts.
+  auto plan = schedule_of<Space>(o);
+  const auto train = ofa::data::open_dataset(o.data, true, o.seed),
+             test = ofa::data::open_dataset(o.data, false, o.seed);
+  if (o.resume && !std::filesystem::exists(std::filesystem::path(o.out) / "checkpoint.ofa"))
+    throw ofa::io_error("cannot resume: '" + o.out + "/checkpoint.ofa' does not exist; start without --resume");
+  if (!o.resume && std::filesystem::exists(std::filesystem::path(o.out) / "checkpoint.ofa"))
+    throw ofa::config_error("'" + o.out + "' already holds a run; continue it with --resume, or use another --out");
+  ofa::train::trainer_options to;
+  to.out_dir = o.out;
+  to.batch_size = o.batch;
+  to.seed = o.seed;
+  to.checkpoint_minutes = o.checkpoint_minutes;
+  to.checkpoint_steps = o.checkpoint_steps;
+  to.eval_images = o.eval_images;
+  to.recalibration_images = o.recalibration_images;
+  to.evaluate_epochs = !o.no_epoch_eval;
+  to.quiet = o.quiet;
+  ofa::nn::elastic_net<Space> net(o.seed);
+  ofa::train::trainer<Space, ofa::data::any_dataset> t(net, plan, train, &test, to);
+  t.install_signal_handlers();
+  if (!o.quiet)
+    std::printf("ofa train: %s on %s (%zu training, %zu test images), %zu phases, %d epochs, batch %d, %d threads\n",
+                plan.name.c_str(), o.data.c_str(), train.size(), test.size(), plan.phases.size(), plan.total_epochs(),
+                o.batch, ofa::parallel::arena::threads());
+  const auto outcome = t.run(o.resume);
+  if (outcome == ofa::train::run_outcome::finished) {
+    const auto plots = ofa::train::plot_training_log(o.out + "/log.jsonl", o.out + "/");
+    if (!o.quiet) {
+      std::printf("\n%-10s %8s %8s\n", "subnet", "top-1", "loss");
+      for (const auto& e : t.last_evaluation())
+        std::printf("%-10s %7.2f%% %8.4f\n", e.name.c_str(), 100 * e.top1, e.loss);
+      std::printf("curves: %s, %s\n", plots[0].c_str(), plots[1].c_str());
+    }
+  }
+  return 0;
+}
+
+struct eval_options {
+  std::string space = "cifar", checkpoint, config, data = "synthetic";
+  bool grid = false, json = false;
+  int batch = 100, threads = 0;
+  std::size_t recalibration_images = 2000, images = 0;
+  std::uint64_t seed = 0;
+};
+
+template <class Space>
+void run_eval(const eval_options& o) {
+  ofa::parallel::arena arena(o.threads);
+  if (o.grid == !o.config.empty()) throw ofa::config_error("give either --config CFG or --grid");
+  std::vector<std::pair<std::string, ofa::subnet_config<Space>>> subnets;
+  if (o.grid)
+    subnets = ofa::train::evaluation_grid<Space>();
+  else
+    subnets.emplace_back(o.config, config_value<Space>(o.config));
+  const auto train = ofa::data::open_dataset(o.data, true, o.seed),
+             test = ofa::data::open_dataset(o.data, false, o.seed);
+  ofa::nn::elastic_net<Space> net(0);
+  ofa::nn::load(net, o.checkpoint);
+  ofa::data::augmentation train_aug, eval_aug;
+  eval_aug.train = false;
+  nlohmann::json out = nlohmann::json::array();
+  if (!o.json) std::printf("%-24s %6s %8s %8s %8s\n", "subnet", "res", "top-1", "loss", "images");
+  for (const auto& [name, config] : subnets) {
+    const auto calibration = ofa::train::first_images(train, o.recalibration_images, o.batch, config.resolution,
+                                                      train_aug, o.seed ^ 0xca1ULL);
+    const auto e = ofa::train::evaluate_subnet(net, config, calibration, test, o.images, o.batch, eval_aug);
+    out.push_back(
+        {{"subnet", name}, {"config", ofa::to_json(config)}, {"top1", e.top1}, {"loss", e.loss}, {"images", e.images}});
+    if (!o.json)
+      std::printf("%-24s %6d %7.2f%% %8.4f %8zu\n", name.c_str(), config.resolution, 100 * e.top1, e.loss, e.images);
+  }
+  if (o.json) std::printf("%s\n", out.dump().c_str());
+}
+
+}  // namespace
+
+void add_train(CLI::App& app) {
+  auto* cmd = app.add_subcommand("train", "Train a once-for-all network (progressive shrinking, or a baseline)");
+  auto o = std::make_shared<train_options>();
+  cmd->add_option("--space", o->space, std::string("Space name (") + space_names + ")");
+  cmd->add_option("--data", o->data, "synthetic[:N], cifar10-bin:DIR, idx:DIR or folder:DIR");
+  cmd->add_option("--out", o->out, "Directory for checkpoints, the log and the curves")->required();
+  cmd->add_option("--schedule", o->schedule, "ps (default), no-ps, sandwich, standalone, or a schedule JSON file");
+  cmd->add_option("--config", o->config, "The subnet of --schedule standalone: max, min, mid or a config file");
+  cmd->add_option("--epochs-scale", o->epochs_scale, "Stretch (>1) or shrink (<1) every phase of a built-in schedule");
+  cmd->add_option("--batch", o->batch, "Images per step")->check(CLI::Range(2, 4096));
+  cmd->add_option("--threads", o->threads, "Threads (default: all cores)")->check(CLI::Range(0, 1024));
+  cmd->add_option("--seed", o->seed, "Seed of every random draw");
+  cmd->add_option("--checkpoint-minutes", o->checkpoint_minutes, "Also checkpoint this often (and after every epoch)");
+  cmd->add_option("--checkpoint-steps", o->checkpoint_steps, "Also checkpoint every N steps");
+  cmd->add_option("--eval-images", o->eval_images, "Test images per subnet after each epoch (all after each phase)");
+  cmd->add_option("--recalibration-images", o->recalibration_images, "Training images for BN recalibration");
+  cmd->add_flag("--no-epoch-eval", o->no_epoch_eval, "Evaluate the grid only at the end of each phase");
+  cmd->add_flag("--resume", o->resume, "Continue the run in --out from its checkpoint");
+  cmd->add_flag("--quiet", o->quiet, "No progress output (the log is still written)");
+  cmd->callback([o] { with_space(o->space, [&]<class Space>(std::type_identity<Space>) { run_train<Space>(*o); }); });
+
+  auto* ev = app.add_subcommand("eval", "Top-1 and loss of trained subnets, after BN recalibration");
+  auto e = std::make_shared<eval_options>();
+  ev->add_option("--space", e->space, std::string("Space name (") + space_names + ")");
+  ev->add_option("--checkpoint", e->checkpoint, "A supernet checkpoint (final.ofa or checkpoint.ofa of a run)")
+      ->required();
+  ev->add_option("--config", e->config, "max, min, mid or a config file");
+  ev->add_flag("--grid", e->grid, "min, mid and max at the smallest and largest resolution");
+  ev->add_option("--data", e->data, "synthetic[:N], cifar10-bin:DIR, idx:DIR or folder:DIR (its test split)");
+  ev->add_option("--batch", e->batch, "Images per batch")->check(CLI::Range(1, 4096));
+  ev->add_option("--images", e->images, "Test images (default: all)");
+  ev->add_option("--recalibration-images", e->recalibration_images, "Training images for BN recalibration");
+  ev->add_option("--threads", e->threads, "Threads (default: all cores)")->check(CLI::Range(0, 1024));
+  ev->add_flag("--json", e->json, "Print JSON");
+  ev->callback([e] { with_space(e->space, [&]<class Space>(std::type_identity<Space>) { run_eval<Space>(*e); }); });
+
+  auto* pl = app.add_subcommand("plot", "SVG curves of a run: top-1 and loss of every evaluated subnet");
+  auto log = std::make_shared<std::string>();
+  auto prefix = std::make_shared<std::string>();
+  pl->add_option("--log", *log, "The run's DIR/log.jsonl")->required();
+  pl->add_option("--out", *prefix, "Prefix of the SVG files (default: beside the log)");
+  pl->callback([log, prefix] {
+    const std::string p = prefix->empty() ? std::filesystem::path(*log).parent_path().string() + "/" : *prefix;
+    for (const auto& f : ofa::train::plot_training_log(*log, p)) std::printf("wrote %s\n", f.c_str());
+  });
+}
+
+}  // namespace ofa_cli

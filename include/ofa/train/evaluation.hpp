@@ -1,0 +1,136 @@
+#pragma once
+/// @file
+/// Evaluating subnets as the reference does: BN statistics recalibrated on a few
+/// thousand training images first (the supernet's running statistics mix every
+/// subnet trained), then top-1 and loss on held-out images. The grid the trainer
+/// reports: the smallest, a middle and the largest subnet at the space's smallest
+/// and largest resolution.
+
+#include <algorithm>
+#include <cmath>  // log, exp
+#include <string>
+#include <vector>
+
+#include "ofa/data/loader.hpp"
+#include "ofa/nn/elastic_net.hpp"
+#include "ofa/space/config_json.hpp"
+#include "ofa/space/subnet_config.hpp"
+
+namespace ofa::train {
+
+/** @brief Top-1 and mean cross-entropy of one subnet. */
+struct evaluation {
+  std::string name;  ///< "max@32", "min@24", ...
+  double top1 = 0, loss = 0;
+  std::size_t images = 0;
+};
+
+/** @brief Every unit at its middle depth, kernel and expand ratio. */
+template <class Space>
+subnet_config<Space> middle_config(int resolution);
+
+/** @brief {min, middle, max} × {smallest, largest resolution}, with names. */
+template <class Space>
+std::vector<std::pair<std::string, subnet_config<Space>>> evaluation_grid();
+
+/** @brief `images` images of `data`, in batches of `batch_size` at `resolution`, with the given
+ *  augmentation (the reference recalibrates on training transforms). */
+template <data::dataset D>
+std::vector<tensor<float>> first_images(const D& data, std::size_t images, int batch_size, int resolution,
+                                        data::augmentation aug, std::uint64_t seed);
+
+/** @brief Recalibrates `config` on `calibration` and measures it on (up to `limit`, 0: all) of `test`. */
+template <class Space, data::dataset D>
+evaluation evaluate_subnet(const nn::elastic_net<Space>& net, const subnet_config<Space>& config,
+                           const std::vector<tensor<float>>& calibration, const D& test, std::size_t limit,
+                           int batch_size, data::augmentation eval_aug);
+
+// ---------------------------------------------------------------------------
+// implementation
+
+template <class Space>
+subnet_config<Space> middle_config(int resolution) {
+  auto c = subnet_config<Space>::max();
+  for (std::size_t u = 0; u < Space::unit_count; ++u) {
+    const auto& info = Space::unit_table[u];
+    c.depth[u] = info.depths[info.depths.size / 2];
+    for (int i = 0; i < info.depths.max(); ++i) {
+      c.kernel[std::size_t(info.first_slot + i)] = info.kernels[info.kernels.size / 2];
+      c.expand[std::size_t(info.first_slot + i)] = info.expands[info.expands.size / 2];
+    }
+  }
+  c.resolution = resolution;
+  return c;
+}
+
+template <class Space>
+std::vector<std::pair<std::string, subnet_config<Space>>> evaluation_grid() {
+  std::vector<std::pair<std::string, subnet_config<Space>>> grid;
+  for (int r : {Space::resolution_set.min(), Space::resolution_set.max()}) {
+    const std::string at = "@" + std::to_string(r);
+    grid.emplace_back("min" + at, subnet_config<Space>::min().with_resolution(r));
+    grid.emplace_back("mid" + at, middle_config<Space>(r));
+    grid.emplace_back("max" + at, subnet_config<Space>::max().with_resolution(r));
+  }
+  return grid;
+}
+
+template <data::dataset D>
+std::vector<tensor<float>> first_images(const D& data, std::size_t images, int batch_size, int resolution,
+                                        data::augmentation aug, std::uint64_t seed) {
+  data::loader_options o;
+  o.batch_size = batch_size;
+  o.resolutions = {resolution};
+  o.seed = seed;
+  o.aug = aug;
+  o.drop_last = false;
+  data::loader<D> loader(data, o);
+  std::vector<tensor<float>> out;
+  std::size_t seen = 0;
+  auto cursor = loader.epoch(0);
+  while (seen < images)
+    if (auto b = cursor.next()) {
+      seen += b->labels.size();
+      out.push_back(std::move(b->images));
+    } else {
+      break;
+    }
+  return out;
+}
+
+template <class Space, data::dataset D>
+evaluation evaluate_subnet(const nn::elastic_net<Space>& net, const subnet_config<Space>& config,
+                           const std::vector<tensor<float>>& calibration, const D& test, std::size_t limit,
+                           int batch_size, data::augmentation eval_aug) {
+  const auto stats = net.recalibrate(config, calibration);
+  data::loader_options o;
+  o.batch_size = batch_size;
+  o.resolutions = {config.resolution};
+  o.shuffle = false;
+  o.drop_last = false;
+  o.aug = eval_aug;
+  data::loader<D> loader(test, o);
+  evaluation e;
+  double loss = 0;
+  std::size_t correct = 0;
+  auto cursor = loader.epoch(0);
+  while (auto b = cursor.next()) {
+    const auto logits = net.evaluate(b->images, config, &stats);
+    const std::size_t k = logits.shape()[1];
+    for (std::size_t i = 0; i < b->labels.size() && (limit == 0 || e.images < limit); ++i, ++e.images) {
+      const float* row = logits.data() + i * k;
+      const auto best = static_cast<std::size_t>(std::max_element(row, row + k) - row);
+      correct += best == static_cast<std::size_t>(b->labels[i]);
+      const float top = *std::max_element(row, row + k);
+      double sum = 0;
+      for (std::size_t j = 0; j < k; ++j) sum += std::exp(double(row[j] - top));
+      loss += std::log(sum) - double(row[std::size_t(b->labels[i])] - top);
+    }
+    if (limit && e.images >= limit) break;
+  }
+  e.top1 = e.images ? double(correct) / double(e.images) : 0.0;
+  e.loss = e.images ? loss / double(e.images) : 0.0;
+  return e;
+}
+
+}  // namespace ofa::train

@@ -1,0 +1,387 @@
+#pragma once
+/// @file
+/// The progressive-shrinking trainer: runs a schedule (train/schedule.hpp) on a
+/// supernet, phase by phase. A step draws its subnets from (seed, step, index),
+/// runs forward + backward for each on the same batch at the batch's resolution
+/// (gradients accumulate), distils from the frozen full network where the phase
+/// says so, then calls the gradient-reduction seam and one optimizer update.
+/// After every epoch (and every few minutes) it writes a checkpoint that a resumed
+/// run continues from exactly, bit for bit; SIGINT/SIGTERM write one and stop; a
+/// non-finite loss stops the run and keeps the last good checkpoint.
+
+#include <atomic>
+#include <chrono>
+#include <cmath>  // isfinite
+#include <csignal>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "ofa/data/loader.hpp"
+#include "ofa/nn/elastic_net.hpp"
+#include "ofa/nn/serialize.hpp"
+#include "ofa/train/checkpoint.hpp"
+#include "ofa/train/evaluation.hpp"
+#include "ofa/train/gradient_reduction.hpp"
+#include "ofa/train/losses.hpp"
+#include "ofa/train/lr_schedule.hpp"
+#include "ofa/train/optimizer.hpp"
+#include "ofa/train/progress.hpp"
+#include "ofa/train/schedule.hpp"
+#include "ofa/train/trainer_state.hpp"
+
+namespace ofa::train {
+
+/** @brief Settings of a run beside its schedule. */
+struct trainer_options {
+  std::string out_dir;  ///< checkpoint.ofa, teacher.ofa, log.jsonl, final.ofa go here
+  int batch_size = 64;
+  std::uint64_t seed = 0;
+  float label_smoothing = 0.1f;
+  sgd_options sgd{};                  ///< momentum 0.9, Nesterov, weight decay 3e-5
+  double checkpoint_minutes = 10;     ///< also after every epoch
+  std::int64_t checkpoint_steps = 0;  ///< also every N steps (0: off)
+  std::size_t recalibration_images = 2000;
+  std::size_t eval_images = 2000;  ///< test images per subnet after each epoch (0: all)
+  bool evaluate_epochs = true;     ///< the grid after every epoch (always after each phase, on all)
+  data::augmentation train_aug{};  ///< CIFAR recipe by default
+  bool quiet = false;              ///< no status lines (the log is still written)
+};
+
+/** @brief How a run ended. */
+enum class run_outcome { finished, interrupted };
+
+/** @brief Draws the subnets of step `step` of `p` (resolution set by the caller). */
+template <class Space>
+std::vector<subnet_config<Space>> subnets_of_step(const phase<Space>& p, std::uint64_t seed, std::int64_t step);
+
+/** @brief Forward + backward of every config on one batch, gradients accumulated; returns the
+ *  summed loss. `teacher_logits` (may be null) is distilled with `kd_ratio`; under the sandwich
+ *  rule configs[0] is the largest and its logits teach the others. */
+template <class Space>
+double accumulate_gradients(nn::elastic_net<Space>& net, const data::batch& b,
+                            const std::vector<subnet_config<Space>>& configs, const tensor<float>* teacher_logits,
+                            double kd_ratio, bool sandwich, float label_smoothing, std::uint64_t seed,
+                            std::int64_t step);
+
+template <class Space, data::dataset D>
+class trainer {
+ public:
+  trainer(nn::elastic_net<Space>& net, schedule<Space> plan, const D& train_data, const D* test_data,
+          trainer_options options);
+
+  /** @brief Runs the schedule, from the checkpoint in out_dir when `resume`. */
+  run_outcome run(bool resume);
+  /** @brief The last grid evaluation. */
+  const std::vector<evaluation>& last_evaluation() const noexcept { return last_eval_; }
+  const trainer_state& state() const noexcept { return state_; }
+  /** @brief Set by SIGINT/SIGTERM (install_signal_handlers) or by the caller: the run writes a
+   *  checkpoint after the current step and returns interrupted. */
+  static std::atomic<bool>& stop_requested() {
+    static std::atomic<bool> flag{false};
+    return flag;
+  }
+  static void install_signal_handlers() {
+    std::signal(SIGINT, [](int) { stop_requested() = true; });
+    std::signal(SIGTERM, [](int) { stop_requested() = true; });
+  }
+  std::string checkpoint_path() const { return (dir_ / "checkpoint.ofa").string(); }
+
+ private:
+  void save();
+  void start_phase(const phase<Space>& p);
+  bool train_epoch(const phase<Space>& p);  // false: stopped by a signal
+  void evaluate_grid(std::size_t limit, const std::string& when);
+  double eta_seconds(double seconds_per_subnet_step) const;
+  std::size_t epoch_number() const;  // epochs of earlier phases + epoch: the loader's epoch
+
+  nn::elastic_net<Space>& net_;
+  schedule<Space> plan_;
+  const D& train_;
+  const D* test_;
+  trainer_options o_;
+  std::filesystem::path dir_;
+  sgd optimizer_;
+  local_reduction reduction_;
+  std::optional<nn::elastic_net<Space>> teacher_;
+  trainer_state state_;
+  data::loader<D> loader_;
+  progress progress_;
+  std::vector<evaluation> last_eval_;
+  std::chrono::steady_clock::time_point last_save_ = std::chrono::steady_clock::now();
+  double per_subnet_step_ = 0;  // seconds, smoothed: the ETA
+};
+
+// ---------------------------------------------------------------------------
+// implementation
+
+namespace detail {
+inline constexpr std::uint64_t sampling_tag = 0x5a3bULL, dropout_tag = 0xd50ULL;
+}
+
+template <class Space>
+std::vector<subnet_config<Space>> subnets_of_step(const phase<Space>& p, std::uint64_t seed, std::int64_t step) {
+  std::vector<subnet_config<Space>> configs;
+  if (p.rule == sampling_rule::fixed) return {*p.fixed};
+  const auto constraint = p.constraint();
+  std::uint64_t index = 0;
+  if (p.rule == sampling_rule::sandwich) {
+    configs.push_back(subnet_config<Space>::max());
+    configs.push_back(subnet_config<Space>::min());
+  }
+  while (configs.size() < static_cast<std::size_t>(p.subnets_per_step)) {
+    auto e = draw_stream(seed, detail::sampling_tag, step, index++);
+    configs.push_back(sample_config<Space>(e, constraint));
+  }
+  return configs;
+}
+
+template <class Space>
+double accumulate_gradients(nn::elastic_net<Space>& net, const data::batch& b,
+                            const std::vector<subnet_config<Space>>& configs, const tensor<float>* teacher_logits,
+                            double kd_ratio, bool sandwich, float label_smoothing, std::uint64_t seed,
+                            std::int64_t step) {
+  const autograd::variable<float> images(b.images);
+  tensor<float> largest;  // sandwich: the largest subnet's logits of this step
+  double total = 0;
+  for (std::size_t i = 0; i < configs.size(); ++i) {
+    net.dropout_stream() = draw_stream(seed, detail::dropout_tag, step, i);
+    const auto config = configs[i].with_resolution(b.resolution);
+    auto logits = net.forward(images, config);
+    const tensor<float>* teacher = sandwich ? (i == 0 ? nullptr : &largest) : teacher_logits;
+    auto loss = teacher && kd_ratio > 0
+                    ? distillation_loss(logits, b.labels, *teacher, float(kd_ratio), label_smoothing)
+                    : autograd::cross_entropy(logits, b.labels, label_smoothing);
+    if (sandwich && i == 0) largest = logits.value();
+    autograd::backward(loss);
+    total += loss.item();
+  }
+  return total;
+}
+
+template <class Space, data::dataset D>
+trainer<Space, D>::trainer(nn::elastic_net<Space>& net, schedule<Space> plan, const D& train_data, const D* test_data,
+                           trainer_options options)
+    : net_(net),
+      plan_(std::move(plan)),
+      train_(train_data),
+      test_(test_data),
+      o_(std::move(options)),
+      dir_(o_.out_dir),
+      optimizer_(net.state(), o_.sgd),
+      loader_(train_data,
+              [&] {
+                data::loader_options l;
+                l.batch_size = o_.batch_size;
+                l.resolutions.assign(Space::resolution_set.begin(), Space::resolution_set.end());
+                l.seed = o_.seed;
+                l.aug = o_.train_aug;
+                return l;
+              }()),
+      progress_((std::filesystem::create_directories(o_.out_dir), (dir_ / "log.jsonl").string()), o_.quiet) {
+  if (plan_.phases.empty()) throw config_error("ofa::train::trainer: the schedule has no phase");
+  if (loader_.batches_per_epoch() == 0)
+    throw data_error("ofa::train::trainer: the training set has fewer images (" + std::to_string(train_data.size()) +
+                     ") than one batch (" + std::to_string(o_.batch_size) + "); use a smaller --batch");
+  if (train_data.class_count() != Space::class_count)
+    throw data_error("ofa::train::trainer: the data set has " + std::to_string(train_data.class_count()) +
+                     " classes but the space " + std::to_string(Space::class_count) +
+                     "; use a space of as many classes");
+  state_.seed = o_.seed;
+}
+
+template <class Space, data::dataset D>
+std::size_t trainer<Space, D>::epoch_number() const {
+  std::size_t n = state_.epoch;
+  for (std::size_t i = 0; i < state_.phase_index; ++i) n += std::size_t(plan_.phases[i].epochs);
+  return n;
+}
+
+template <class Space, data::dataset D>
+double trainer<Space, D>::eta_seconds(double per_subnet_step) const {
+  const double spe = double(loader_.batches_per_epoch());
+  double left = 0;
+  for (std::size_t i = state_.phase_index; i < plan_.phases.size(); ++i) {
+    const auto& p = plan_.phases[i];
+    double steps = double(p.epochs) * spe;
+    if (i == state_.phase_index) steps -= double(state_.epoch) * spe + double(state_.batch);
+    left += steps * double(p.subnets_per_step);
+  }
+  return left * per_subnet_step;
+}
+
+template <class Space, data::dataset D>
+void trainer<Space, D>::save() {
+  state_.dropout = net_.dropout_stream().state();
+  nlohmann::json extra{{"schedule", to_json(plan_)}, {"batch_size", o_.batch_size}};
+  save_checkpoint(checkpoint_path(), net_, optimizer_, state_, extra);
+  last_save_ = std::chrono::steady_clock::now();
+}
+
+template <class Space, data::dataset D>
+void trainer<Space, D>::evaluate_grid(std::size_t limit, const std::string& when) {
+  last_eval_.clear();
+  if (!test_) return;
+  data::augmentation eval_aug = o_.train_aug;
+  eval_aug.train = false;
+  nlohmann::json results = nlohmann::json::array();
+  std::string line = "  " + when + ":";
+  for (const auto& [name, config] : evaluation_grid<Space>()) {
+    const auto calibration = first_images(train_, o_.recalibration_images, o_.batch_size, config.resolution,
+                                          o_.train_aug, o_.seed ^ 0xca1ULL);
+    auto e = evaluate_subnet(net_, config, calibration, *test_, limit, o_.batch_size, eval_aug);
+    e.name = name;
+    results.push_back({{"subnet", name}, {"top1", e.top1}, {"loss", e.loss}, {"images", e.images}});
+    char buf[64];
+    std::snprintf(buf, sizeof buf, " %s %.1f%%", name.c_str(), 100 * e.top1);
+    line += buf;
+    last_eval_.push_back(e);
+  }
+  progress_.note(line);
+  progress_.record({{"event", "evaluation"},
+                    {"when", when},
+                    {"phase", plan_.phases[std::min(state_.phase_index, plan_.phases.size() - 1)].name},
+                    {"step", state_.step},
+                    {"results", results}});
+}
+
+template <class Space, data::dataset D>
+void trainer<Space, D>::start_phase(const phase<Space>& p) {
+  // At the position (phase, epoch 0, batch 0) only, which no checkpoint of this phase records
+  // (mid-epoch ones have batch > 0, epoch-end ones a later epoch): a resumed run redoes it
+  // exactly when the interrupted one had not done it yet.
+  if (p.kd_ratio > 0 && p.rule != sampling_rule::sandwich && !teacher_) {
+    teacher_.emplace(net_.clone());  // the full network as the phases before left it
+    teacher_->freeze();
+    nn::save(*teacher_, (dir_ / "teacher.ofa").string(), R"({"role": "teacher"})");
+  }
+  if (p.reorganize_stage) net_.reorganize_channels(*p.reorganize_stage);
+  optimizer_.reset();  // a new optimizer per phase, as the reference
+  progress_.record({{"event", "phase"}, {"phase", p.name}, {"index", state_.phase_index}, {"step", state_.step}});
+}
+
+template <class Space, data::dataset D>
+bool trainer<Space, D>::train_epoch(const phase<Space>& p) {
+  const std::size_t spe = loader_.batches_per_epoch();
+  const cosine_schedule lr{p.base_lr, static_cast<std::int64_t>(p.warmup_epochs * double(spe)),
+                           static_cast<std::int64_t>(p.epochs) * static_cast<std::int64_t>(spe)};
+  const std::size_t first_item = state_.batch == 0 ? 0 : state_.next_item;
+  auto cursor = loader_.epoch(epoch_number(), data::epoch_start(state_.batch, first_item));
+  double loss_sum = 0;
+  std::size_t batches = 0, images = 0;
+  const auto start = std::chrono::steady_clock::now();
+  while (auto b = cursor.next()) {
+    const auto t0 = std::chrono::steady_clock::now();
+    state_.learning_rate = lr(static_cast<std::int64_t>(state_.epoch * spe + b->index));
+    optimizer_.zero_grad();
+    const auto configs = subnets_of_step(p, o_.seed, state_.step);
+    std::optional<tensor<float>> soft;
+    if (teacher_ && p.kd_ratio > 0 && p.rule != sampling_rule::sandwich)
+      soft = teacher_->evaluate(b->images, subnet_config<Space>::max().with_resolution(b->resolution));
+    const double loss =
+        accumulate_gradients(net_, *b, configs, soft ? &*soft : nullptr, p.kd_ratio, p.rule == sampling_rule::sandwich,
+                             o_.label_smoothing, o_.seed, state_.step);
+    if (!std::isfinite(loss))
+      throw numeric_error("ofa: the training loss became " + std::to_string(loss) + " in phase '" + p.name +
+                          "', epoch " + std::to_string(state_.epoch + 1) + ", step " + std::to_string(state_.step) +
+                          "; the last good checkpoint is kept in '" + checkpoint_path() +
+                          "'; lower the learning rate (a schedule file) and resume from it");
+    optimizer_.reduce_gradients(reduction_);
+    optimizer_.apply(state_.learning_rate);
+    ++state_.step;
+    state_.batch = b->index + 1;
+    state_.next_item = b->next_item;
+    loss_sum += loss / double(configs.size());
+    ++batches;
+    images += b->labels.size();
+    const auto now = std::chrono::steady_clock::now();
+    const double per = std::chrono::duration<double>(now - t0).count() / double(configs.size());
+    per_subnet_step_ = per_subnet_step_ == 0 ? per : 0.9 * per_subnet_step_ + 0.1 * per;
+    const double elapsed = std::chrono::duration<double>(now - start).count();
+    progress_.step({p.name, state_.phase_index, plan_.phases.size(), state_.epoch, std::size_t(p.epochs), b->index, spe,
+                    loss_sum / double(batches), last_eval_.empty() ? -1.0 : last_eval_.back().top1,
+                    double(images) / elapsed, eta_seconds(per_subnet_step_)});
+    if (stop_requested()) return false;
+    const bool due_by_steps = o_.checkpoint_steps > 0 && state_.step % o_.checkpoint_steps == 0;
+    const bool due_by_time = now - last_save_ > std::chrono::duration<double>(o_.checkpoint_minutes * 60);
+    if (due_by_steps || due_by_time) save();
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double mean_loss = batches ? loss_sum / double(batches) : 0.0;
+  char line[160];
+  std::snprintf(line, sizeof line, "phase %s epoch %zu/%d: loss %.3f, %.0f img/s, %s", p.name.c_str(), state_.epoch + 1,
+                p.epochs, mean_loss, double(images) / std::max(seconds, 1e-9), progress::duration(seconds).c_str());
+  progress_.note(line);
+  progress_.record({{"event", "epoch"},
+                    {"phase", p.name},
+                    {"epoch", state_.epoch},
+                    {"step", state_.step},
+                    {"loss", mean_loss},
+                    {"images_per_s", double(images) / std::max(seconds, 1e-9)},
+                    {"seconds", seconds},
+                    {"lr", state_.learning_rate}});
+  return true;
+}
+
+template <class Space, data::dataset D>
+run_outcome trainer<Space, D>::run(bool resume) {
+  namespace fs = std::filesystem;
+  stop_requested() = false;
+  if (resume) {
+    if (!fs::exists(checkpoint_path()))
+      throw io_error("ofa: cannot resume: '" + checkpoint_path() + "' does not exist; start without --resume");
+    nlohmann::json extra;
+    state_ = load_checkpoint(checkpoint_path(), net_, optimizer_, &extra);
+    if (extra.value("schedule", nlohmann::json()) != to_json(plan_))
+      throw config_error("ofa: the checkpoint in '" + dir_.string() +
+                         "' was made by another schedule; resume with the same --schedule and --epochs-scale, or "
+                         "train into a new --out");
+    if (extra.value("batch_size", 0) != o_.batch_size)
+      throw config_error("ofa: the checkpoint in '" + dir_.string() + "' was made with --batch " +
+                         std::to_string(extra.value("batch_size", 0)) + "; resume with the same batch size");
+    if (state_.seed != o_.seed)
+      throw config_error("ofa: the checkpoint was made with --seed " + std::to_string(state_.seed) +
+                         "; resume with the same seed");
+    if (const auto teacher_path = (dir_ / "teacher.ofa").string(); fs::exists(teacher_path)) {
+      teacher_.emplace(0, net_.dropout_rate);
+      nn::load(*teacher_, teacher_path);
+      teacher_->freeze();
+    }
+    progress_.note("resuming '" + plan_.name + "' at phase " + std::to_string(state_.phase_index + 1) + ", epoch " +
+                   std::to_string(state_.epoch + 1) + ", batch " + std::to_string(state_.batch) + " (step " +
+                   std::to_string(state_.step) + ")");
+  }
+  while (state_.phase_index < plan_.phases.size()) {
+    const auto& p = plan_.phases[state_.phase_index];
+    if (state_.epoch == 0 && state_.batch == 0) start_phase(p);
+    if (!train_epoch(p)) {
+      save();
+      progress_.note("interrupted: checkpoint written to '" + checkpoint_path() +
+                     "'; continue with the same command and --resume");
+      return run_outcome::interrupted;
+    }
+    const bool last_epoch = state_.epoch + 1 == std::size_t(p.epochs);
+    if (o_.evaluate_epochs || last_epoch)
+      evaluate_grid(last_epoch ? 0 : o_.eval_images, p.name + " epoch " + std::to_string(state_.epoch + 1));
+    state_.batch = state_.next_item = 0;  // the position after this epoch: a resume starts the next one
+    if (++state_.epoch == std::size_t(p.epochs)) {
+      ++state_.phase_index;
+      state_.epoch = 0;
+    }
+    save();
+    if (stop_requested()) {
+      progress_.note("interrupted: checkpoint written to '" + checkpoint_path() +
+                     "'; continue with the same command and --resume");
+      return run_outcome::interrupted;
+    }
+  }
+  nn::save(net_, (dir_ / "final.ofa").string(), nlohmann::json{{"schedule", to_json(plan_)}}.dump());
+  progress_.record({{"event", "finished"}, {"step", state_.step}});
+  progress_.note("finished: weights in '" + (dir_ / "final.ofa").string() + "'");
+  return run_outcome::finished;
+}
+
+}  // namespace ofa::train

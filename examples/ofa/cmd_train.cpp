@@ -30,6 +30,7 @@ struct train_options {
   std::uint64_t seed = 0;
   std::int64_t checkpoint_steps = 0;
   std::size_t eval_images = 2000, recalibration_images = 2000;
+  std::vector<int> resolutions;
   bool resume = false, quiet = false, no_epoch_eval = false;
 };
 
@@ -79,6 +80,7 @@ int run_train(const train_options& o) {
   to.eval_images = o.eval_images;
   to.recalibration_images = o.recalibration_images;
   to.evaluate_epochs = !o.no_epoch_eval;
+  to.resolutions = o.resolutions;
   to.quiet = o.quiet;
   ofa::nn::elastic_net<Space> net(o.seed);
   ofa::train::trainer<Space, ofa::data::any_dataset> t(net, plan, train, &test, to);
@@ -149,6 +151,7 @@ void add_train(CLI::App& app) {
   cmd->add_option("--config", o->config, "The subnet of --schedule standalone: max, min, mid or a config file");
   cmd->add_option("--epochs-scale", o->epochs_scale, "Stretch (>1) or shrink (<1) every phase of a built-in schedule");
   cmd->add_option("--batch", o->batch, "Images per step")->check(CLI::Range(2, 4096));
+  cmd->add_option("--resolutions", o->resolutions, "Training resolutions, one drawn per batch (default: the space's)");
   cmd->add_option("--threads", o->threads, "Threads (default: all cores)")->check(CLI::Range(0, 1024));
   cmd->add_option("--seed", o->seed, "Seed of every random draw");
   cmd->add_option("--checkpoint-minutes", o->checkpoint_minutes, "Also checkpoint this often (and after every epoch)");

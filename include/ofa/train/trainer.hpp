@@ -9,6 +9,7 @@
 /// run continues from exactly, bit for bit; SIGINT/SIGTERM write one and stop; a
 /// non-finite loss stops the run and keeps the last good checkpoint.
 
+#include <algorithm>  // find
 #include <atomic>
 #include <chrono>
 #include <cmath>  // isfinite
@@ -48,6 +49,7 @@ struct trainer_options {
   std::size_t eval_images = 2000;  ///< test images per subnet after each epoch (0: all)
   bool evaluate_epochs = true;     ///< the grid after every epoch (always after each phase, on all)
   data::augmentation train_aug{};  ///< CIFAR recipe by default
+  std::vector<int> resolutions;    ///< training resolutions, one drawn per batch (empty: the space's)
   bool quiet = false;              ///< no status lines (the log is still written)
 };
 
@@ -176,7 +178,13 @@ trainer<Space, D>::trainer(nn::elastic_net<Space>& net, schedule<Space> plan, co
               [&] {
                 data::loader_options l;
                 l.batch_size = o_.batch_size;
-                l.resolutions.assign(Space::resolution_set.begin(), Space::resolution_set.end());
+                l.resolutions = o_.resolutions;
+                if (l.resolutions.empty())
+                  l.resolutions.assign(Space::resolution_set.begin(), Space::resolution_set.end());
+                for (int r : l.resolutions)
+                  if (!Space::resolution_set.contains(r))
+                    throw config_error("ofa: training resolution " + std::to_string(r) +
+                                       " is not one of the space's (" + Space::resolution_set.to_string() + ")");
                 l.seed = o_.seed;
                 l.aug = o_.train_aug;
                 return l;
@@ -216,7 +224,8 @@ double trainer<Space, D>::eta_seconds(double per_subnet_step) const {
 template <class Space, data::dataset D>
 void trainer<Space, D>::save() {
   state_.dropout = net_.dropout_stream().state();
-  nlohmann::json extra{{"schedule", to_json(plan_)}, {"batch_size", o_.batch_size}};
+  nlohmann::json extra{
+      {"schedule", to_json(plan_)}, {"batch_size", o_.batch_size}, {"resolutions", loader_.options().resolutions}};
   save_checkpoint(checkpoint_path(), net_, optimizer_, state_, extra);
   last_save_ = std::chrono::steady_clock::now();
 }
@@ -342,6 +351,9 @@ run_outcome trainer<Space, D>::run(bool resume) {
     if (extra.value("batch_size", 0) != o_.batch_size)
       throw config_error("ofa: the checkpoint in '" + dir_.string() + "' was made with --batch " +
                          std::to_string(extra.value("batch_size", 0)) + "; resume with the same batch size");
+    if (extra.value("resolutions", std::vector<int>{}) != loader_.options().resolutions)
+      throw config_error("ofa: the checkpoint in '" + dir_.string() +
+                         "' was made with other training resolutions; resume with the same --resolutions");
     if (state_.seed != o_.seed)
       throw config_error("ofa: the checkpoint was made with --seed " + std::to_string(state_.seed) +
                          "; resume with the same seed");

@@ -18,6 +18,7 @@
 #include <ofa/nn/elastic_net.hpp>
 #include <ofa/nn/extract.hpp>
 #include <ofa/parallel/arena.hpp>
+#include <ofa/train/evaluation.hpp>  // middle_config
 #include <ofa/train/optimizer.hpp>
 #include <ofa/profiling.hpp>
 #include <ofa/space/config_json.hpp>
@@ -54,18 +55,7 @@ inline const char* phase_name(ofa::profiling::phase p) {
 /// "max", "min", "mid" (every unit at its middle depth, kernel and expand) or a file.
 template <class Space>
 ofa::subnet_config<Space> bench_config(const std::string& value) {
-  if (value == "mid") {
-    auto c = ofa::subnet_config<Space>::max();
-    for (std::size_t u = 0; u < Space::unit_count; ++u) {
-      const auto& info = Space::unit_table[u];
-      c.depth[u] = info.depths[info.depths.size / 2];
-      for (int i = 0; i < info.depths.max(); ++i) {
-        c.kernel[std::size_t(info.first_slot + i)] = info.kernels[info.kernels.size / 2];
-        c.expand[std::size_t(info.first_slot + i)] = info.expands[info.expands.size / 2];
-      }
-    }
-    return c;
-  }
+  if (value == "mid") return ofa::train::middle_config<Space>(ofa::subnet_config<Space>::max().resolution);
   if (value == "max") return ofa::subnet_config<Space>::max();
   if (value == "min") return ofa::subnet_config<Space>::min();
   return ofa::load_config<Space>(value);

@@ -18,6 +18,8 @@
 #include <ofa/data/split.hpp>
 #include <ofa/data/synthetic.hpp>
 
+#include "../hash.hpp"
+
 namespace fs = std::filesystem;
 namespace od = ofa::data;
 using Catch::Matchers::Contains;
@@ -270,14 +272,7 @@ TEST_CASE("the loader gives the same batches on 1 and 2 threads", "[data][loader
 }
 
 namespace {
-std::uint64_t fnv(const void* p, std::size_t n, std::uint64_t h) {
-  const auto* c = static_cast<const unsigned char*>(p);
-  for (std::size_t i = 0; i < n; ++i) {
-    h ^= c[i];
-    h *= 1099511628211ULL;
-  }
-  return h;
-}
+using test::fnv;
 std::uint64_t hash_batches(const std::vector<od::batch>& batches) {
   std::uint64_t h = 1469598103934665603ULL;
   for (const auto& b : batches) {

@@ -22,6 +22,17 @@ void randomize_state(Net& net, std::uint64_t seed) {
   }
 }
 
+/** Every parameter and buffer of a and b equal, bit for bit. */
+template <class Net>
+bool same_state(Net& a, Net& b) {
+  auto sa = a.state(), sb = b.state();
+  for (std::size_t i = 0; i < sa.parameters.size(); ++i)
+    if (sa.parameters[i].value.value() != sb.parameters[i].value.value()) return false;
+  for (std::size_t i = 0; i < sa.buffers.size(); ++i)
+    if (*sa.buffers[i].value != *sb.buffers[i].value) return false;
+  return true;
+}
+
 inline ofa::tensor<float> random_images(std::size_t n, std::size_t size, std::uint64_t seed) {
   ofa::rng engine(seed);
   ofa::tensor<float> t(ofa::shape_type{n, size, size, 3});

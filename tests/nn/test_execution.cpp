@@ -39,14 +39,7 @@ void train_step(nn::elastic_net<cifar>& net, const ofa::subnet_config<cifar>& c,
       for (std::size_t i = 0; i < p.value.value().size(); ++i)
         p.value.value().data()[i] -= 0.1f * p.value.grad().data()[i];
 }
-bool same_state(nn::elastic_net<cifar>& a, nn::elastic_net<cifar>& b) {
-  auto sa = a.state(), sb = b.state();
-  for (std::size_t i = 0; i < sa.parameters.size(); ++i)
-    if (sa.parameters[i].value.value() != sb.parameters[i].value.value()) return false;
-  for (std::size_t i = 0; i < sa.buffers.size(); ++i)
-    if (*sa.buffers[i].value != *sb.buffers[i].value) return false;
-  return true;
-}
+using test::same_state;
 }  // namespace
 
 TEST_CASE("clone() is deep: training the clone leaves the original", "[nn][clone]") {

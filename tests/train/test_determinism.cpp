@@ -12,20 +12,14 @@
 #include <ofa/train/optimizer.hpp>
 #include <ofa/train/trainer_state.hpp>
 
+#include "../hash.hpp"
 #include "../sanitized.hpp"
 
 namespace ag = ofa::autograd;
 using cifar = ofa::spaces::cifar;
 
 namespace {
-std::uint64_t fnv(const void* p, std::size_t n, std::uint64_t h) {
-  const auto* c = static_cast<const unsigned char*>(p);
-  for (std::size_t i = 0; i < n; ++i) {
-    h ^= c[i];
-    h *= 1099511628211ULL;
-  }
-  return h;
-}
+using test::fnv;
 
 struct step_hashes {
   std::uint64_t loss = 0, gradients = 0, buffers = 0, weights = 0;

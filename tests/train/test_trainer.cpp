@@ -10,6 +10,7 @@
 #include <ofa/spaces/cifar.hpp>
 #include <ofa/train/trainer.hpp>
 
+#include "../nn/net_helpers.hpp"
 #include "../sanitized.hpp"
 
 namespace ag = ofa::autograd;
@@ -47,15 +48,6 @@ tr::trainer_options tiny_options(const fs::path& dir) {
   o.eval_images = 8;
   o.quiet = true;
   return o;
-}
-template <class Space>
-bool same_weights(ofa::nn::elastic_net<Space>& a, ofa::nn::elastic_net<Space>& b) {
-  auto sa = a.state(), sb = b.state();
-  for (std::size_t i = 0; i < sa.parameters.size(); ++i)
-    if (sa.parameters[i].value.value() != sb.parameters[i].value.value()) return false;
-  for (std::size_t i = 0; i < sa.buffers.size(); ++i)
-    if (*sa.buffers[i].value != *sb.buffers[i].value) return false;
-  return true;
 }
 }  // namespace
 
@@ -207,7 +199,7 @@ TEST_CASE("an interrupted run, resumed, ends with the uninterrupted run's weight
     tr::trainer<small_space, ofa::data::synthetic> t(resumed, plan, train, &test_set, tiny_options(resumed_dir));
     CHECK(t.run(true) == tr::run_outcome::finished);
   }
-  CHECK(same_weights(straight, resumed));
+  CHECK(test::same_state(straight, resumed));
   // Resuming with another schedule is refused, naming the fix.
   auto other = plan;
   other.phases[0].base_lr = 0.06;

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include <ofa/data/spec.hpp>
+#include <ofa/data/split.hpp>
 #include <ofa/nn/serialize.hpp>
 #include <ofa/parallel/arena.hpp>
 #include <ofa/space/config_json.hpp>
@@ -18,6 +19,7 @@
 #include <ofa/train/trainer.hpp>
 
 #include "commands.hpp"
+#include "run_data.hpp"
 #include "spaces.hpp"
 
 namespace ofa_cli {
@@ -30,6 +32,7 @@ struct train_options {
   std::uint64_t seed = 0;
   std::int64_t checkpoint_steps = 0;
   std::size_t eval_images = 2000, recalibration_images = 2000;
+  long long holdout = -1;  // -1: a tenth of the training set, at most 10,000
   std::vector<int> resolutions;
   bool resume = false, quiet = false, no_epoch_eval = false;
 };
@@ -65,8 +68,14 @@ int run_train(const train_options& o) {
   if (!(o.epochs_scale > 0)) throw ofa::config_error("--epochs-scale must be positive");
   // Everything a user can get wrong is checked before any work starts.
   auto plan = schedule_of<Space>(o);
-  const auto train = ofa::data::open_dataset(o.data, true, o.seed),
+  const auto all_train = ofa::data::open_dataset(o.data, true, o.seed),
              test = ofa::data::open_dataset(o.data, false, o.seed);
+  // The held-out part of the training set is never trained on: the accuracy data set of the
+  // search is measured on it (ofa acc-dataset reads the split from DIR/data.json).
+  const auto holdout = held_out_count(o.holdout, all_train.size());
+  const auto split = ofa::data::make_split(all_train.size(), holdout, holdout_split_seed);
+  const ofa::data::any_dataset train(ofa::data::subset<ofa::data::any_dataset>(all_train, split.train));
+  const nlohmann::json data_identity{{"data", o.data}, {"holdout", holdout}, {"split_seed", holdout_split_seed}};
   if (o.resume && !std::filesystem::exists(std::filesystem::path(o.out) / "checkpoint.ofa"))
     throw ofa::io_error("cannot resume: '" + o.out + "/checkpoint.ofa' does not exist; start without --resume");
   if (!o.resume && std::filesystem::exists(std::filesystem::path(o.out) / "checkpoint.ofa"))
@@ -82,13 +91,18 @@ int run_train(const train_options& o) {
   to.evaluate_epochs = !o.no_epoch_eval;
   to.resolutions = o.resolutions;
   to.quiet = o.quiet;
+  to.data_identity = data_identity;
+  std::filesystem::create_directories(o.out);
+  if (!o.resume) write_data_identity(o.out, data_identity);
   ofa::nn::elastic_net<Space> net(o.seed);
   ofa::train::trainer<Space, ofa::data::any_dataset> t(net, plan, train, &test, to);
   t.install_signal_handlers();
   if (!o.quiet)
-    std::printf("ofa train: %s on %s (%zu training, %zu test images), %zu phases, %d epochs, batch %d, %d threads\n",
-                plan.name.c_str(), o.data.c_str(), train.size(), test.size(), plan.phases.size(), plan.total_epochs(),
-                o.batch, ofa::parallel::arena::threads());
+    std::printf(
+        "ofa train: %s on %s (%zu training, %zu held out, %zu test images), %zu phases, %d epochs, batch %d, %d "
+        "threads\n",
+        plan.name.c_str(), o.data.c_str(), train.size(), holdout, test.size(), plan.phases.size(), plan.total_epochs(),
+        o.batch, ofa::parallel::arena::threads());
   const auto outcome = t.run(o.resume);
   if (outcome == ofa::train::run_outcome::finished) {
     const auto plots = ofa::train::plot_training_log(o.out + "/log.jsonl", o.out + "/");
@@ -151,6 +165,8 @@ void add_train(CLI::App& app) {
   cmd->add_option("--config", o->config, "The subnet of --schedule standalone: max, min, mid or a config file");
   cmd->add_option("--epochs-scale", o->epochs_scale, "Stretch (>1) or shrink (<1) every phase of a built-in schedule");
   cmd->add_option("--batch", o->batch, "Images per step")->check(CLI::Range(2, 4096));
+  cmd->add_option("--holdout", o->holdout,
+                  "Training images held out for the search's accuracy data set (default: a tenth, at most 10,000)");
   cmd->add_option("--resolutions", o->resolutions, "Training resolutions, one drawn per batch (default: the space's)");
   cmd->add_option("--threads", o->threads, "Threads (default: all cores)")->check(CLI::Range(0, 1024));
   cmd->add_option("--seed", o->seed, "Seed of every random draw");

@@ -12,20 +12,15 @@
 
 #include "../nn/net_helpers.hpp"
 #include "../sanitized.hpp"
+#include "../small_space.hpp"
 
 namespace ag = ofa::autograd;
 namespace tr = ofa::train;
 namespace fs = std::filesystem;
 using cifar = ofa::spaces::cifar;
 using Catch::Matchers::Contains;
-namespace sp = ofa::space;
 
-// A space small enough that whole runs take a second, with every elastic dimension of the paper's.
-using small_space = sp::network<
-    sp::resolutions<16, 20>, sp::stem<8, 2, sp::hswish>, sp::first_block<8, sp::relu>,
-    sp::units<sp::unit<16, 2, sp::relu, sp::se, sp::depth<2, 3, 4>, sp::expand<3, 4, 6>, sp::kernel<3, 5, 7>>,
-              sp::unit<24, 2, sp::hswish, sp::no_se, sp::depth<2, 3, 4>, sp::expand<3, 4, 6>, sp::kernel<3, 5, 7>>>,
-    sp::head<32, 48>, sp::classes<10>>;
+using test::small_space;
 
 namespace {
 fs::path fresh_dir(const std::string& name) {

@@ -37,4 +37,11 @@ inline split_indices make_split(std::size_t n, std::size_t holdout, std::uint64_
   return s;
 }
 
+/** @brief The seed of the held-out split a trainer and the search's accuracy data set share
+ *  (fixed, not the run's seed, so that runs with other seeds hold out the same images). */
+inline constexpr std::uint64_t holdout_split_seed = 0x401d0u;
+
+/** @brief The default held-out count: a tenth of `n`, at most 10,000 (the reference's). */
+inline std::size_t default_holdout(std::size_t n) { return std::min<std::size_t>(10000, n / 10); }
+
 }  // namespace ofa::data

@@ -139,7 +139,7 @@ schedule<Space> progressive_shrinking(double f) {
     p.kd_ratio = kd;
     s.phases.push_back(std::move(p));
   };
-  add("full", 10, 0.1, 1, 1, kmax, dmax, emax, std::nullopt, 0.0);
+  add("full", 10, 0.05, 1, 1, kmax, dmax, emax, std::nullopt, 0.0);
   s.phases.back().rule = sampling_rule::fixed;
   s.phases.back().fixed = subnet_config<Space>::max();
   add("kernel", 4, 0.03, 1, 1, kernels, dmax, emax, std::nullopt, 1.0);
@@ -157,7 +157,7 @@ schedule<Space> no_progressive_shrinking(double f) {
   phase<Space> p;
   p.name = "all-elastic";
   p.epochs = progressive_shrinking<Space>(f).total_epochs();
-  p.base_lr = 0.1;
+  p.base_lr = 0.05;  // the full network's: the baselines train every subnet from scratch too
   p.warmup_epochs = 1;
   p.subnets_per_step = 4;
   s.phases.push_back(p);

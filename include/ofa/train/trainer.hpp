@@ -51,6 +51,9 @@ struct trainer_options {
   data::augmentation train_aug{};  ///< CIFAR recipe by default
   std::vector<int> resolutions;    ///< training resolutions, one drawn per batch (empty: the space's)
   bool quiet = false;              ///< no status lines (the log is still written)
+  /// What the training data is (e.g. its spec and held-out split): saved in every checkpoint,
+  /// and a resume with other data is refused.
+  nlohmann::json data_identity = nlohmann::json::object();
 };
 
 /** @brief How a run ended. */
@@ -225,7 +228,8 @@ template <class Space, data::dataset D>
 void trainer<Space, D>::save() {
   state_.dropout = net_.dropout_stream().state();
   nlohmann::json extra{
-      {"schedule", to_json(plan_)}, {"batch_size", o_.batch_size}, {"resolutions", loader_.options().resolutions}};
+      {"schedule", to_json(plan_)}, {"batch_size", o_.batch_size}, {"resolutions", loader_.options().resolutions},
+      {"data", o_.data_identity}};
   save_checkpoint(checkpoint_path(), net_, optimizer_, state_, extra);
   last_save_ = std::chrono::steady_clock::now();
 }
@@ -354,6 +358,10 @@ run_outcome trainer<Space, D>::run(bool resume) {
     if (extra.value("resolutions", std::vector<int>{}) != loader_.options().resolutions)
       throw config_error("ofa: the checkpoint in '" + dir_.string() +
                          "' was made with other training resolutions; resume with the same --resolutions");
+    if (extra.value("data", nlohmann::json::object()) != o_.data_identity)
+      throw config_error("ofa: the checkpoint in '" + dir_.string() + "' was trained on other data (" +
+                         extra.value("data", nlohmann::json::object()).dump() + ", not " + o_.data_identity.dump() +
+                         "); resume with the same --data and --holdout");
     if (state_.seed != o_.seed)
       throw config_error("ofa: the checkpoint was made with --seed " + std::to_string(state_.seed) +
                          "; resume with the same seed");

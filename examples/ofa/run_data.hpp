@@ -1,0 +1,47 @@
+#pragma once
+// The training data of a run, as `ofa train` records it in DIR/data.json: the data spec and the
+// held-out split of its training set. `ofa acc-dataset` measures on exactly those held-out images.
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include <ofa/data/split.hpp>
+#include <ofa/errors.hpp>
+
+namespace ofa_cli {
+
+inline constexpr std::uint64_t holdout_split_seed = ofa::data::holdout_split_seed;
+
+/** @brief --holdout as given (-1: the default), checked against the training set's size. */
+inline std::size_t held_out_count(long long requested, std::size_t train_size) {
+  if (requested < -1) throw ofa::config_error("--holdout must be 0 or more (-1: a tenth, at most 10,000)");
+  const std::size_t n = requested < 0 ? ofa::data::default_holdout(train_size) : std::size_t(requested);
+  if (n >= train_size)
+    throw ofa::config_error("--holdout " + std::to_string(n) + " leaves no training images of " +
+                            std::to_string(train_size) + "; hold out fewer");
+  return n;
+}
+
+inline void write_data_identity(const std::string& dir, const nlohmann::json& identity) {
+  std::ofstream f(std::filesystem::path(dir) / "data.json");
+  f << identity.dump(1) << "\n";
+  if (!f) throw ofa::io_error("cannot write '" + dir + "/data.json'; check the folder is writable");
+}
+
+/** @brief DIR/data.json of the run that wrote `checkpoint` (beside it), or null when absent. */
+inline nlohmann::json read_data_identity(const std::string& checkpoint) {
+  const auto path = std::filesystem::path(checkpoint).parent_path() / "data.json";
+  std::ifstream f(path);
+  if (!f) return nullptr;
+  try {
+    return nlohmann::json::parse(f);
+  } catch (const nlohmann::json::exception& e) {
+    throw ofa::io_error("'" + path.string() + "' is not JSON (" + e.what() +
+                        "); give the split with --data and --holdout instead");
+  }
+}
+
+}  // namespace ofa_cli

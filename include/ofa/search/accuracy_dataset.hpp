@@ -1,0 +1,258 @@
+#pragma once
+/// @file
+/// The accuracy data set the predictor learns from: N random subnets (subnet i
+/// drawn from (seed, i) alone, resolutions included), each BN-recalibrated on
+/// training images and measured on a held-out split of the training set (never
+/// the test set, which judges the search). Several subnets are measured at once
+/// on oneTBB: recalibration and evaluation are const on the supernet and keep
+/// their statistics per call, so workers share one network. Each result is
+/// appended to a JSON-lines file as it comes; a build that is interrupted
+/// resumes by measuring only the indices the file lacks (a line cut short by a
+/// crash is dropped and measured again).
+
+#include <algorithm>  // max_element, sort
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <mutex>
+#include <set>
+#include <string>
+#include <type_traits>  // type_identity_t: the progress callback does not take part in deduction
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <tbb/parallel_for.h>
+
+#include "ofa/data/loader.hpp"
+#include "ofa/errors.hpp"
+#include "ofa/nn/elastic_net.hpp"
+#include "ofa/random.hpp"
+#include "ofa/space/config_json.hpp"
+#include "ofa/space/sampling.hpp"
+
+namespace ofa::search {
+
+template <class Space>
+struct accuracy_record {
+  std::size_t index = 0;
+  subnet_config<Space> config;
+  double top1 = 0, loss = 0;  ///< top-1 as a fraction; mean cross-entropy
+  std::size_t images = 0;
+  double seconds = 0;          ///< recalibration and evaluation
+  std::uint64_t seed = 0;      ///< the data set's seed (index i is drawn from (seed, i))
+};
+
+/** @brief Called after each measured subnet with (record, done, total). */
+template <class Space>
+using dataset_progress =
+    std::type_identity_t<std::function<void(const accuracy_record<Space>&, std::size_t, std::size_t)>>;
+
+struct accuracy_dataset_options {
+  std::size_t subnets = 1000;
+  std::uint64_t seed = 0;
+  std::size_t calibration_images = 2000;  ///< the reference's 2,000
+  int batch_size = 200;
+};
+
+/** @brief Subnet `index` of the data set of `seed`. */
+template <class Space>
+subnet_config<Space> accuracy_dataset_config(std::uint64_t seed, std::size_t index) {
+  auto engine = rng::derive(seed, 0xacc0da7aULL, index);
+  return sample_config<Space>(engine);
+}
+
+/** @brief Every record of a JSON-lines file, by index. A missing file gives none; a last line
+ *  cut short is dropped (`dropped` counts it); any other bad line throws io_error naming it. */
+template <class Space>
+std::vector<accuracy_record<Space>> load_accuracy_dataset(const std::string& path, std::size_t* dropped = nullptr);
+
+/** @brief One record as one JSON line. */
+template <class Space>
+nlohmann::json to_json(const accuracy_record<Space>& r);
+
+/** @brief Images decoded once for many evaluations: calibration batches (training augmentation,
+ *  as the reference recalibrates) and the held-out batches, per resolution. */
+struct evaluation_images {
+  std::map<int, std::vector<tensor<float>>> calibration;
+  std::map<int, std::vector<data::batch>> held_out;
+};
+
+template <class Space, data::dataset D>
+evaluation_images prepare_evaluation_images(const D& calibration_source, const D& held_out,
+                                            std::size_t calibration_images, int batch_size, std::uint64_t seed);
+
+/** @brief Recalibrates `config` and measures it on the prepared held-out images. */
+template <class Space>
+accuracy_record<Space> measure_subnet(const nn::elastic_net<Space>& net, const subnet_config<Space>& config,
+                                      const evaluation_images& images);
+
+/** @brief Measures every index in [0, options.subnets) that `path` lacks, appending as it goes;
+ *  `progress(record, done, total)` after each (from the thread that measured it, serialised).
+ *  Records already in the file must have the same seed. Returns the whole data set, by index. */
+template <class Space, data::dataset D>
+std::vector<accuracy_record<Space>> build_accuracy_dataset(
+    const nn::elastic_net<Space>& net, const D& calibration_source, const D& held_out, const std::string& path,
+    const accuracy_dataset_options& options,
+    const dataset_progress<Space>& progress = {});
+
+// ---------------------------------------------------------------------------
+// implementation
+
+template <class Space>
+nlohmann::json to_json(const accuracy_record<Space>& r) {
+  return {{"index", r.index}, {"config", ofa::to_json(r.config)}, {"top1", r.top1},    {"loss", r.loss},
+          {"images", r.images}, {"seconds", r.seconds},            {"seed", r.seed}};
+}
+
+template <class Space>
+std::vector<accuracy_record<Space>> load_accuracy_dataset(const std::string& path, std::size_t* dropped) {
+  if (dropped) *dropped = 0;
+  std::vector<accuracy_record<Space>> out;
+  std::ifstream f(path);
+  if (!f) return out;
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(f, line);)
+    if (!line.empty()) lines.push_back(line);
+  std::set<std::size_t> seen;
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    try {
+      const auto j = nlohmann::json::parse(lines[i]);
+      accuracy_record<Space> r;
+      r.index = j.at("index").get<std::size_t>();
+      r.config = config_from_json<Space>(j.at("config"));
+      r.top1 = j.at("top1").get<double>();
+      r.loss = j.at("loss").get<double>();
+      r.images = j.at("images").get<std::size_t>();
+      r.seconds = j.value("seconds", 0.0);
+      r.seed = j.at("seed").get<std::uint64_t>();
+      if (seen.insert(r.index).second) out.push_back(r);
+    } catch (const std::exception& e) {
+      if (i + 1 == lines.size()) {  // the line a crash cut short: measure it again
+        if (dropped) *dropped = 1;
+        break;
+      }
+      throw io_error("ofa::search: " + path + " line " + std::to_string(i + 1) + " is not an accuracy record (" +
+                     e.what() + "); remove that line and build again to measure it anew");
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.index < b.index; });
+  return out;
+}
+
+template <class Space, data::dataset D>
+evaluation_images prepare_evaluation_images(const D& calibration_source, const D& held_out,
+                                            std::size_t calibration_images, int batch_size, std::uint64_t seed) {
+  evaluation_images images;
+  for (int r : Space::resolution_set) {
+    data::loader_options c;
+    c.batch_size = batch_size;
+    c.resolutions = {r};
+    c.seed = seed;
+    c.drop_last = false;
+    data::loader<D> calibration(calibration_source, c);
+    auto cursor = calibration.epoch(0);
+    std::size_t seen = 0;
+    while (seen < calibration_images)
+      if (auto b = cursor.next()) {
+        seen += b->labels.size();
+        images.calibration[r].push_back(std::move(b->images));
+      } else {
+        break;
+      }
+    data::loader_options h;
+    h.batch_size = batch_size;
+    h.resolutions = {r};
+    h.shuffle = false;
+    h.drop_last = false;
+    h.aug.train = false;
+    data::loader<D> test(held_out, h);
+    auto tc = test.epoch(0);
+    while (auto b = tc.next()) images.held_out[r].push_back(std::move(*b));
+  }
+  return images;
+}
+
+template <class Space>
+accuracy_record<Space> measure_subnet(const nn::elastic_net<Space>& net, const subnet_config<Space>& config,
+                                      const evaluation_images& images) {
+  const auto start = std::chrono::steady_clock::now();
+  accuracy_record<Space> r;
+  r.config = config;
+  const auto stats = net.recalibrate(config, images.calibration.at(config.resolution));
+  std::size_t correct = 0;
+  double loss = 0;
+  for (const auto& b : images.held_out.at(config.resolution)) {
+    const auto logits = net.evaluate(b.images, config, &stats);
+    const std::size_t k = logits.shape()[1];
+    for (std::size_t i = 0; i < b.labels.size(); ++i) {
+      const float* row = logits.data() + i * k;
+      const float top = *std::max_element(row, row + k);
+      correct += static_cast<std::size_t>(std::max_element(row, row + k) - row) == std::size_t(b.labels[i]);
+      double sum = 0;
+      for (std::size_t j = 0; j < k; ++j) sum += std::exp(double(row[j] - top));
+      loss += std::log(sum) - double(row[std::size_t(b.labels[i])] - top);
+      ++r.images;
+    }
+  }
+  r.top1 = r.images ? double(correct) / double(r.images) : 0.0;
+  r.loss = r.images ? loss / double(r.images) : 0.0;
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return r;
+}
+
+template <class Space, data::dataset D>
+std::vector<accuracy_record<Space>> build_accuracy_dataset(
+    const nn::elastic_net<Space>& net, const D& calibration_source, const D& held_out, const std::string& path,
+    const accuracy_dataset_options& o,
+    const dataset_progress<Space>& progress) {
+  if (held_out.size() == 0)
+    throw config_error("ofa::search::build_accuracy_dataset: the held-out set is empty; hold out some training "
+                       "images (ofa train --holdout N)");
+  auto records = load_accuracy_dataset<Space>(path);
+  for (const auto& r : records)
+    if (r.seed != o.seed)
+      throw config_error("ofa::search::build_accuracy_dataset: " + path + " was built with seed " +
+                         std::to_string(r.seed) + ", not " + std::to_string(o.seed) +
+                         "; continue it with the same seed, or write to another file");
+  std::set<std::size_t> have;
+  for (const auto& r : records) have.insert(r.index);
+  std::vector<std::size_t> pending;
+  for (std::size_t i = 0; i < o.subnets; ++i)
+    if (!have.count(i)) pending.push_back(i);
+  if (pending.empty()) return records;
+
+  // Rewrite the file without a line a crash cut short, so appends start on a fresh line.
+  {
+    std::ofstream rewrite(path + ".tmp");
+    for (const auto& r : records) rewrite << to_json(r).dump() << "\n";
+    if (!rewrite) throw io_error("ofa::search: cannot write " + path + ".tmp; check the folder is writable");
+  }
+  std::filesystem::rename(path + ".tmp", path);
+  std::ofstream out(path, std::ios::app);
+  if (!out) throw io_error("ofa::search: cannot append to " + path + "; check the folder is writable");
+
+  const auto images = prepare_evaluation_images<Space>(calibration_source, held_out, o.calibration_images,
+                                                       o.batch_size, o.seed ^ 0xca1ULL);
+  std::mutex lock;
+  std::size_t done = records.size();
+  const std::size_t total = records.size() + pending.size();
+  tbb::parallel_for(tbb::blocked_range<std::size_t>(0, pending.size(), 1), [&](const auto& range) {
+    for (std::size_t p = range.begin(); p != range.end(); ++p) {
+      auto r = measure_subnet(net, accuracy_dataset_config<Space>(o.seed, pending[p]), images);
+      r.index = pending[p];
+      r.seed = o.seed;
+      std::lock_guard<std::mutex> guard(lock);
+      out << to_json(r).dump() << "\n" << std::flush;
+      records.push_back(r);
+      ++done;
+      if (progress) progress(r, done, total);
+    }
+  });
+  std::sort(records.begin(), records.end(), [](const auto& a, const auto& b) { return a.index < b.index; });
+  return records;
+}
+
+}  // namespace ofa::search

@@ -1,0 +1,305 @@
+#pragma once
+/// @file
+/// The reference accuracy predictor: an MLP over the one-hot architecture
+/// encoding (ofa::encode_arch), hidden layers of 400 with ReLU, and one linear
+/// output added to a base accuracy (the mean of the training set), trained with
+/// ofa's autograd and Adam on mean squared error. Prediction is const and takes
+/// a batch, so the search can score a generation in one pass, from any thread.
+///
+/// Inference does not go through the tape: prepare() packs the weights once for the
+/// GEMM micro-kernel (bias and ReLU fused into its stores), and the first layer,
+/// whose input is one-hot, is a sum of the rows of the active features.
+///
+/// The network works in percentage points (the output is (top-1 - base) × 100):
+/// targets of a few hundredths would make the initial output's scale (~1) a
+/// hundred times too large. predict() returns a fraction, as the data set stores.
+
+#include <algorithm>  // shuffle, min
+#include <cmath>
+#include <cstdint>
+#include <numeric>  // iota
+#include <span>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "ofa/autograd/ops.hpp"
+#include "ofa/autograd/tape.hpp"
+#include "ofa/errors.hpp"
+#include "ofa/io/checkpoint.hpp"
+#include "ofa/kernels/gemm.hpp"
+#include "ofa/nn/parameters.hpp"
+#include "ofa/random.hpp"
+#include "ofa/space/arch_encoding.hpp"
+#include "ofa/train/optimizer.hpp"
+
+namespace ofa::search {
+
+/** @brief How the predictor is trained (the reference tutorial's values where it has them). */
+struct predictor_fit_options {
+  int epochs = 300;
+  int batch_size = 256;
+  double lr = 1e-3;
+  double weight_decay = 1e-4;  ///< Adam's (L2) weight decay; the data sets are small
+  std::uint64_t seed = 0;
+};
+
+/** @brief Root-mean-square error of `predicted` against `measured` (same units). */
+double rmse(std::span<const double> predicted, std::span<const double> measured);
+/** @brief Kendall's tau-b rank correlation (ties counted as neither order). */
+double kendall_tau(std::span<const double> a, std::span<const double> b);
+
+template <class Space>
+class accuracy_predictor {
+ public:
+  /** @brief A fresh predictor: `layers` hidden layers of `hidden` units, PyTorch's default
+   *  (Kaiming-uniform) initialisation from `seed`. */
+  explicit accuracy_predictor(int hidden = 400, int layers = 3, std::uint64_t seed = 0);
+
+  /** @brief Predicted top-1 (a fraction) of each config; const and thread-safe. */
+  std::vector<double> predict(std::span<const subnet_config<Space>> configs) const;
+  double predict(const subnet_config<Space>& config) const { return predict(std::span(&config, 1))[0]; }
+
+  /** @brief Trains on (config, top-1) pairs; returns the final training RMSE (a fraction). */
+  double fit(std::span<const subnet_config<Space>> configs, std::span<const double> top1,
+             const predictor_fit_options& options = {});
+
+  double base_accuracy() const noexcept { return base_; }
+  int hidden() const noexcept { return hidden_; }
+  int layers() const noexcept { return static_cast<int>(weights_.size()) - 1; }
+
+  /** @brief A `predictor` checkpoint with the space's signature. */
+  void save(const std::string& path) const;
+  /** @brief Loads a predictor saved for `Space`; another space's throws io_error naming both. */
+  static accuracy_predictor load(const std::string& path);
+
+ private:
+  autograd::variable<float> forward(const tensor<float>& encoded) const;
+  tensor<float> encode(std::span<const subnet_config<Space>> configs) const;
+  nn::state_list<float> state() const;
+  /// The inference copies of the weights (after construction, fit and load).
+  void prepare();
+
+  int hidden_ = 0;
+  double base_ = 0;
+  std::vector<autograd::variable<float>> weights_, biases_;  // the output layer has no bias
+  std::vector<float> first_rows_;                            // [encoding][hidden]: layer 0 transposed
+  std::vector<kernels::packed_weights> packed_;              // layers 1 .. L-1
+  std::vector<float> output_;                                // [hidden]
+};
+
+// ---------------------------------------------------------------------------
+// implementation
+
+inline double rmse(std::span<const double> p, std::span<const double> m) {
+  if (p.size() != m.size() || p.empty())
+    throw logic_error("ofa::search::rmse: " + std::to_string(p.size()) + " predictions for " +
+                      std::to_string(m.size()) + " measurements; pass equal, non-empty lists");
+  double s = 0;
+  for (std::size_t i = 0; i < p.size(); ++i) s += (p[i] - m[i]) * (p[i] - m[i]);
+  return std::sqrt(s / double(p.size()));
+}
+
+inline double kendall_tau(std::span<const double> a, std::span<const double> b) {
+  if (a.size() != b.size() || a.size() < 2)
+    throw logic_error("ofa::search::kendall_tau: needs two equal lists of at least 2 values, got " +
+                      std::to_string(a.size()) + " and " + std::to_string(b.size()));
+  double concordant = 0, discordant = 0, ties_a = 0, ties_b = 0;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    for (std::size_t j = i + 1; j < a.size(); ++j) {
+      const double x = a[i] - a[j], y = b[i] - b[j];
+      if (x == 0 && y == 0) continue;
+      if (x == 0) {
+        ++ties_a;
+      } else if (y == 0) {
+        ++ties_b;
+      } else {
+        (x * y > 0 ? concordant : discordant) += 1;
+      }
+    }
+  const double denom = std::sqrt((concordant + discordant + ties_a) * (concordant + discordant + ties_b));
+  return denom > 0 ? (concordant - discordant) / denom : 0.0;
+}
+
+template <class Space>
+accuracy_predictor<Space>::accuracy_predictor(int hidden, int layers, std::uint64_t seed) : hidden_(hidden) {
+  if (hidden < 1 || layers < 1)
+    throw config_error("ofa::search::accuracy_predictor: " + std::to_string(layers) + " hidden layers of " +
+                       std::to_string(hidden) + " units; both must be at least 1 (the reference: 3 of 400)");
+  rng engine(seed);
+  int in = static_cast<int>(arch_encoding_size<Space>());
+  for (int l = 0; l <= layers; ++l) {
+    const int out = l == layers ? 1 : hidden;
+    // PyTorch's nn.Linear: weight and bias uniform in ±1/sqrt(fan_in).
+    const float bound = 1.0f / std::sqrt(static_cast<float>(in));
+    auto w = nn::make_parameter<float>(shape_type{std::size_t(out), std::size_t(in)});
+    for (auto& v : w.value()) v = engine.uniform(-bound, bound);
+    weights_.push_back(w);
+    if (l < layers) {
+      auto b = nn::make_parameter<float>(shape_type{std::size_t(out)});
+      for (auto& v : b.value()) v = engine.uniform(-bound, bound);
+      biases_.push_back(b);
+    }
+    in = out;
+  }
+  prepare();
+}
+
+template <class Space>
+void accuracy_predictor<Space>::prepare() {
+  const std::size_t in = arch_encoding_size<Space>(), h = static_cast<std::size_t>(hidden_);
+  first_rows_.assign(in * h, 0.0f);
+  const float* w0 = weights_[0].value().data();
+  for (std::size_t o = 0; o < h; ++o)
+    for (std::size_t j = 0; j < in; ++j) first_rows_[j * h + o] = w0[o * in + j];
+  packed_.clear();
+  for (std::size_t l = 1; l + 1 < weights_.size(); ++l)
+    packed_.push_back(kernels::pack_weights(weights_[l].value().data(), hidden_, hidden_, hidden_));
+  output_.assign(weights_.back().value().data(), weights_.back().value().data() + h);
+}
+
+template <class Space>
+tensor<float> accuracy_predictor<Space>::encode(std::span<const subnet_config<Space>> configs) const {
+  const std::size_t n = arch_encoding_size<Space>();
+  tensor<float> x(shape_type{configs.size(), n});
+  for (std::size_t i = 0; i < configs.size(); ++i) encode_arch(configs[i], x.data() + i * n);
+  return x;
+}
+
+template <class Space>
+autograd::variable<float> accuracy_predictor<Space>::forward(const tensor<float>& encoded) const {
+  autograd::variable<float> a(encoded);
+  int in = static_cast<int>(encoded.shape()[1]);
+  for (std::size_t l = 0; l < biases_.size(); ++l) {
+    a = autograd::activate(autograd::linear(a, weights_[l], biases_[l], hidden_, in), activation::relu);
+    in = hidden_;
+  }
+  return autograd::pointwise(a, weights_.back(), 1, in);
+}
+
+template <class Space>
+std::vector<double> accuracy_predictor<Space>::predict(std::span<const subnet_config<Space>> configs) const {
+  if (configs.empty()) return {};
+  const std::size_t m = configs.size(), h = static_cast<std::size_t>(hidden_), in = arch_encoding_size<Space>();
+  pooled_vector<float> a(m * h), b(m * h);
+  std::vector<float> code(in);
+  const float* b0 = biases_[0].value().data();
+  for (std::size_t i = 0; i < m; ++i) {
+    encode_arch(configs[i], code.data());
+    float* row = a.data() + i * h;
+    std::copy_n(b0, h, row);
+    for (std::size_t j = 0; j < in; ++j)
+      if (code[j] != 0.0f) {
+        const float* w = first_rows_.data() + j * h;
+        for (std::size_t o = 0; o < h; ++o) row[o] += code[j] * w[o];
+      }
+    for (std::size_t o = 0; o < h; ++o) row[o] = std::max(row[o], 0.0f);
+  }
+  for (std::size_t l = 0; l < packed_.size(); ++l) {
+    kernels::gemm_packed(static_cast<int>(m), a.data(), hidden_, packed_[l], 0.0f, b.data(), hidden_,
+                         biases_[l + 1].value().data(), activation::relu);
+    std::swap(a, b);
+  }
+  std::vector<double> out(m);
+  for (std::size_t i = 0; i < m; ++i) {
+    float y = 0;
+    for (std::size_t o = 0; o < h; ++o) y += a[i * h + o] * output_[o];
+    out[i] = base_ + double(y) / 100.0;
+  }
+  return out;
+}
+
+template <class Space>
+nn::state_list<float> accuracy_predictor<Space>::state() const {
+  nn::state_list<float> s;
+  for (std::size_t l = 0; l < weights_.size(); ++l) {
+    s.add("layers." + std::to_string(l) + ".weight", weights_[l]);
+    if (l < biases_.size()) s.add("layers." + std::to_string(l) + ".bias", biases_[l], true);
+  }
+  return s;
+}
+
+template <class Space>
+double accuracy_predictor<Space>::fit(std::span<const subnet_config<Space>> configs, std::span<const double> top1,
+                                      const predictor_fit_options& o) {
+  if (configs.size() != top1.size() || configs.size() < 2)
+    throw config_error("ofa::search::accuracy_predictor::fit: " + std::to_string(configs.size()) + " configs and " +
+                       std::to_string(top1.size()) + " accuracies; give at least two (config, top-1) pairs");
+  if (o.epochs < 1 || o.batch_size < 1)
+    throw config_error("ofa::search::accuracy_predictor::fit: epochs and batch_size must be at least 1");
+  for (double t : top1)
+    if (!(t >= 0 && t <= 1))
+      throw config_error("ofa::search::accuracy_predictor::fit: top-1 " + std::to_string(t) +
+                         " is not a fraction in [0, 1]; the data set stores fractions (0.91, not 91)");
+  base_ = std::accumulate(top1.begin(), top1.end(), 0.0) / double(top1.size());
+  const tensor<float> x = encode(configs);
+  const std::size_t n = configs.size(), width = x.shape()[1];
+
+  auto params = state();
+  train::adam_options ao;
+  ao.weight_decay = o.weight_decay;
+  train::adam opt(params, ao);
+  train::local_reduction reduction;
+  rng engine(o.seed);
+  std::vector<std::size_t> order(n);
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  const auto batch = static_cast<std::size_t>(o.batch_size);
+  for (int epoch = 0; epoch < o.epochs; ++epoch) {
+    std::shuffle(order.begin(), order.end(), engine);
+    for (std::size_t start = 0; start < n; start += batch) {
+      const std::size_t m = std::min(batch, n - start);
+      tensor<float> xb(shape_type{m, width}), yb(shape_type{m, std::size_t{1}});
+      for (std::size_t i = 0; i < m; ++i) {
+        const std::size_t row = order[start + i];
+        std::copy_n(x.data() + row * width, width, xb.data() + i * width);
+        yb.data()[i] = static_cast<float>((top1[row] - base_) * 100.0);
+      }
+      opt.zero_grad();
+      auto loss = autograd::mse(forward(xb), yb);
+      autograd::backward(loss);
+      opt.reduce_gradients(reduction);
+      opt.apply(o.lr);
+    }
+  }
+  prepare();
+  const auto fitted = predict(configs);
+  return rmse(fitted, top1);
+}
+
+template <class Space>
+void accuracy_predictor<Space>::save(const std::string& path) const {
+  nlohmann::json meta{{"hidden", hidden_},
+                      {"layers", layers()},
+                      {"base_accuracy", base_},
+                      {"encoding_size", arch_encoding_size<Space>()}};
+  std::vector<std::pair<std::string, const tensor<float>*>> tensors;
+  for (const auto& p : state().parameters) tensors.emplace_back(p.name, &p.value.value());
+  io::save_checkpoint(path, io::checkpoint_kind::predictor, Space::signature(), meta.dump(), tensors);
+}
+
+template <class Space>
+accuracy_predictor<Space> accuracy_predictor<Space>::load(const std::string& path) {
+  const auto ckpt = io::load_checkpoint(path, io::checkpoint_kind::predictor, Space::signature());
+  nlohmann::json meta;
+  try {
+    meta = nlohmann::json::parse(ckpt.metadata);
+  } catch (const nlohmann::json::exception& e) {
+    throw io_error("ofa::search::accuracy_predictor::load: " + path + ": its metadata is not JSON (" + e.what() +
+                   "); the file is damaged, fit the predictor again (ofa fit-predictor)");
+  }
+  accuracy_predictor p(meta.value("hidden", 0), meta.value("layers", 0));
+  p.base_ = meta.value("base_accuracy", 0.0);
+  for (auto& named : p.state().parameters) {
+    const auto it = ckpt.tensors.find(named.name);
+    if (it == ckpt.tensors.end() || it->second.shape() != named.value.value().shape())
+      throw io_error("ofa::search::accuracy_predictor::load: " + path + " lacks " + named.name +
+                     " of shape " + shape_string(named.value.value().shape()) +
+                     "; it was not written by this version of ofa, fit the predictor again");
+    named.value.value() = it->second;
+  }
+  p.prepare();
+  return p;
+}
+
+}  // namespace ofa::search

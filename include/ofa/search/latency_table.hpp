@@ -1,0 +1,319 @@
+#pragma once
+/// @file
+/// A latency look-up table of this CPU: every distinct layer of the space
+/// (layer_table.hpp) timed as a static_net stage at a given batch size and
+/// thread count, with its sample count, mean, spread and median, plus the fixed
+/// overhead of a whole forward pass; a subnet's predicted latency is the sum of
+/// its layers' medians and the overhead. Saved as JSON with the CPU, the
+/// instruction set and the thread count it was measured with, so that a table
+/// of another machine is noticed.
+///
+/// Why medians: on a shared machine noise is one-sided (a layer is never
+/// faster than it can be, often slower), and a median ignores the outliers a
+/// mean would add to every subnet's sum.
+
+#include <algorithm>  // sort, nth_element
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "ofa/errors.hpp"
+#include "ofa/kernels/fma_peak.hpp"
+#include "ofa/kernels/simd.hpp"
+#include "ofa/nn/static_net.hpp"
+#include "ofa/parallel/arena.hpp"
+#include "ofa/random.hpp"
+#include "ofa/search/layer_table.hpp"
+
+namespace ofa::search {
+
+struct latency_options {
+  int batch = 1;
+  int threads = 1;      ///< 0: all cores
+  int repeats = 50;     ///< timed runs of every measured network
+  int warmup = 5;       ///< untimed runs first
+  std::uint64_t seed = 0;
+};
+
+/** @brief The samples of one layer, in milliseconds. */
+struct latency_entry {
+  std::size_t count = 0;
+  double mean = 0, stddev = 0, median = 0;
+};
+
+template <class Space>
+struct latency_table {
+  layer_table<Space> table;            ///< medians (ms) and the overhead: what predictions sum
+  std::vector<latency_entry> entries;  ///< per layer
+  std::string cpu, isa;
+  int threads = 1, batch = 1;
+
+  double operator()(const subnet_config<Space>& config) const { return table(config); }
+
+  nlohmann::json to_json() const;
+  /** @brief Reads a table; `source` names it in messages. Another space's table throws. */
+  static latency_table from_json(const nlohmann::json& j, const std::string& source);
+  void save(const std::string& path) const;
+  static latency_table load(const std::string& path);
+
+  /** @brief Empty when the table fits this process (same CPU model, threads and batch), else
+   *  a sentence saying what differs: the caller warns (a table of another machine still ranks
+   *  subnets, but its milliseconds are not this machine's). */
+  std::string mismatch(int threads_now, int batch_now) const;
+};
+
+/** @brief Times every distinct layer (progress(done, total) after each network). */
+template <class Space>
+latency_table<Space> measure_latency_table(const latency_options& options = {},
+                                           const std::function<void(int, int)>& progress = {});
+
+/** @brief Median end-to-end forward latency (ms) of `net` on random images, at `batch`. */
+template <class Space>
+double measure_latency(const nn::static_net<Space>& net, int batch, int repeats, int warmup = 3,
+                       std::uint64_t seed = 0);
+
+/** @brief A static_net of `config` with random weights (latency does not depend on values;
+ *  zeros could hit special cases, random values do not). */
+template <class Space>
+nn::static_net<Space> random_static_net(const subnet_config<Space>& config, std::uint64_t seed);
+
+// ---------------------------------------------------------------------------
+// implementation
+
+namespace detail {
+inline double milliseconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
+inline latency_entry summarize(std::vector<double> samples) {
+  latency_entry e;
+  e.count = samples.size();
+  if (samples.empty()) return e;
+  double sum = 0;
+  for (double s : samples) sum += s;
+  e.mean = sum / double(samples.size());
+  double var = 0;
+  for (double s : samples) var += (s - e.mean) * (s - e.mean);
+  e.stddev = samples.size() > 1 ? std::sqrt(var / double(samples.size() - 1)) : 0.0;
+  std::sort(samples.begin(), samples.end());
+  const std::size_t n = samples.size();
+  e.median = n % 2 ? samples[n / 2] : 0.5 * (samples[n / 2 - 1] + samples[n / 2]);
+  return e;
+}
+
+inline double median_of(std::vector<double> v) { return summarize(std::move(v)).median; }
+
+inline tensor<float> random_images(int batch, int resolution, std::uint64_t seed) {
+  tensor<float> images(shape_type{std::size_t(batch), std::size_t(resolution), std::size_t(resolution), 3});
+  rng engine(seed);
+  for (auto& v : images) v = engine.uniform(-1.0f, 1.0f);
+  return images;
+}
+}  // namespace detail
+
+template <class Space>
+nn::static_net<Space> random_static_net(const subnet_config<Space>& config, std::uint64_t seed) {
+  nn::static_net<Space> net(config);
+  rng engine(seed);
+  for (auto& [name, t] : net.tensors())
+    for (auto& v : *t) v = engine.uniform(-0.1f, 0.1f);
+  net.prepare();
+  return net;
+}
+
+template <class Space>
+double measure_latency(const nn::static_net<Space>& net, int batch, int repeats, int warmup, std::uint64_t seed) {
+  const auto images = detail::random_images(batch, net.config().resolution, seed);
+  for (int i = 0; i < warmup; ++i) (void)net.forward(images);
+  std::vector<double> samples;
+  for (int i = 0; i < repeats; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    (void)net.forward(images);
+    samples.push_back(detail::milliseconds_since(start));
+  }
+  return detail::median_of(std::move(samples));
+}
+
+template <class Space>
+latency_table<Space> measure_latency_table(const latency_options& o, const std::function<void(int, int)>& progress) {
+  if (o.batch < 1 || o.repeats < 1 || o.warmup < 0 || o.threads < 0)
+    throw config_error("ofa::search::measure_latency_table: batch and repeats must be at least 1, warmup and "
+                       "threads at least 0");
+  parallel::arena threads(o.threads);
+  latency_table<Space> out;
+  out.threads = parallel::arena::threads();
+  out.batch = o.batch;
+  out.cpu = kernels::detail::cpu_model_name();
+  out.isa = kernels::active_arch_name();
+  std::vector<std::vector<double>> samples(out.table.layers.size());
+  std::vector<double> overheads;
+
+  // One network per (resolution, kernel, expand), every block at that choice and full depth:
+  // together they run every distinct layer (units with fewer choices repeat their last).
+  std::size_t most_kernels = 0, most_expands = 0;
+  for (const auto& u : Space::unit_table) {
+    most_kernels = std::max(most_kernels, u.kernels.size);
+    most_expands = std::max(most_expands, u.expands.size);
+  }
+  const int total = static_cast<int>(Space::resolution_set.size * most_kernels * most_expands);
+  int done = 0;
+  for (int r : Space::resolution_set)
+    for (std::size_t ki = 0; ki < most_kernels; ++ki)
+      for (std::size_t ei = 0; ei < most_expands; ++ei) {
+        auto config = subnet_config<Space>::max().with_resolution(r);
+        for (const auto& u : Space::unit_table)
+          for (int i = 0; i < u.depths.max(); ++i) {
+            const auto slot = static_cast<std::size_t>(u.first_slot + i);
+            config.kernel[slot] = u.kernels[std::min(ki, u.kernels.size - 1)];
+            config.expand[slot] = u.expands[std::min(ei, u.expands.size - 1)];
+          }
+        const auto net = random_static_net(config, o.seed + static_cast<std::uint64_t>(done));
+        std::vector<std::size_t> stage_layer;
+        out.table.layers.for_each_layer(config, [&](std::size_t l) { stage_layer.push_back(l); });
+        // Each stage's input, from one pass.
+        const auto images = detail::random_images(o.batch, r, o.seed);
+        std::vector<nn::feature_map> inputs(net.stage_count() + 1);
+        inputs[0] = nn::feature_map::view(images);
+        for (std::size_t s = 0; s < net.stage_count(); ++s) net.run_stage(s, inputs[s], inputs[s + 1]);
+        nn::feature_map scratch;
+        std::vector<std::vector<double>> stage_samples(net.stage_count());
+        std::vector<double> whole;
+        for (int rep = -o.warmup; rep < o.repeats; ++rep) {
+          // Stages and the whole pass interleaved, so slow spells of the machine hit both alike.
+          for (std::size_t s = 0; s < net.stage_count(); ++s) {
+            const auto start = std::chrono::steady_clock::now();
+            net.run_stage(s, inputs[s], scratch);
+            if (rep >= 0) stage_samples[s].push_back(detail::milliseconds_since(start));
+          }
+          const auto start = std::chrono::steady_clock::now();
+          (void)net.forward(images);
+          if (rep >= 0) whole.push_back(detail::milliseconds_since(start));
+        }
+        double stage_sum = 0;
+        for (std::size_t s = 0; s < net.stage_count(); ++s) {
+          stage_sum += detail::median_of(stage_samples[s]);
+          auto& into = samples[stage_layer[s]];
+          into.insert(into.end(), stage_samples[s].begin(), stage_samples[s].end());
+        }
+        overheads.push_back(detail::median_of(whole) - stage_sum);
+        if (progress) progress(++done, total);
+      }
+  for (std::size_t l = 0; l < samples.size(); ++l) {
+    out.entries.push_back(detail::summarize(samples[l]));
+    out.table.values[l] = out.entries.back().median;
+  }
+  out.table.overhead = detail::median_of(overheads);
+  return out;
+}
+
+template <class Space>
+nlohmann::json latency_table<Space>::to_json() const {
+  nlohmann::json layers = nlohmann::json::array();
+  for (std::size_t l = 0; l < entries.size(); ++l) {
+    if (entries[l].count == 0) continue;
+    const auto& key = table.layers.key(l);
+    layers.push_back({{"key", key.to_string()},
+                      {"op", key.op},
+                      {"resolution", key.resolution},
+                      {"input_shape", {key.in_size, key.in_size, key.in_channels}},
+                      {"out_channels", key.out_channels},
+                      {"expand", key.expand},
+                      {"kernel", key.kernel},
+                      {"stride", key.stride},
+                      {"se", key.se},
+                      {"act", key.act},
+                      {"count", entries[l].count},
+                      {"mean_ms", entries[l].mean},
+                      {"stddev_ms", entries[l].stddev},
+                      {"median_ms", entries[l].median}});
+  }
+  return {{"format", "ofa-latency-table-1"}, {"space", Space::signature()}, {"cpu", cpu},   {"isa", isa},
+          {"threads", threads},              {"batch", batch},              {"overhead_ms", table.overhead},
+          {"layers", layers}};
+}
+
+template <class Space>
+latency_table<Space> latency_table<Space>::from_json(const nlohmann::json& j, const std::string& source) {
+  auto fail = [&](const std::string& why) {
+    return io_error("ofa::search::latency_table: " + source + ": " + why +
+                    "; measure a table for this space with 'ofa latency-table'");
+  };
+  try {
+    if (j.value("format", std::string()) != "ofa-latency-table-1") throw fail("not an ofa latency table");
+    if (j.at("space").get<std::string>() != Space::signature())
+      throw fail("it was measured for another space (" + j.at("space").get<std::string>() + ")");
+    latency_table t;
+    t.cpu = j.at("cpu").get<std::string>();
+    t.isa = j.value("isa", std::string());
+    t.threads = j.at("threads").get<int>();
+    t.batch = j.at("batch").get<int>();
+    t.table.overhead = j.at("overhead_ms").get<double>();
+    t.entries.assign(t.table.layers.size(), {});
+    std::unordered_map<std::string, std::size_t> index;
+    for (std::size_t l = 0; l < t.table.layers.size(); ++l) index[t.table.layers.key(l).to_string()] = l;
+    for (const auto& layer : j.at("layers")) {
+      const auto key = layer.at("key").get<std::string>();
+      const auto it = index.find(key);
+      if (it == index.end()) throw fail("layer '" + key + "' is not a layer of this space");
+      auto& e = t.entries[it->second];
+      e.count = layer.at("count").get<std::size_t>();
+      e.mean = layer.at("mean_ms").get<double>();
+      e.stddev = layer.at("stddev_ms").get<double>();
+      e.median = layer.at("median_ms").get<double>();
+      t.table.values[it->second] = e.median;
+    }
+    for (std::size_t l = 0; l < t.entries.size(); ++l)
+      if (t.entries[l].count == 0 && t.table.layers.reachable(l))
+        throw fail("layer '" + t.table.layers.key(l).to_string() + "' is missing");
+    return t;
+  } catch (const nlohmann::json::exception& e) {
+    throw fail(std::string("malformed (") + e.what() + ")");
+  }
+}
+
+template <class Space>
+void latency_table<Space>::save(const std::string& path) const {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp);
+    f << to_json().dump(1) << "\n";
+    if (!f) throw io_error("ofa::search::latency_table::save: cannot write " + tmp + "; check the folder exists");
+  }
+  std::filesystem::rename(tmp, path);
+}
+
+template <class Space>
+latency_table<Space> latency_table<Space>::load(const std::string& path) {
+  std::ifstream f(path);
+  if (!f) throw io_error("ofa::search::latency_table: cannot open " + path + "; measure one with 'ofa latency-table'");
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(f);
+  } catch (const nlohmann::json::exception& e) {
+    throw io_error("ofa::search::latency_table: " + path + " is not JSON (" + e.what() +
+                   "); measure the table again with 'ofa latency-table'");
+  }
+  return from_json(j, path);
+}
+
+template <class Space>
+std::string latency_table<Space>::mismatch(int threads_now, int batch_now) const {
+  std::string why;
+  const auto here = kernels::detail::cpu_model_name();
+  if (cpu != here) why += "it was measured on '" + cpu + "', this is '" + here + "'; ";
+  if (threads != threads_now)
+    why += "it was measured with " + std::to_string(threads) + " threads, this run uses " +
+           std::to_string(threads_now) + "; ";
+  if (batch != batch_now)
+    why += "it was measured at batch " + std::to_string(batch) + ", not " + std::to_string(batch_now) + "; ";
+  return why;
+}
+
+}  // namespace ofa::search

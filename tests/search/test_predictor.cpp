@@ -1,0 +1,71 @@
+// The accuracy predictor: Kendall's tau and RMSE against hand values, learning a synthetic
+// target to within a fraction of a percent, save/load, and bad input.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <numeric>
+
+#include <ofa/search/accuracy_predictor.hpp>
+#include <ofa/space/sampling.hpp>
+#include <ofa/spaces/cifar.hpp>
+#include <ofa/spaces/mobilenet_v3.hpp>
+
+namespace se = ofa::search;
+using cifar = ofa::spaces::cifar;
+using config = ofa::subnet_config<cifar>;
+using Catch::Matchers::Contains;
+
+TEST_CASE("rmse and Kendall's tau against hand values", "[search][predictor]") {
+  const std::vector<double> a{1, 2, 3, 4}, b{1, 3, 2, 4}, c{4, 3, 2, 1};
+  CHECK(se::kendall_tau(a, a) == 1.0);
+  CHECK(se::kendall_tau(a, c) == -1.0);
+  CHECK(se::kendall_tau(a, b) == Approx(4.0 / 6.0));  // 5 concordant pairs, 1 discordant
+  CHECK(se::rmse(a, b) == Approx(std::sqrt(2.0 / 4.0)));
+  CHECK_THROWS_AS(se::rmse(a, std::vector<double>{1.0}), ofa::logic_error);
+}
+
+TEST_CASE("the predictor learns a synthetic accuracy to a fraction of a percent", "[search][predictor]") {
+  // Additive in the encoding, as accuracy nearly is: each block's kernel and expand ratio, and the resolution.
+  auto target = [](const config& c) {
+    double acc = 0.80 + 0.004 * (c.resolution - 28);
+    for (std::size_t u = 0; u < cifar::unit_count; ++u)
+      for (int i = 0; i < c.depth[u]; ++i) {
+        const auto slot = std::size_t(cifar::unit_table[u].first_slot + i);
+        acc += 0.0015 * (c.expand[slot] - 4) + 0.001 * (c.kernel[slot] == 5) + 0.001;
+      }
+    return acc;
+  };
+  ofa::rng engine(21);
+  std::vector<config> train, test;
+  std::vector<double> train_y, test_y;
+  for (int i = 0; i < 600; ++i) train.push_back(ofa::sample_config<cifar>(engine)), train_y.push_back(target(train.back()));
+  for (int i = 0; i < 150; ++i) test.push_back(ofa::sample_config<cifar>(engine)), test_y.push_back(target(test.back()));
+  se::accuracy_predictor<cifar> p(64, 3, 1);
+  se::predictor_fit_options o;
+  o.epochs = 150;
+  o.batch_size = 64;
+  const double fit_rmse = p.fit(train, train_y, o);
+  const auto predicted = p.predict(test);
+  INFO("train RMSE " << fit_rmse << ", test RMSE " << se::rmse(predicted, test_y));
+  CHECK(se::rmse(predicted, test_y) < 0.004);
+  CHECK(se::kendall_tau(predicted, test_y) > 0.85);
+  CHECK(p.base_accuracy() == Approx(std::accumulate(train_y.begin(), train_y.end(), 0.0) / 600));
+
+  const auto path = (std::filesystem::temp_directory_path() / "ofa_test_predictor.ofa").string();
+  p.save(path);
+  const auto loaded = se::accuracy_predictor<cifar>::load(path);
+  CHECK(loaded.predict(test) == predicted);
+  CHECK(loaded.hidden() == 64);
+  CHECK(loaded.layers() == 3);
+  CHECK_THROWS_AS(se::accuracy_predictor<ofa::spaces::mobilenet_v3>::load(path), ofa::io_error);
+  std::filesystem::remove(path);
+}
+
+TEST_CASE("the predictor refuses bad training data", "[search][predictor]") {
+  se::accuracy_predictor<cifar> p(16, 1);
+  const std::vector<config> two{config::max(), config::min()};
+  CHECK_THROWS_WITH(p.fit(two, std::vector<double>{91.0, 80.0}), Contains("not a fraction"));
+  CHECK_THROWS_AS(p.fit(two, std::vector<double>{0.9}), ofa::config_error);
+  CHECK_THROWS_AS(se::accuracy_predictor<cifar>(0, 3), ofa::config_error);
+  CHECK_THROWS_AS(se::accuracy_predictor<cifar>::load("/nonexistent/predictor.ofa"), ofa::io_error);
+}

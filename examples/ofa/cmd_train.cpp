@@ -1,6 +1,9 @@
 // `ofa train`, `ofa eval` and `ofa plot`: progressive shrinking (or a baseline) on a data
 // set, evaluation of trained subnets after BN recalibration, and the run's curves.
 
+#include <algorithm>  // max_element
+#include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <memory>  // make_shared: options outlive add_* for the callbacks
@@ -117,16 +120,66 @@ int run_train(const train_options& o) {
 }
 
 struct eval_options {
-  std::string space = "cifar", checkpoint, config, data = "synthetic";
+  std::string space = "cifar", checkpoint, model, config, data = "synthetic";
   bool grid = false, json = false;
   int batch = 100, threads = 0;
   std::size_t recalibration_images = 2000, images = 0;
   std::uint64_t seed = 0;
 };
 
+/// An exported subnet (ofa export --format ofa) on the test split: top-1 and loss as deployed.
+template <class Space>
+void run_eval_model(const eval_options& o) {
+  const auto net = ofa::nn::load_static<Space>(o.model);
+  const auto test = ofa::data::open_dataset(o.data, false, o.seed);
+  ofa::data::loader_options lo;
+  lo.batch_size = o.batch;
+  lo.resolutions = {net.config().resolution};
+  lo.shuffle = false;
+  lo.drop_last = false;
+  lo.aug.train = false;
+  ofa::data::loader<ofa::data::any_dataset> loader(test, lo);
+  std::size_t images = 0, correct = 0;
+  double loss = 0;
+  const auto start = std::chrono::steady_clock::now();
+  auto cursor = loader.epoch(0);
+  while (auto b = cursor.next()) {
+    const auto logits = net.forward(b->images);
+    const std::size_t k = logits.shape()[1];
+    for (std::size_t i = 0; i < b->labels.size() && (o.images == 0 || images < o.images); ++i, ++images) {
+      const float* row = logits.data() + i * k;
+      const float top = *std::max_element(row, row + k);
+      correct += std::size_t(std::max_element(row, row + k) - row) == std::size_t(b->labels[i]);
+      double sum = 0;
+      for (std::size_t j = 0; j < k; ++j) sum += std::exp(double(row[j] - top));
+      loss += std::log(sum) - double(row[std::size_t(b->labels[i])] - top);
+    }
+    if (o.images && images >= o.images) break;
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double top1 = images ? double(correct) / double(images) : 0.0;
+  if (o.json) {
+    std::printf("%s\n", nlohmann::json{{"model", o.model}, {"top1", top1}, {"loss", images ? loss / double(images) : 0.0},
+                                       {"images", images}, {"images_per_s", double(images) / seconds}}
+                            .dump()
+                            .c_str());
+    return;
+  }
+  std::printf("%-24s %6s %8s %8s %8s %10s\n", "model", "res", "top-1", "loss", "images", "images/s");
+  std::printf("%-24s %6d %7.2f%% %8.4f %8zu %10.0f\n", std::filesystem::path(o.model).filename().c_str(),
+              net.config().resolution, 100 * top1, images ? loss / double(images) : 0.0, images,
+              double(images) / seconds);
+}
+
 template <class Space>
 void run_eval(const eval_options& o) {
   ofa::parallel::arena arena(o.threads);
+  if (!o.model.empty()) {
+    if (!o.checkpoint.empty() || o.grid || !o.config.empty())
+      throw ofa::config_error("--model evaluates an exported subnet alone: drop --checkpoint, --config and --grid");
+    return run_eval_model<Space>(o);
+  }
+  if (o.checkpoint.empty()) throw ofa::config_error("give a supernet with --checkpoint FILE, or a subnet with --model FILE");
   if (o.grid == !o.config.empty()) throw ofa::config_error("give either --config CFG or --grid");
   std::vector<std::pair<std::string, ofa::subnet_config<Space>>> subnets;
   if (o.grid)
@@ -182,8 +235,8 @@ void add_train(CLI::App& app) {
   auto* ev = app.add_subcommand("eval", "Top-1 and loss of trained subnets, after BN recalibration");
   auto e = std::make_shared<eval_options>();
   ev->add_option("--space", e->space, std::string("Space name (") + space_names + ")");
-  ev->add_option("--checkpoint", e->checkpoint, "A supernet checkpoint (final.ofa or checkpoint.ofa of a run)")
-      ->required();
+  ev->add_option("--checkpoint", e->checkpoint, "A supernet checkpoint (final.ofa or checkpoint.ofa of a run)");
+  ev->add_option("--model", e->model, "An exported subnet (ofa export --format ofa), run as deployed");
   ev->add_option("--config", e->config, "max, min, mid or a config file");
   ev->add_flag("--grid", e->grid, "min, mid and max at the smallest and largest resolution");
   ev->add_option("--data", e->data, "synthetic[:N], cifar10-bin:DIR, idx:DIR or folder:DIR (its test split)");

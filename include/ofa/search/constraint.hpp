@@ -70,11 +70,11 @@ namespace detail {
 inline std::string format_amount(double v) {
   char buf[32];
   if (v >= 1e9)
-    std::snprintf(buf, sizeof buf, "%gG", v / 1e9);
+    std::snprintf(buf, sizeof buf, "%.4gG", v / 1e9);
   else if (v >= 1e6)
-    std::snprintf(buf, sizeof buf, "%gM", v / 1e6);
+    std::snprintf(buf, sizeof buf, "%.4gM", v / 1e6);
   else if (v >= 1e3)
-    std::snprintf(buf, sizeof buf, "%gK", v / 1e3);
+    std::snprintf(buf, sizeof buf, "%.4gK", v / 1e3);
   else
     std::snprintf(buf, sizeof buf, "%g", v);
   return buf;

@@ -307,12 +307,11 @@ template <class Space>
 std::string latency_table<Space>::mismatch(int threads_now, int batch_now) const {
   std::string why;
   const auto here = kernels::detail::cpu_model_name();
-  if (cpu != here) why += "it was measured on '" + cpu + "', this is '" + here + "'; ";
+  auto add = [&](const std::string& s) { why += (why.empty() ? "" : ", ") + s; };
+  if (cpu != here) add("it was measured on '" + cpu + "', this is '" + here + "'");
   if (threads != threads_now)
-    why += "it was measured with " + std::to_string(threads) + " threads, this run uses " +
-           std::to_string(threads_now) + "; ";
-  if (batch != batch_now)
-    why += "it was measured at batch " + std::to_string(batch) + ", not " + std::to_string(batch_now) + "; ";
+    add("it was measured with " + std::to_string(threads) + " threads, this run uses " + std::to_string(threads_now));
+  if (batch != batch_now) add("it was measured at batch " + std::to_string(batch) + ", not " + std::to_string(batch_now));
   return why;
 }
 

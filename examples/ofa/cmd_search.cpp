@@ -1,0 +1,468 @@
+// `ofa latency-table`, `ofa acc-dataset`, `ofa fit-predictor`, `ofa search` and `ofa export`:
+// specialising a trained supernet for deployment targets without retraining.
+
+#include <algorithm>  // shuffle, sort
+#include <chrono>
+#include <numeric>  // iota
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>  // make_shared: options outlive add_* for the callbacks
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <ofa/data/spec.hpp>
+#include <ofa/data/split.hpp>
+#include <ofa/io/onnx_export.hpp>
+#include <ofa/io/svg_plot.hpp>
+#include <ofa/nn/extract.hpp>
+#include <ofa/nn/serialize.hpp>
+#include <ofa/parallel/arena.hpp>
+#include <ofa/search/accuracy_dataset.hpp>
+#include <ofa/search/accuracy_predictor.hpp>
+#include <ofa/search/evolution.hpp>
+#include <ofa/search/latency_table.hpp>
+#include <ofa/space/config_json.hpp>
+#include <ofa/train/evaluation.hpp>
+
+#include "commands.hpp"
+#include "format.hpp"
+#include "run_data.hpp"
+#include "spaces.hpp"
+
+namespace ofa_cli {
+namespace {
+
+namespace se = ofa::search;
+
+/// "r32 d[4,3,2,4,3]": enough to tell subnets apart in a table (the full config goes to a file).
+template <class Space>
+std::string short_config(const ofa::subnet_config<Space>& c) {
+  std::string s = "r" + std::to_string(c.resolution) + " d[";
+  for (std::size_t u = 0; u < c.depth.size(); ++u) s += (u ? "," : "") + std::to_string(c.depth[u]);
+  return s + "]";
+}
+
+void write_text(const std::string& path, const std::string& text) {
+  std::ofstream f(path);
+  f << text;
+  if (!f) throw ofa::io_error("cannot write '" + path + "'; check the folder exists and is writable");
+}
+
+// --- ofa latency-table ------------------------------------------------------------------------
+
+struct latency_options {
+  std::string space = "cifar", out, load;
+  int batch = 1, threads = 1, repeats = 50, validate = 0;
+  std::uint64_t seed = 0;
+};
+
+template <class Space>
+void run_latency_table(const latency_options& o) {
+  if (o.out.empty() == o.load.empty())
+    throw ofa::config_error("give --out FILE to measure a table, or --load FILE to check one (with --validate N)");
+  se::latency_table<Space> table;
+  if (!o.load.empty()) {
+    table = se::latency_table<Space>::load(o.load);
+    if (const auto why = table.mismatch(o.threads, o.batch); !why.empty())
+      std::fprintf(stderr, "ofa: warning: %s; its figures are not this run's\n", why.c_str());
+  } else {
+    se::latency_options lo;
+    lo.batch = o.batch;
+    lo.threads = o.threads;
+    lo.repeats = o.repeats;
+    lo.seed = o.seed;
+    const auto start = std::chrono::steady_clock::now();
+    table = se::measure_latency_table<Space>(lo, [](int done, int total) {
+      std::printf("\rmeasuring: network %d of %d", done, total);
+      std::fflush(stdout);
+    });
+    table.save(o.out);
+    std::size_t layers = 0;
+    for (const auto& e : table.entries) layers += e.count > 0;
+    std::printf("\n%zu layers measured in %.1f s on %s (%s), batch %d, %d threads; overhead %.4f ms\nwrote %s\n",
+                layers, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
+                table.cpu.c_str(), table.isa.c_str(), table.batch, table.threads, table.table.overhead,
+                o.out.c_str());
+  }
+  std::printf("%-8s %12s\n", "subnet", "predicted");
+  for (const auto& [name, c] : ofa::train::evaluation_grid<Space>())
+    std::printf("%-8s %9.3f ms\n", name.c_str(), table(c));
+  if (o.validate <= 0) return;
+  // The check the table exists for: predicted against measured end to end, on random subnets.
+  ofa::parallel::arena arena(o.threads);
+  ofa::rng engine(o.seed + 1);
+  int within = 0;
+  std::vector<double> errors;
+  for (int i = 0; i < o.validate; ++i) {
+    const auto c = ofa::sample_config<Space>(engine);
+    const auto net = se::random_static_net(c, o.seed + std::uint64_t(i));
+    const double measured = se::measure_latency(net, o.batch, o.repeats, 5, o.seed);
+    const double predicted = table(c);
+    const double error = (predicted - measured) / measured;
+    errors.push_back(error);
+    within += std::abs(error) <= 0.10;
+    std::printf("\rvalidating: %d of %d, %d within 10%%", i + 1, o.validate, within);
+    std::fflush(stdout);
+  }
+  std::sort(errors.begin(), errors.end(), [](double a, double b) { return std::abs(a) < std::abs(b); });
+  std::printf("\n%d of %d random subnets (%.0f%%) within ±10%% of the table; median |error| %.1f%%, worst %.1f%%\n",
+              within, o.validate, 100.0 * within / o.validate, 100 * std::abs(errors[errors.size() / 2]),
+              100 * std::abs(errors.back()));
+}
+
+// --- ofa acc-dataset --------------------------------------------------------------------------
+
+struct dataset_options {
+  std::string space = "cifar", checkpoint, data, out;
+  std::size_t subnets = 1000, calibration_images = 2000;
+  long long holdout = -1;
+  int batch = 200, threads = 0;
+  std::uint64_t seed = 0;
+};
+
+template <class Space>
+void run_acc_dataset(const dataset_options& o) {
+  ofa::parallel::arena arena(o.threads);
+  if (o.out.empty()) throw ofa::config_error("give the data set's file with --out FILE.jsonl");
+  // The split: the one the run recorded beside its checkpoint, unless given here.
+  const auto recorded = read_data_identity(o.checkpoint);
+  std::string data = o.data;
+  long long holdout = o.holdout;
+  if (!recorded.is_null()) {
+    if (data.empty()) data = recorded.value("data", std::string());
+    if (holdout < 0) holdout = recorded.value("holdout", -1LL);
+    if (data != recorded.value("data", std::string()) || holdout != recorded.value("holdout", -1LL))
+      std::fprintf(stderr,
+                   "ofa: warning: the run trained on %s holding out %lld images; measuring on %s holding out %lld "
+                   "(the held-out images may have been trained on)\n",
+                   recorded.value("data", std::string()).c_str(), recorded.value("holdout", -1LL), data.c_str(),
+                   holdout);
+  }
+  if (data.empty()) throw ofa::config_error("give the training data with --data SPEC (no data.json beside the checkpoint)");
+  ofa::nn::elastic_net<Space> net(0);
+  ofa::nn::load(net, o.checkpoint);
+  const auto all = ofa::data::open_dataset(data, true, 0);
+  const auto n = held_out_count(holdout, all.size());
+  if (n == 0) throw ofa::config_error("--holdout 0 leaves nothing to measure on; hold out some training images");
+  const auto split = ofa::data::make_split(all.size(), n, holdout_split_seed);
+  const ofa::data::any_dataset train(ofa::data::subset<ofa::data::any_dataset>(all, split.train)),
+      held_out(ofa::data::subset<ofa::data::any_dataset>(all, split.validation));
+  se::accuracy_dataset_options ao;
+  ao.subnets = o.subnets;
+  ao.seed = o.seed;
+  ao.calibration_images = o.calibration_images;
+  ao.batch_size = o.batch;
+  const auto start = std::chrono::steady_clock::now();
+  std::size_t first_done = 0;
+  std::printf("ofa acc-dataset: %zu subnets of %s, measured on %zu held-out training images, %d threads\n",
+              o.subnets, o.checkpoint.c_str(), n, ofa::parallel::arena::threads());
+  const auto records = se::build_accuracy_dataset(
+      net, train, held_out, o.out, ao, [&](const se::accuracy_record<Space>& r, std::size_t done, std::size_t total) {
+        if (first_done == 0) first_done = done;
+        const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        const double rate = double(done - first_done + 1) / s;
+        std::printf("subnet %zu/%zu: %6.2f%% %-20s %5.1f s  ETA %.0f min\n", done, total, 100 * r.top1,
+                    short_config(r.config).c_str(), r.seconds, double(total - done) / rate / 60);
+        std::fflush(stdout);
+      });
+  double lo = 1, hi = 0;
+  for (const auto& r : records) lo = std::min(lo, r.top1), hi = std::max(hi, r.top1);
+  std::printf("%zu records in %s, top-1 from %.2f%% to %.2f%%\n", records.size(), o.out.c_str(), 100 * lo, 100 * hi);
+}
+
+// --- ofa fit-predictor ------------------------------------------------------------------------
+
+struct fit_options {
+  std::string space = "cifar", dataset, out;
+  int hidden = 400, layers = 3, epochs = 300, threads = 0;
+  double test_fraction = 0.2, lr = 1e-3;
+  std::uint64_t seed = 0;
+  bool json = false;
+};
+
+template <class Space>
+void run_fit_predictor(const fit_options& o) {
+  ofa::parallel::arena arena(o.threads);
+  if (o.out.empty()) throw ofa::config_error("give the predictor's file with --out FILE");
+  if (!(o.test_fraction >= 0 && o.test_fraction < 1))
+    throw ofa::config_error("--test-fraction must be in [0, 1)");
+  const auto records = se::load_accuracy_dataset<Space>(o.dataset);
+  if (records.size() < 10)
+    throw ofa::config_error("'" + o.dataset + "' holds " + std::to_string(records.size()) +
+                            " records; build at least 10 (hundreds for a useful predictor) with ofa acc-dataset");
+  std::vector<std::size_t> order(records.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  ofa::rng engine(o.seed);
+  std::shuffle(order.begin(), order.end(), engine);
+  const auto test_n = static_cast<std::size_t>(double(records.size()) * o.test_fraction);
+  std::vector<ofa::subnet_config<Space>> train_c, test_c;
+  std::vector<double> train_y, test_y;
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    const auto& r = records[order[i]];
+    (i < test_n ? test_c : train_c).push_back(r.config);
+    (i < test_n ? test_y : train_y).push_back(r.top1);
+  }
+  se::accuracy_predictor<Space> p(o.hidden, o.layers, o.seed);
+  se::predictor_fit_options fo;
+  fo.epochs = o.epochs;
+  fo.lr = o.lr;
+  fo.seed = o.seed;
+  const auto start = std::chrono::steady_clock::now();
+  const double train_rmse = p.fit(train_c, train_y, fo);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  nlohmann::json report{{"train", train_c.size()}, {"train_rmse", train_rmse}, {"seconds", seconds},
+                        {"test", test_c.size()}};
+  if (!test_c.empty()) {
+    const auto predicted = p.predict(test_c);
+    report["test_rmse"] = se::rmse(predicted, test_y);
+    report["test_kendall_tau"] = test_c.size() >= 2 ? se::kendall_tau(predicted, test_y) : 0.0;
+  }
+  p.save(o.out);
+  if (o.json) {
+    std::printf("%s\n", report.dump().c_str());
+    return;
+  }
+  std::printf("fitted on %zu subnets in %.1f s: RMSE %.3f%% (train)\n", train_c.size(), seconds, 100 * train_rmse);
+  if (!test_c.empty())
+    std::printf("held-out %zu subnets: RMSE %.3f%%, Kendall's tau %.3f\n", test_c.size(),
+                100 * report["test_rmse"].get<double>(), report["test_kendall_tau"].get<double>());
+  std::printf("wrote %s\n", o.out.c_str());
+}
+
+// --- ofa search -------------------------------------------------------------------------------
+
+struct search_options {
+  std::string space = "cifar", predictor, latency_table, out;
+  std::vector<std::string> constraints;
+  int pareto = 0, population = 100, generations = 500, threads = 0, batch = 1;
+  std::uint64_t seed = 0;
+};
+
+template <class Space>
+std::string cost_text(const se::candidate<Space>& c, bool latency) {
+  char buf[128];
+  std::snprintf(buf, sizeof buf, "%8s %8s", human(c.macs).c_str(), human(c.params).c_str());
+  std::string s = buf;
+  if (latency) {
+    std::snprintf(buf, sizeof buf, " %8.3f ms", c.latency);
+    s += buf;
+  }
+  return s;
+}
+
+template <class Space>
+void run_search(const search_options& o) {
+  ofa::parallel::arena arena(o.threads);
+  if (o.constraints.empty()) throw ofa::config_error("give at least one --constraint, e.g. 'macs<=40M'");
+  std::vector<se::constraint> constraints;
+  for (const auto& c : o.constraints) constraints.push_back(se::constraint::parse(c));
+  const auto predictor = se::accuracy_predictor<Space>::load(o.predictor);
+  se::cost_models<Space> costs;
+  if (!o.latency_table.empty()) {
+    auto table = se::latency_table<Space>::load(o.latency_table);
+    if (const auto why = table.mismatch(ofa::parallel::arena::threads(), o.batch); !why.empty())
+      std::fprintf(stderr, "ofa: warning: latency table %s: %s; its milliseconds may not be this deployment's\n",
+                   o.latency_table.c_str(), why.c_str());
+    costs.latency = table.table;
+  }
+  const bool latency = costs.latency.has_value();
+  se::evolution_options eo;
+  eo.population = o.population;
+  eo.generations = o.generations;
+  eo.seed = o.seed;
+  const se::accuracy_model<Space> model = [&](std::span<const ofa::subnet_config<Space>> cs) {
+    return predictor.predict(cs);
+  };
+  std::vector<se::constraint> budgets{constraints.front()};
+  std::vector<se::constraint> others(constraints.begin() + 1, constraints.end());
+  if (o.pareto > 0) {
+    // K budgets of the first constraint's metric, from the cheapest subnet's cost up to its limit.
+    const double lo = costs.lower_bound(budgets[0].what), hi = budgets[0].limit;
+    costs.check_feasible({budgets[0]});
+    budgets.clear();
+    for (int k = 1; k <= o.pareto; ++k) budgets.push_back({constraints[0].what, lo + (hi - lo) * k / o.pareto});
+  }
+  const auto start = std::chrono::steady_clock::now();
+  const auto result = se::pareto_search(model, costs, budgets, others, eo);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+  std::printf("%-18s %-20s %8s %8s%s %9s\n", "budget", "subnet", "MACs", "params", latency ? "  latency" : "",
+              "top-1");
+  nlohmann::json out = nlohmann::json::array();
+  for (std::size_t k = 0; k < budgets.size(); ++k) {
+    const auto& best = result.per_budget[k].best;
+    std::printf("%-18s %-20s %s %8.2f%%\n", budgets[k].to_string().c_str(), short_config(best.config).c_str(),
+                cost_text(best, latency).c_str(), 100 * best.accuracy);
+    out.push_back({{"budget", budgets[k].to_string()},
+                   {"config", ofa::to_json(best.config)},
+                   {"macs", best.macs},
+                   {"params", best.params},
+                   {"predicted_latency_ms", latency ? nlohmann::json(best.latency) : nlohmann::json()},
+                   {"predicted_top1", best.accuracy}});
+  }
+  std::size_t scored = 0;
+  for (const auto& r : result.per_budget) scored += r.scored;
+  std::printf("%zu subnets scored in %.2f s (%d generations of %d, %d threads)\n", scored, seconds, o.generations,
+              o.population, ofa::parallel::arena::threads());
+  if (o.out.empty()) return;
+  std::filesystem::create_directories(o.out);
+  const auto dir = std::filesystem::path(o.out);
+  write_text((dir / "search.json").string(), out.dump(1) + "\n");
+  for (std::size_t k = 0; k < budgets.size(); ++k)
+    write_text((dir / ("target-" + std::to_string(k + 1) + ".json")).string(),
+               ofa::to_json(result.per_budget[k].best.config).dump() + "\n");
+  // The front, as CSV and as a plot of predicted top-1 against the budget's metric.
+  const auto m = budgets.front().what;
+  std::string csv = "macs,params,latency_ms,predicted_top1,config\n";
+  ofa::io::plot plot;
+  plot.title = "Pareto front: predicted top-1 against " + se::to_string(m);
+  plot.x_label = m == se::metric::latency ? "latency (ms)" : se::to_string(m) + " (M)";
+  plot.y_label = "predicted top-1 (%)";
+  ofa::io::plot_series front{"front", {}, {}, false}, chosen{"best per budget", {}, {}, true};
+  const double scale = m == se::metric::latency ? 1.0 : 1e-6;
+  for (const auto& c : result.front) {
+    csv += std::to_string(c.macs) + "," + std::to_string(c.params) + "," + std::to_string(c.latency) + "," +
+           std::to_string(c.accuracy) + ",\"" + ofa::to_json(c.config).dump() + "\"\n";
+    front.x.push_back(scale * (m == se::metric::macs ? c.macs : m == se::metric::params ? c.params : c.latency));
+    front.y.push_back(100 * c.accuracy);
+  }
+  for (const auto& r : result.per_budget) {
+    const auto& c = r.best;
+    chosen.x.push_back(scale * (m == se::metric::macs ? c.macs : m == se::metric::params ? c.params : c.latency));
+    chosen.y.push_back(100 * c.accuracy);
+  }
+  plot.series = {front, chosen};
+  write_text((dir / "pareto.csv").string(), csv);
+  ofa::io::save_svg(plot, (dir / "pareto.svg").string());
+  std::printf("wrote %s/{search.json, target-*.json, pareto.csv, pareto.svg}\n", o.out.c_str());
+}
+
+// --- ofa export -------------------------------------------------------------------------------
+
+struct export_options {
+  std::string space = "cifar", checkpoint, config, data, format = "ofa", out;
+  std::size_t calibration_images = 2000;
+  int batch = 100, threads = 0;
+  std::uint64_t seed = 0;
+};
+
+template <class Space>
+void run_export(const export_options& o) {
+  ofa::parallel::arena arena(o.threads);
+  if (o.out.empty()) throw ofa::config_error("give the output file with --out FILE");
+  if (o.format != "ofa" && o.format != "onnx")
+    throw ofa::config_error("--format '" + o.format + "' is not one of ofa, onnx");
+  const auto config = o.config == "max"   ? ofa::subnet_config<Space>::max()
+                      : o.config == "min" ? ofa::subnet_config<Space>::min()
+                                          : ofa::load_config<Space>(o.config);
+  std::string data = o.data;
+  if (data.empty()) data = read_data_identity(o.checkpoint).value("data", std::string());
+  if (data.empty())
+    throw ofa::config_error("give training images for BN recalibration with --data SPEC (no data.json beside the "
+                            "checkpoint)");
+  ofa::nn::elastic_net<Space> net(0);
+  ofa::nn::load(net, o.checkpoint);
+  const auto train = ofa::data::open_dataset(data, true, 0);
+  ofa::data::augmentation aug;
+  const auto calibration =
+      ofa::train::first_images(train, o.calibration_images, o.batch, config.resolution, aug, o.seed ^ 0xca1ULL);
+  const auto stats = net.recalibrate(config, calibration);
+  auto subnet = ofa::nn::extract(net, config, &stats);
+  if (o.format == "ofa")
+    ofa::nn::save(subnet, o.out);
+  else
+    ofa::io::export_onnx(subnet, o.out);
+  std::printf("%s: %s subnet %s, %s MACs, %s parameters, BN recalibrated on %zu images\n", o.out.c_str(),
+              o.format.c_str(), short_config(config).c_str(), human(double(ofa::profile_subnet(config).macs)).c_str(),
+              human(double(subnet.parameter_count())).c_str(), o.calibration_images);
+}
+
+template <class Options, class Run>
+void dispatch(CLI::App* cmd, std::shared_ptr<Options> o, Run run) {
+  cmd->callback([o, run] { with_space(o->space, [&]<class Space>(std::type_identity<Space> t) { run(t, *o); }); });
+}
+
+}  // namespace
+
+void add_search(CLI::App& app) {
+  const std::string space_help = std::string("Space name (") + space_names + ")";
+  {
+    auto* cmd = app.add_subcommand("latency-table", "Measure every distinct layer's latency on this CPU");
+    auto o = std::make_shared<latency_options>();
+    cmd->add_option("--space", o->space, space_help);
+    cmd->add_option("--out", o->out, "The table to write (JSON)");
+    cmd->add_option("--load", o->load, "Check an existing table instead of measuring one");
+    cmd->add_option("--batch", o->batch, "Images per inference")->check(CLI::Range(1, 4096));
+    cmd->add_option("--threads", o->threads, "Threads of the measured inference")->check(CLI::Range(1, 1024));
+    cmd->add_option("--repeats", o->repeats, "Timed runs per network")->check(CLI::Range(1, 100000));
+    cmd->add_option("--validate", o->validate, "Also compare with N random subnets measured end to end");
+    cmd->add_option("--seed", o->seed, "Seed of the random weights and subnets");
+    dispatch(cmd, o, []<class Space>(std::type_identity<Space>, const latency_options& x) { run_latency_table<Space>(x); });
+  }
+  {
+    auto* cmd = app.add_subcommand("acc-dataset", "Measure random subnets' top-1 on held-out training images");
+    auto o = std::make_shared<dataset_options>();
+    cmd->add_option("--space", o->space, space_help);
+    cmd->add_option("--checkpoint", o->checkpoint, "The trained supernet (DIR/final.ofa)")->required();
+    cmd->add_option("--data", o->data, "Training data (default: the run's, from DIR/data.json)");
+    cmd->add_option("--holdout", o->holdout, "Held-out training images (default: the run's)");
+    cmd->add_option("--out", o->out, "The data set (JSON lines; an existing file is continued)")->required();
+    cmd->add_option("--subnets", o->subnets, "Subnets to measure");
+    cmd->add_option("--calibration-images", o->calibration_images, "Training images for BN recalibration");
+    cmd->add_option("--batch", o->batch, "Images per batch")->check(CLI::Range(1, 4096));
+    cmd->add_option("--threads", o->threads, "Threads (default: all cores)")->check(CLI::Range(0, 1024));
+    cmd->add_option("--seed", o->seed, "Seed of the sampled subnets");
+    dispatch(cmd, o, []<class Space>(std::type_identity<Space>, const dataset_options& x) { run_acc_dataset<Space>(x); });
+  }
+  {
+    auto* cmd = app.add_subcommand("fit-predictor", "Train the accuracy predictor on an accuracy data set");
+    auto o = std::make_shared<fit_options>();
+    cmd->add_option("--space", o->space, space_help);
+    cmd->add_option("--dataset", o->dataset, "The accuracy data set (from ofa acc-dataset)")->required();
+    cmd->add_option("--out", o->out, "The predictor to write")->required();
+    cmd->add_option("--test-fraction", o->test_fraction, "Held out for RMSE and Kendall's tau");
+    cmd->add_option("--hidden", o->hidden, "Units per hidden layer");
+    cmd->add_option("--layers", o->layers, "Hidden layers");
+    cmd->add_option("--epochs", o->epochs, "Training epochs");
+    cmd->add_option("--lr", o->lr, "Adam's learning rate");
+    cmd->add_option("--threads", o->threads, "Threads (default: all cores)")->check(CLI::Range(0, 1024));
+    cmd->add_option("--seed", o->seed, "Seed of the split and the initialisation");
+    cmd->add_flag("--json", o->json, "Print JSON");
+    dispatch(cmd, o, []<class Space>(std::type_identity<Space>, const fit_options& x) { run_fit_predictor<Space>(x); });
+  }
+  {
+    auto* cmd = app.add_subcommand("search", "Find the best subnet under efficiency constraints");
+    auto o = std::make_shared<search_options>();
+    cmd->add_option("--space", o->space, space_help);
+    cmd->add_option("--predictor", o->predictor, "The accuracy predictor (from ofa fit-predictor)")->required();
+    cmd->add_option("--constraint", o->constraints, "'macs<=40M', 'params<=2M' or 'latency<=5ms' (repeatable)");
+    cmd->add_option("--latency-table", o->latency_table, "This CPU's latency table (for latency constraints)");
+    cmd->add_option("--batch", o->batch, "Deployment batch size (checked against the latency table)");
+    cmd->add_option("--pareto", o->pareto, "K budgets of the first constraint, up to its limit");
+    cmd->add_option("--population", o->population, "Population size");
+    cmd->add_option("--generations", o->generations, "Generations");
+    cmd->add_option("--threads", o->threads, "Threads (default: all cores)")->check(CLI::Range(0, 1024));
+    cmd->add_option("--seed", o->seed, "Seed of the search");
+    cmd->add_option("--out", o->out, "Folder for search.json, target-K.json, pareto.csv and pareto.svg");
+    dispatch(cmd, o, []<class Space>(std::type_identity<Space>, const search_options& x) { run_search<Space>(x); });
+  }
+  {
+    auto* cmd = app.add_subcommand("export", "Extract a subnet (BN recalibrated) as an ofa static_net or ONNX");
+    auto o = std::make_shared<export_options>();
+    cmd->add_option("--space", o->space, space_help);
+    cmd->add_option("--checkpoint", o->checkpoint, "The trained supernet (DIR/final.ofa)")->required();
+    cmd->add_option("--config", o->config, "max, min or a config file (e.g. a search's target-1.json)")->required();
+    cmd->add_option("--data", o->data, "Training images for BN recalibration (default: the run's)");
+    cmd->add_option("--format", o->format, "ofa (a static_net checkpoint) or onnx");
+    cmd->add_option("--out", o->out, "The file to write")->required();
+    cmd->add_option("--calibration-images", o->calibration_images, "Training images for BN recalibration");
+    cmd->add_option("--threads", o->threads, "Threads (default: all cores)")->check(CLI::Range(0, 1024));
+    dispatch(cmd, o, []<class Space>(std::type_identity<Space>, const export_options& x) { run_export<Space>(x); });
+  }
+}
+
+}  // namespace ofa_cli

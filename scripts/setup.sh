@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # Installs what ofa needs from Debian 12 packages, and nothing when all is there.
+# With --tests, also what only the tests use: the ONNX checker (python3-onnx) and ONNX Runtime
+# (npm's onnxruntime-node, into build/tools; its CPU binaries ship in the package).
 # Run as root (or with sudo available); safe to run again and again.
 set -euo pipefail
+cd "$(dirname "$0")/.."
+tests=0
+[ "${1:-}" = "--tests" ] && tests=1
 
 packages=(
   cmake g++ ninja-build ccache                       # toolchain
@@ -11,11 +16,28 @@ packages=(
   catch2 libbenchmark-dev libcli11-dev               # tests, benchmarks, the ofa command
 )
 
+if [ $tests -eq 1 ]; then
+  packages+=(python3-onnx)                           # onnx.checker for the ONNX export test
+  command -v npm >/dev/null 2>&1 || packages+=(npm)  # to fetch onnxruntime-node
+fi
+
+install_onnxruntime() {
+  [ $tests -eq 1 ] || return 0
+  [ -d build/tools/node_modules/onnxruntime-node ] && return 0
+  mkdir -p build/tools
+  echo "ofa setup: npm install --ignore-scripts onnxruntime-node (into build/tools)"
+  (cd build/tools && npm install --ignore-scripts --no-audit --no-fund onnxruntime-node >/dev/null 2>&1) ||
+    echo "ofa setup: could not install onnxruntime-node (no npm registry?); the ONNX Runtime test will say it skipped" >&2
+}
+
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+if [ ${#missing[@]} -eq 0 ]; then
+  install_onnxruntime
+  exit 0
+fi
 
 echo "ofa setup: installing ${missing[*]}"
 if [ "$(id -u)" -eq 0 ]; then
@@ -35,3 +57,4 @@ if ! "${as_root[@]}" apt-get install -y -q "${missing[@]}"; then
     exit 1
   }
 fi
+install_onnxruntime

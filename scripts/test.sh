@@ -3,7 +3,7 @@
 # Usage: scripts/test.sh [preset ...]   (default: release asan — what CI runs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+scripts/setup.sh --tests
 presets=("$@")
 [ ${#presets[@]} -eq 0 ] && presets=(release asan)
 jobs=$(nproc 2>/dev/null || echo 2)

@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <optional>
 #include <memory>  // make_shared: options outlive add_* for the callbacks
 #include <string>
 #include <vector>
@@ -236,10 +238,46 @@ void run_fit_predictor(const fit_options& o) {
 // --- ofa search -------------------------------------------------------------------------------
 
 struct search_options {
-  std::string space = "cifar", predictor, latency_table, out;
+  std::string space = "cifar", predictor, latency_table, out, checkpoint, data;
   std::vector<std::string> constraints;
-  int pareto = 0, population = 100, generations = 500, threads = 0, batch = 1;
+  int pareto = 0, population = 100, generations = 500, threads = 0, batch = 1, baseline = 0;
+  std::size_t images = 0, calibration_images = 2000;
   std::uint64_t seed = 0;
+};
+
+/// What --checkpoint adds to a search: each target (and random subnets under its budget)
+/// recalibrated and measured on the test split, and each target's latency measured end to end.
+template <class Space>
+struct measurement {
+  ofa::nn::elastic_net<Space> net{0};
+  ofa::data::any_dataset train, test;
+  std::map<int, std::vector<ofa::tensor<float>>> calibration;
+  std::size_t calibration_images = 0, images = 0;
+
+  measurement(const search_options& o, const std::string& data)
+      : train(training_part(data)), test(ofa::data::open_dataset(data, false, 0)),
+        calibration_images(o.calibration_images), images(o.images) {
+    ofa::nn::load(net, o.checkpoint);
+  }
+  static ofa::data::any_dataset training_part(const std::string& data) {
+    return ofa::data::open_dataset(data, true, 0);  // recalibration images: any training images will do
+  }
+  double top1(const ofa::subnet_config<Space>& c) {
+    auto& cal = calibration[c.resolution];
+    if (cal.empty()) cal = ofa::train::first_images(train, calibration_images, 100, c.resolution, {}, 0xca1ULL);
+    ofa::data::augmentation eval_aug;
+    eval_aug.train = false;
+    return ofa::train::evaluate_subnet(net, c, cal, test, images, 100, eval_aug).top1;
+  }
+  /// On `threads` threads: the latency table's, so that prediction and measurement compare.
+  double latency(const ofa::subnet_config<Space>& c, int batch, int threads) {
+    auto& cal = calibration[c.resolution];
+    if (cal.empty()) cal = ofa::train::first_images(train, calibration_images, 100, c.resolution, {}, 0xca1ULL);
+    const auto stats = net.recalibrate(c, cal);
+    const auto subnet = ofa::nn::extract(net, c, &stats);
+    ofa::parallel::arena only(threads);
+    return se::measure_latency(subnet, batch, 50, 5);
+  }
 };
 
 template <class Space>
@@ -262,9 +300,11 @@ void run_search(const search_options& o) {
   for (const auto& c : o.constraints) constraints.push_back(se::constraint::parse(c));
   const auto predictor = se::accuracy_predictor<Space>::load(o.predictor);
   se::cost_models<Space> costs;
+  int latency_threads = 1;  // measured latency: on the table's threads, else one
   if (!o.latency_table.empty()) {
     auto table = se::latency_table<Space>::load(o.latency_table);
-    if (const auto why = table.mismatch(ofa::parallel::arena::threads(), o.batch); !why.empty())
+    latency_threads = table.threads;
+    if (const auto why = table.mismatch(table.threads, o.batch); !why.empty())
       std::fprintf(stderr, "ofa: warning: latency table %s: %s; its milliseconds may not be this deployment's\n",
                    o.latency_table.c_str(), why.c_str());
     costs.latency = table.table;
@@ -290,19 +330,51 @@ void run_search(const search_options& o) {
   const auto result = se::pareto_search(model, costs, budgets, others, eo);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
-  std::printf("%-18s %-20s %8s %8s%s %9s\n", "budget", "subnet", "MACs", "params", latency ? "  latency" : "",
-              "top-1");
+  std::optional<measurement<Space>> measured;
+  if (!o.checkpoint.empty()) {
+    std::string data = o.data.empty() ? read_data_identity(o.checkpoint).value("data", std::string()) : o.data;
+    if (data.empty()) throw ofa::config_error("give the data set to measure on with --data SPEC");
+    measured.emplace(o, data);
+  } else if (o.baseline > 0) {
+    throw ofa::config_error("--baseline measures random subnets: give the supernet with --checkpoint FILE");
+  }
+  std::printf("%-16s %-18s %8s %8s%s %8s%s\n", "budget", "subnet", "MACs", "params",
+              latency ? "    latency" : "", "top-1", measured ? "  measured  latency" : "");
   nlohmann::json out = nlohmann::json::array();
+  ofa::rng baseline_engine(o.seed + 77);
   for (std::size_t k = 0; k < budgets.size(); ++k) {
     const auto& best = result.per_budget[k].best;
-    std::printf("%-18s %-20s %s %8.2f%%\n", budgets[k].to_string().c_str(), short_config(best.config).c_str(),
+    nlohmann::json row{{"budget", budgets[k].to_string()},
+                       {"config", ofa::to_json(best.config)},
+                       {"macs", best.macs},
+                       {"params", best.params},
+                       {"predicted_latency_ms", latency ? nlohmann::json(best.latency) : nlohmann::json()},
+                       {"predicted_top1", best.accuracy}};
+    std::printf("%-16s %-18s %s %7.2f%%", budgets[k].to_string().c_str(), short_config(best.config).c_str(),
                 cost_text(best, latency).c_str(), 100 * best.accuracy);
-    out.push_back({{"budget", budgets[k].to_string()},
-                   {"config", ofa::to_json(best.config)},
-                   {"macs", best.macs},
-                   {"params", best.params},
-                   {"predicted_latency_ms", latency ? nlohmann::json(best.latency) : nlohmann::json()},
-                   {"predicted_top1", best.accuracy}});
+    if (measured) {
+      row["measured_top1"] = measured->top1(best.config);
+      row["measured_latency_ms"] = measured->latency(best.config, o.batch, latency_threads);
+      std::printf(" %8.2f%% %7.3f ms", 100 * row["measured_top1"].get<double>(),
+                  row["measured_latency_ms"].get<double>());
+    }
+    std::printf("\n");
+    if (measured && o.baseline > 0) {
+      // The best of N random subnets under the same budget, measured the same way.
+      auto limits = others;
+      limits.push_back(budgets[k]);
+      double best_random = 0;
+      for (int i = 0; i < o.baseline;) {
+        const auto c = ofa::sample_config<Space>(baseline_engine);
+        if (!costs.satisfies(c, limits)) continue;
+        best_random = std::max(best_random, measured->top1(c));
+        ++i;
+      }
+      row["best_random_top1"] = best_random;
+      row["random_subnets"] = o.baseline;
+      std::printf("%-16s best of %d random subnets under the budget: %.2f%%\n", "", o.baseline, 100 * best_random);
+    }
+    out.push_back(row);
   }
   std::size_t scored = 0;
   for (const auto& r : result.per_budget) scored += r.scored;
@@ -448,6 +520,12 @@ void add_search(CLI::App& app) {
     cmd->add_option("--threads", o->threads, "Threads (default: all cores)")->check(CLI::Range(0, 1024));
     cmd->add_option("--seed", o->seed, "Seed of the search");
     cmd->add_option("--out", o->out, "Folder for search.json, target-K.json, pareto.csv and pareto.svg");
+    cmd->add_option("--checkpoint", o->checkpoint,
+                    "The supernet: measure each target's top-1 (test split, after BN recalibration) and latency");
+    cmd->add_option("--data", o->data, "Data set of --checkpoint (default: the run's, from DIR/data.json)");
+    cmd->add_option("--images", o->images, "Test images per measured subnet (default: all)");
+    cmd->add_option("--calibration-images", o->calibration_images, "Training images for BN recalibration");
+    cmd->add_option("--baseline", o->baseline, "Also measure N random subnets under each budget, report the best");
     dispatch(cmd, o, []<class Space>(std::type_identity<Space>, const search_options& x) { run_search<Space>(x); });
   }
   {

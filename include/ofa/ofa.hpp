@@ -41,6 +41,13 @@
 #include "ofa/train/gradient_reduction.hpp"
 #include "ofa/train/optimizer.hpp"
 
+// the search and export
+#include "ofa/io/onnx_export.hpp"
+#include "ofa/search/accuracy_dataset.hpp"
+#include "ofa/search/accuracy_predictor.hpp"
+#include "ofa/search/evolution.hpp"
+#include "ofa/search/latency_table.hpp"
+
 // data
 #include "ofa/data/loader.hpp"
 #include "ofa/data/spec.hpp"

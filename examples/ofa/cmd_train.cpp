@@ -139,25 +139,20 @@ void run_eval_model(const eval_options& o) {
   lo.drop_last = false;
   lo.aug.train = false;
   ofa::data::loader<ofa::data::any_dataset> loader(test, lo);
-  std::size_t images = 0, correct = 0;
-  double loss = 0;
+  ofa::train::accuracy_meter meter;
   const auto start = std::chrono::steady_clock::now();
   auto cursor = loader.epoch(0);
-  while (auto b = cursor.next()) {
-    const auto logits = net.forward(b->images);
-    const std::size_t k = logits.shape()[1];
-    for (std::size_t i = 0; i < b->labels.size() && (o.images == 0 || images < o.images); ++i, ++images) {
-      const float* row = logits.data() + i * k;
-      const float top = *std::max_element(row, row + k);
-      correct += std::size_t(std::max_element(row, row + k) - row) == std::size_t(b->labels[i]);
-      double sum = 0;
-      for (std::size_t j = 0; j < k; ++j) sum += std::exp(double(row[j] - top));
-      loss += std::log(sum) - double(row[std::size_t(b->labels[i])] - top);
+  while (meter.images < (o.images ? o.images : test.size()))
+    if (auto b = cursor.next()) {
+      if (o.images && meter.images + b->labels.size() > o.images) b->labels.resize(o.images - meter.images);
+      meter.add(net.forward(b->images), b->labels);
+    } else {
+      break;
     }
-    if (o.images && images >= o.images) break;
-  }
+  const std::size_t images = meter.images;
+  const double loss = meter.loss_sum;
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  const double top1 = images ? double(correct) / double(images) : 0.0;
+  const double top1 = meter.top1();
   if (o.json) {
     std::printf("%s\n", nlohmann::json{{"model", o.model}, {"top1", top1}, {"loss", images ? loss / double(images) : 0.0},
                                        {"images", images}, {"images_per_s", double(images) / seconds}}

@@ -32,6 +32,7 @@
 #include "ofa/random.hpp"
 #include "ofa/space/config_json.hpp"
 #include "ofa/space/sampling.hpp"
+#include "ofa/train/evaluation.hpp"
 
 namespace ofa::search {
 
@@ -182,23 +183,12 @@ accuracy_record<Space> measure_subnet(const nn::elastic_net<Space>& net, const s
   accuracy_record<Space> r;
   r.config = config;
   const auto stats = net.recalibrate(config, images.calibration.at(config.resolution));
-  std::size_t correct = 0;
-  double loss = 0;
-  for (const auto& b : images.held_out.at(config.resolution)) {
-    const auto logits = net.evaluate(b.images, config, &stats);
-    const std::size_t k = logits.shape()[1];
-    for (std::size_t i = 0; i < b.labels.size(); ++i) {
-      const float* row = logits.data() + i * k;
-      const float top = *std::max_element(row, row + k);
-      correct += static_cast<std::size_t>(std::max_element(row, row + k) - row) == std::size_t(b.labels[i]);
-      double sum = 0;
-      for (std::size_t j = 0; j < k; ++j) sum += std::exp(double(row[j] - top));
-      loss += std::log(sum) - double(row[std::size_t(b.labels[i])] - top);
-      ++r.images;
-    }
-  }
-  r.top1 = r.images ? double(correct) / double(r.images) : 0.0;
-  r.loss = r.images ? loss / double(r.images) : 0.0;
+  train::accuracy_meter meter;
+  for (const auto& b : images.held_out.at(config.resolution))
+    meter.add(net.evaluate(b.images, config, &stats), b.labels);
+  r.images = meter.images;
+  r.top1 = meter.top1();
+  r.loss = meter.loss();
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return r;
 }

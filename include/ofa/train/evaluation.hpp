@@ -25,6 +25,17 @@ struct evaluation {
   std::size_t images = 0;
 };
 
+/** @brief Top-1 and mean cross-entropy accumulated over batches of logits. */
+struct accuracy_meter {
+  std::size_t images = 0, correct = 0;
+  double loss_sum = 0;
+
+  /** @brief Adds the first labels.size() rows of `logits` [N, classes]. */
+  void add(const tensor<float>& logits, const std::vector<int>& labels);
+  double top1() const { return images ? double(correct) / double(images) : 0.0; }
+  double loss() const { return images ? loss_sum / double(images) : 0.0; }
+};
+
 /** @brief Every unit at its middle depth, kernel and expand ratio. */
 template <class Space>
 subnet_config<Space> middle_config(int resolution);
@@ -47,6 +58,18 @@ evaluation evaluate_subnet(const nn::elastic_net<Space>& net, const subnet_confi
 
 // ---------------------------------------------------------------------------
 // implementation
+
+inline void accuracy_meter::add(const tensor<float>& logits, const std::vector<int>& labels) {
+  const std::size_t k = logits.shape()[1];
+  for (std::size_t i = 0; i < labels.size(); ++i, ++images) {
+    const float* row = logits.data() + i * k;
+    const float top = *std::max_element(row, row + k);
+    correct += static_cast<std::size_t>(std::max_element(row, row + k) - row) == static_cast<std::size_t>(labels[i]);
+    double sum = 0;
+    for (std::size_t j = 0; j < k; ++j) sum += std::exp(double(row[j] - top));
+    loss_sum += std::log(sum) - double(row[static_cast<std::size_t>(labels[i])] - top);
+  }
+}
 
 template <class Space>
 subnet_config<Space> middle_config(int resolution) {
@@ -98,6 +121,22 @@ std::vector<tensor<float>> first_images(const D& data, std::size_t images, int b
   return out;
 }
 
+namespace detail {
+template <class Space, data::dataset D>
+evaluation evaluate_on(const nn::elastic_net<Space>& net, const subnet_config<Space>& config,
+                       const nn::bn_statistics<float>& stats, const D& test, const data::loader_options& o) {
+  data::loader<D> loader(test, o);
+  evaluation e;
+  accuracy_meter meter;
+  auto cursor = loader.epoch(0);
+  while (auto b = cursor.next()) meter.add(net.evaluate(b->images, config, &stats), b->labels);
+  e.images = meter.images;
+  e.top1 = meter.top1();
+  e.loss = meter.loss();
+  return e;
+}
+}  // namespace detail
+
 template <class Space, data::dataset D>
 evaluation evaluate_subnet(const nn::elastic_net<Space>& net, const subnet_config<Space>& config,
                            const std::vector<tensor<float>>& calibration, const D& test, std::size_t limit,
@@ -109,28 +148,14 @@ evaluation evaluate_subnet(const nn::elastic_net<Space>& net, const subnet_confi
   o.shuffle = false;
   o.drop_last = false;
   o.aug = eval_aug;
-  data::loader<D> loader(test, o);
-  evaluation e;
-  double loss = 0;
-  std::size_t correct = 0;
-  auto cursor = loader.epoch(0);
-  while (auto b = cursor.next()) {
-    const auto logits = net.evaluate(b->images, config, &stats);
-    const std::size_t k = logits.shape()[1];
-    for (std::size_t i = 0; i < b->labels.size() && (limit == 0 || e.images < limit); ++i, ++e.images) {
-      const float* row = logits.data() + i * k;
-      const auto best = static_cast<std::size_t>(std::max_element(row, row + k) - row);
-      correct += best == static_cast<std::size_t>(b->labels[i]);
-      const float top = *std::max_element(row, row + k);
-      double sum = 0;
-      for (std::size_t j = 0; j < k; ++j) sum += std::exp(double(row[j] - top));
-      loss += std::log(sum) - double(row[std::size_t(b->labels[i])] - top);
-    }
-    if (limit && e.images >= limit) break;
+  if (limit > 0 && limit < test.size()) {
+    // Every (size/limit)-th image, not the first `limit`: image folders list their images class by
+    // class, and the first 2,000 CIFAR-10 test images are two classes of ten.
+    std::vector<std::size_t> every;
+    for (std::size_t i = 0; i < limit; ++i) every.push_back(i * test.size() / limit);
+    return detail::evaluate_on(net, config, stats, data::subset<D>(test, std::move(every)), o);
   }
-  e.top1 = e.images ? double(correct) / double(e.images) : 0.0;
-  e.loss = e.images ? loss / double(e.images) : 0.0;
-  return e;
+  return detail::evaluate_on(net, config, stats, test, o);
 }
 
 }  // namespace ofa::train

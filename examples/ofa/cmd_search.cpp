@@ -58,7 +58,7 @@ void write_text(const std::string& path, const std::string& text) {
 
 struct latency_options {
   std::string space = "cifar", out, load;
-  int batch = 1, threads = 1, repeats = 50, validate = 0;
+  int batch = 1, threads = 1, repeats = 30, networks = 400, validate = 0;
   std::uint64_t seed = 0;
 };
 
@@ -76,6 +76,7 @@ void run_latency_table(const latency_options& o) {
     lo.batch = o.batch;
     lo.threads = o.threads;
     lo.repeats = o.repeats;
+    lo.networks = o.networks;
     lo.seed = o.seed;
     const auto start = std::chrono::steady_clock::now();
     table = se::measure_latency_table<Space>(lo, [](int done, int total) {
@@ -471,6 +472,7 @@ void add_search(CLI::App& app) {
     cmd->add_option("--batch", o->batch, "Images per inference")->check(CLI::Range(1, 4096));
     cmd->add_option("--threads", o->threads, "Threads of the measured inference")->check(CLI::Range(1, 1024));
     cmd->add_option("--repeats", o->repeats, "Timed runs per network")->check(CLI::Range(1, 100000));
+    cmd->add_option("--networks", o->networks, "Random subnets whose layers are timed")->check(CLI::Range(0, 100000));
     cmd->add_option("--validate", o->validate, "Also compare with N random subnets measured end to end");
     cmd->add_option("--seed", o->seed, "Seed of the random weights and subnets");
     dispatch(cmd, o, []<class Space>(std::type_identity<Space>, const latency_options& x) { run_latency_table<Space>(x); });

@@ -1,8 +1,8 @@
 #pragma once
 /// @file
 /// A latency look-up table of this CPU: every distinct layer of the space
-/// (layer_table.hpp) timed as a static_net stage at a given batch size and
-/// thread count, with its sample count, mean, spread and median, plus the fixed
+/// (layer_table.hpp) timed as a static_net stage, inside random subnets, at a
+/// given batch size and thread count, with its sample count, mean, spread and median, plus the fixed
 /// overhead of a whole forward pass; a subnet's predicted latency is the sum of
 /// its layers' medians and the overhead. Saved as JSON with the CPU, the
 /// instruction set and the thread count it was measured with, so that a table
@@ -31,13 +31,15 @@
 #include "ofa/parallel/arena.hpp"
 #include "ofa/random.hpp"
 #include "ofa/search/layer_table.hpp"
+#include "ofa/space/sampling.hpp"
 
 namespace ofa::search {
 
 struct latency_options {
   int batch = 1;
   int threads = 1;      ///< 0: all cores
-  int repeats = 50;     ///< timed runs of every measured network
+  int networks = 400;   ///< random subnets timed stage by stage (then one for each layer they missed)
+  int repeats = 30;     ///< timed runs of every measured network
   int warmup = 5;       ///< untimed runs first
   std::uint64_t seed = 0;
 };
@@ -143,9 +145,9 @@ double measure_latency(const nn::static_net<Space>& net, int batch, int repeats,
 
 template <class Space>
 latency_table<Space> measure_latency_table(const latency_options& o, const std::function<void(int, int)>& progress) {
-  if (o.batch < 1 || o.repeats < 1 || o.warmup < 0 || o.threads < 0)
+  if (o.batch < 1 || o.repeats < 1 || o.warmup < 0 || o.threads < 0 || o.networks < 0)
     throw config_error("ofa::search::measure_latency_table: batch and repeats must be at least 1, warmup and "
-                       "threads at least 0");
+                       "threads and networks at least 0");
   parallel::arena threads(o.threads);
   latency_table<Space> out;
   out.threads = parallel::arena::threads();
@@ -155,56 +157,69 @@ latency_table<Space> measure_latency_table(const latency_options& o, const std::
   std::vector<std::vector<double>> samples(out.table.layers.size());
   std::vector<double> overheads;
 
-  // One network per (resolution, kernel, expand), every block at that choice and full depth:
-  // together they run every distinct layer (units with fewer choices repeat their last).
-  std::size_t most_kernels = 0, most_expands = 0;
-  for (const auto& u : Space::unit_table) {
-    most_kernels = std::max(most_kernels, u.kernels.size);
-    most_expands = std::max(most_expands, u.expands.size);
-  }
-  const int total = static_cast<int>(Space::resolution_set.size * most_kernels * most_expands);
-  int done = 0;
-  for (int r : Space::resolution_set)
-    for (std::size_t ki = 0; ki < most_kernels; ++ki)
-      for (std::size_t ei = 0; ei < most_expands; ++ei) {
-        auto config = subnet_config<Space>::max().with_resolution(r);
-        for (const auto& u : Space::unit_table)
-          for (int i = 0; i < u.depths.max(); ++i) {
-            const auto slot = static_cast<std::size_t>(u.first_slot + i);
-            config.kernel[slot] = u.kernels[std::min(ki, u.kernels.size - 1)];
-            config.expand[slot] = u.expands[std::min(ei, u.expands.size - 1)];
-          }
-        const auto net = random_static_net(config, o.seed + static_cast<std::uint64_t>(done));
-        std::vector<std::size_t> stage_layer;
-        out.table.layers.for_each_layer(config, [&](std::size_t l) { stage_layer.push_back(l); });
-        // Each stage's input, from one pass.
-        const auto images = detail::random_images(o.batch, r, o.seed);
-        std::vector<nn::feature_map> inputs(net.stage_count() + 1);
-        inputs[0] = nn::feature_map::view(images);
-        for (std::size_t s = 0; s < net.stage_count(); ++s) net.run_stage(s, inputs[s], inputs[s + 1]);
-        nn::feature_map scratch;
-        std::vector<std::vector<double>> stage_samples(net.stage_count());
-        std::vector<double> whole;
-        for (int rep = -o.warmup; rep < o.repeats; ++rep) {
-          // Stages and the whole pass interleaved, so slow spells of the machine hit both alike.
-          for (std::size_t s = 0; s < net.stage_count(); ++s) {
-            const auto start = std::chrono::steady_clock::now();
-            net.run_stage(s, inputs[s], scratch);
-            if (rep >= 0) stage_samples[s].push_back(detail::milliseconds_since(start));
-          }
-          const auto start = std::chrono::steady_clock::now();
-          (void)net.forward(images);
-          if (rep >= 0) whole.push_back(detail::milliseconds_since(start));
-        }
-        double stage_sum = 0;
-        for (std::size_t s = 0; s < net.stage_count(); ++s) {
-          stage_sum += detail::median_of(stage_samples[s]);
-          auto& into = samples[stage_layer[s]];
-          into.insert(into.end(), stage_samples[s].begin(), stage_samples[s].end());
-        }
-        overheads.push_back(detail::median_of(whole) - stage_sum);
-        if (progress) progress(++done, total);
+  // Layers are timed inside random subnets, not inside networks of one repeated block: a layer's
+  // time depends on whether its weights are still in cache, so on the layers around it, and a
+  // network of wide blocks only (several MB of weights) would time every wide layer from memory.
+  auto time_network = [&](const subnet_config<Space>& config, std::uint64_t seed) {
+    const auto net = random_static_net(config, seed);
+    std::vector<std::size_t> stage_layer;
+    out.table.layers.for_each_layer(config, [&](std::size_t l) { stage_layer.push_back(l); });
+    // Each stage's input, from one pass.
+    const auto images = detail::random_images(o.batch, config.resolution, seed);
+    std::vector<nn::feature_map> inputs(net.stage_count() + 1);
+    inputs[0] = nn::feature_map::view(images);
+    for (std::size_t s = 0; s < net.stage_count(); ++s) net.run_stage(s, inputs[s], inputs[s + 1]);
+    nn::feature_map scratch;
+    std::vector<std::vector<double>> stage_samples(net.stage_count());
+    std::vector<double> whole;
+    for (int rep = -o.warmup; rep < o.repeats; ++rep) {
+      // Stages and the whole pass interleaved, so slow spells of the machine hit both alike.
+      for (std::size_t s = 0; s < net.stage_count(); ++s) {
+        const auto start = std::chrono::steady_clock::now();
+        net.run_stage(s, inputs[s], scratch);
+        if (rep >= 0) stage_samples[s].push_back(detail::milliseconds_since(start));
       }
+      const auto start = std::chrono::steady_clock::now();
+      (void)net.forward(images);
+      if (rep >= 0) whole.push_back(detail::milliseconds_since(start));
+    }
+    double stage_sum = 0;
+    for (std::size_t s = 0; s < net.stage_count(); ++s) {
+      stage_sum += detail::median_of(stage_samples[s]);
+      auto& into = samples[stage_layer[s]];
+      into.insert(into.end(), stage_samples[s].begin(), stage_samples[s].end());
+    }
+    overheads.push_back(detail::median_of(whole) - stage_sum);
+  };
+
+  rng engine(o.seed);
+  std::vector<subnet_config<Space>> configs;
+  for (int i = 0; i < o.networks; ++i) configs.push_back(sample_config<Space>(engine));
+  // Then, for every layer those missed, a random subnet made to contain it.
+  std::vector<bool> covered(out.table.layers.size(), false);
+  for (const auto& c : configs) out.table.layers.for_each_layer(c, [&](std::size_t l) { covered[l] = true; });
+  for (std::size_t ri = 0; ri < Space::resolution_set.size; ++ri)
+    for (std::size_t u = 0; u < Space::unit_count; ++u) {
+      const auto& info = Space::unit_table[u];
+      for (int first = 1; first >= 0; --first)
+        for (std::size_t k = 0; k < info.kernels.size; ++k)
+          for (std::size_t e = 0; e < info.expands.size; ++e) {
+            const auto l = out.table.layers.block(ri, u, first == 1, k, e);
+            if (covered[l] || !out.table.layers.reachable(l)) continue;
+            auto c = sample_config<Space>(engine);
+            c.resolution = Space::resolution_set[ri];
+            const auto slot = static_cast<std::size_t>(info.first_slot + (first ? 0 : 1));
+            if (!first && c.depth[u] < 2) c.depth[u] = *std::find_if(info.depths.begin(), info.depths.end(), [](int d) { return d >= 2; });
+            c.kernel[slot] = info.kernels[k];
+            c.expand[slot] = info.expands[e];
+            out.table.layers.for_each_layer(c, [&](std::size_t m) { covered[m] = true; });
+            configs.push_back(c);
+          }
+    }
+  for (std::size_t i = 0; i < configs.size(); ++i) {
+    time_network(configs[i], o.seed + i);
+    if (progress) progress(static_cast<int>(i + 1), static_cast<int>(configs.size()));
+  }
   for (std::size_t l = 0; l < samples.size(); ++l) {
     out.entries.push_back(detail::summarize(samples[l]));
     out.table.values[l] = out.entries.back().median;

@@ -6,7 +6,7 @@
 /// block (the first one strides and changes the width), on its kernel size and
 /// expand ratio, and on the input resolution: the kernel size never changes a
 /// "same"-padded output's size, and every unit ends at its own width whatever
-/// came before. So a space has few distinct layers (the CIFAR space: 273 over
+/// came before. So a space has few distinct layers (the CIFAR space: 279 over
 /// its three resolutions) although it has ~10^19 subnets, and any cost that is a
 /// sum over layers (MACs, parameters, measured latency) is a table of that size
 /// plus a lookup per block: what the search needs to check constraints on

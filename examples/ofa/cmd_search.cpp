@@ -256,25 +256,24 @@ struct measurement {
   std::size_t calibration_images = 0, images = 0;
 
   measurement(const search_options& o, const std::string& data)
-      : train(training_part(data)), test(ofa::data::open_dataset(data, false, 0)),
+      : train(ofa::data::open_dataset(data, true, 0)), test(ofa::data::open_dataset(data, false, 0)),
         calibration_images(o.calibration_images), images(o.images) {
     ofa::nn::load(net, o.checkpoint);
   }
-  static ofa::data::any_dataset training_part(const std::string& data) {
-    return ofa::data::open_dataset(data, true, 0);  // recalibration images: any training images will do
+  /// Training images at resolution r, decoded once (recalibration takes any training images).
+  const std::vector<ofa::tensor<float>>& calibration_at(int r) {
+    auto& cal = calibration[r];
+    if (cal.empty()) cal = ofa::train::first_images(train, calibration_images, 100, r, {}, 0xca1ULL);
+    return cal;
   }
   double top1(const ofa::subnet_config<Space>& c) {
-    auto& cal = calibration[c.resolution];
-    if (cal.empty()) cal = ofa::train::first_images(train, calibration_images, 100, c.resolution, {}, 0xca1ULL);
     ofa::data::augmentation eval_aug;
     eval_aug.train = false;
-    return ofa::train::evaluate_subnet(net, c, cal, test, images, 100, eval_aug).top1;
+    return ofa::train::evaluate_subnet(net, c, calibration_at(c.resolution), test, images, 100, eval_aug).top1;
   }
   /// On `threads` threads: the latency table's, so that prediction and measurement compare.
   double latency(const ofa::subnet_config<Space>& c, int batch, int threads) {
-    auto& cal = calibration[c.resolution];
-    if (cal.empty()) cal = ofa::train::first_images(train, calibration_images, 100, c.resolution, {}, 0xca1ULL);
-    const auto stats = net.recalibrate(c, cal);
+    const auto stats = net.recalibrate(c, calibration_at(c.resolution));
     const auto subnet = ofa::nn::extract(net, c, &stats);
     ofa::parallel::arena only(threads);
     return se::measure_latency(subnet, batch, 50, 5);

@@ -4,6 +4,8 @@
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+#include <numeric>
+#include <set>
 #include <thread>
 
 #include <ofa/data/synthetic.hpp>
@@ -240,4 +242,21 @@ TEST_CASE("bad trainer input is refused before any work", "[train][errors]") {
   tr::trainer<small_space, ofa::data::synthetic> t(net, tr::progressive_shrinking<small_space>(), enough, nullptr, o);
   CHECK_THROWS_WITH(t.run(true), Contains("does not exist") && Contains("without --resume"));
   fs::remove_all(dir);
+}
+
+TEST_CASE("a limited evaluation sees every class of a class-sorted test set", "[train][evaluation]") {
+  // An image folder's order: all of class 0, then all of class 1, ... The first 20% would be two classes.
+  const ofa::data::synthetic source(400, 1);
+  std::vector<std::size_t> by_class(source.size());
+  std::iota(by_class.begin(), by_class.end(), std::size_t{0});
+  std::stable_sort(by_class.begin(), by_class.end(),
+                   [&](std::size_t a, std::size_t b) { return source.label(a) < source.label(b); });
+  const ofa::data::subset<ofa::data::synthetic> sorted(source, by_class);
+  const auto picked = tr::evenly_spaced(sorted.size(), 80);
+  REQUIRE(picked.size() == 80);
+  std::set<int> classes;
+  for (auto i : picked) classes.insert(sorted.label(i));
+  CHECK(classes.size() == std::size_t(source.class_count()));
+  CHECK(tr::evenly_spaced(10, 20).size() == 10);  // a limit above the size takes everything once
+  CHECK(tr::evenly_spaced(10, 20).back() == 9);
 }

@@ -36,6 +36,14 @@ struct accuracy_meter {
   double loss() const { return images ? loss_sum / double(images) : 0.0; }
 };
 
+/** @brief `limit` indices spread evenly over [0, n): every (n/limit)-th. The subset a limited
+ *  evaluation uses, not the first `limit`: image folders list their images class by class. */
+inline std::vector<std::size_t> evenly_spaced(std::size_t n, std::size_t limit) {
+  std::vector<std::size_t> out;
+  for (std::size_t i = 0; i < limit && i < n; ++i) out.push_back(i * n / std::min(limit, n));
+  return out;
+}
+
 /** @brief Every unit at its middle depth, kernel and expand ratio. */
 template <class Space>
 subnet_config<Space> middle_config(int resolution);
@@ -149,11 +157,8 @@ evaluation evaluate_subnet(const nn::elastic_net<Space>& net, const subnet_confi
   o.drop_last = false;
   o.aug = eval_aug;
   if (limit > 0 && limit < test.size()) {
-    // Every (size/limit)-th image, not the first `limit`: image folders list their images class by
-    // class, and the first 2,000 CIFAR-10 test images are two classes of ten.
-    std::vector<std::size_t> every;
-    for (std::size_t i = 0; i < limit; ++i) every.push_back(i * test.size() / limit);
-    return detail::evaluate_on(net, config, stats, data::subset<D>(test, std::move(every)), o);
+    // The first 2,000 CIFAR-10 test images of a folder are two classes of ten.
+    return detail::evaluate_on(net, config, stats, data::subset<D>(test, evenly_spaced(test.size(), limit)), o);
   }
   return detail::evaluate_on(net, config, stats, test, o);
 }

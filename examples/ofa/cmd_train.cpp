@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <memory>  // make_shared: options outlive add_* for the callbacks
 #include <string>
 
@@ -17,11 +18,13 @@
 #include <ofa/nn/serialize.hpp>
 #include <ofa/parallel/arena.hpp>
 #include <ofa/space/config_json.hpp>
+#include <ofa/space/profile.hpp>
 #include <ofa/train/evaluation.hpp>
 #include <ofa/train/plot_log.hpp>
 #include <ofa/train/trainer.hpp>
 
 #include "commands.hpp"
+#include "format.hpp"
 #include "run_data.hpp"
 #include "spaces.hpp"
 
@@ -121,7 +124,7 @@ int run_train(const train_options& o) {
 
 struct eval_options {
   std::string space = "cifar", checkpoint, model, config, data = "synthetic";
-  bool grid = false, json = false;
+  bool grid = false, ladder = false, json = false;
   int batch = 100, threads = 0;
   std::size_t recalibration_images = 2000, images = 0;
   std::uint64_t seed = 0;
@@ -170,15 +173,19 @@ template <class Space>
 void run_eval(const eval_options& o) {
   ofa::parallel::arena arena(o.threads);
   if (!o.model.empty()) {
-    if (!o.checkpoint.empty() || o.grid || !o.config.empty())
-      throw ofa::config_error("--model evaluates an exported subnet alone: drop --checkpoint, --config and --grid");
+    if (!o.checkpoint.empty() || o.grid || o.ladder || !o.config.empty())
+      throw ofa::config_error(
+          "--model evaluates an exported subnet alone: drop --checkpoint, --config, --grid and --ladder");
     return run_eval_model<Space>(o);
   }
   if (o.checkpoint.empty()) throw ofa::config_error("give a supernet with --checkpoint FILE, or a subnet with --model FILE");
-  if (o.grid == !o.config.empty()) throw ofa::config_error("give either --config CFG or --grid");
+  if (int(o.grid) + int(o.ladder) + int(!o.config.empty()) != 1)
+    throw ofa::config_error("give one of --config CFG, --grid or --ladder");
   std::vector<std::pair<std::string, ofa::subnet_config<Space>>> subnets;
   if (o.grid)
     subnets = ofa::train::evaluation_grid<Space>();
+  else if (o.ladder)
+    subnets = ofa::train::size_ladder<Space>(Space::resolution_set.max());
   else
     subnets.emplace_back(o.config, config_value<Space>(o.config));
   const auto train = ofa::data::open_dataset(o.data, true, o.seed),
@@ -188,17 +195,64 @@ void run_eval(const eval_options& o) {
   ofa::data::augmentation train_aug, eval_aug;
   eval_aug.train = false;
   nlohmann::json out = nlohmann::json::array();
-  if (!o.json) std::printf("%-24s %6s %8s %8s %8s\n", "subnet", "res", "top-1", "loss", "images");
+  if (!o.json) std::printf("%-24s %6s %8s %8s %8s %8s\n", "subnet", "res", "MACs", "top-1", "loss", "images");
   for (const auto& [name, config] : subnets) {
     const auto calibration = ofa::train::first_images(train, o.recalibration_images, o.batch, config.resolution,
                                                       train_aug, o.seed ^ 0xca1ULL);
     const auto e = ofa::train::evaluate_subnet(net, config, calibration, test, o.images, o.batch, eval_aug);
-    out.push_back(
-        {{"subnet", name}, {"config", ofa::to_json(config)}, {"top1", e.top1}, {"loss", e.loss}, {"images", e.images}});
+    const auto macs = ofa::profile_subnet(config).macs;
+    out.push_back({{"subnet", name},
+                   {"config", ofa::to_json(config)},
+                   {"macs", macs},
+                   {"top1", e.top1},
+                   {"loss", e.loss},
+                   {"images", e.images}});
     if (!o.json)
-      std::printf("%-24s %6d %7.2f%% %8.4f %8zu\n", name.c_str(), config.resolution, 100 * e.top1, e.loss, e.images);
+      std::printf("%-24s %6d %8s %7.2f%% %8.4f %8zu\n", name.c_str(), config.resolution, human(double(macs)).c_str(),
+                  100 * e.top1, e.loss, e.images);
   }
   if (o.json) std::printf("%s\n", out.dump().c_str());
+}
+
+/// One series per NAME=FILE (a JSON array from `ofa eval --json`): top-1 against MACs.
+void save_accuracy_plot(const std::vector<std::string>& results, const std::string& svg) {
+  ofa::io::plot plot;
+  plot.title = "top-1 against MACs, after BN recalibration";
+  plot.x_label = "MACs (M)";
+  plot.y_label = "top-1 (%)";
+  for (const auto& r : results) {
+    const auto eq = r.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == r.size())
+      throw ofa::config_error("--accuracy '" + r + "': write NAME=FILE, FILE the output of `ofa eval --json`");
+    const std::string name = r.substr(0, eq), file = r.substr(eq + 1);
+    std::ifstream in(file);
+    if (!in) throw ofa::io_error("--accuracy " + name + ": cannot read " + file + " (make it with ofa eval --json > FILE)");
+    nlohmann::json rows;
+    try {
+      rows = nlohmann::json::parse(in);
+    } catch (const nlohmann::json::exception& e) {
+      throw ofa::data_error("--accuracy " + name + ": " + file + " is not `ofa eval --json` output: " + e.what());
+    }
+    if (!rows.is_array() || rows.empty())
+      throw ofa::data_error("--accuracy " + name + ": " + file +
+                            " is not `ofa eval --json` output (a list of subnets); make it with ofa eval --json > FILE");
+    ofa::io::plot_series series{name, {}, {}, true};
+    std::vector<std::pair<double, double>> points;
+    for (const auto& row : rows) {
+      if (!row.is_object() || !row.contains("macs") || !row.contains("top1"))
+        throw ofa::data_error("--accuracy " + name + ": " + file +
+                                " has a row without macs and top1; remake it with this version's ofa eval --json");
+      points.emplace_back(1e-6 * row["macs"].get<double>(), 100 * row["top1"].get<double>());
+    }
+    std::sort(points.begin(), points.end());
+    for (const auto& [x, y] : points) {
+      series.x.push_back(x);
+      series.y.push_back(y);
+    }
+    series.points = points.size() == 1;
+    plot.series.push_back(std::move(series));
+  }
+  ofa::io::save_svg(plot, svg);
 }
 
 }  // namespace
@@ -234,6 +288,7 @@ void add_train(CLI::App& app) {
   ev->add_option("--model", e->model, "An exported subnet (ofa export --format ofa), run as deployed");
   ev->add_option("--config", e->config, "max, min, mid or a config file");
   ev->add_flag("--grid", e->grid, "min, mid and max at the smallest and largest resolution");
+  ev->add_flag("--ladder", e->ladder, "Subnets from the smallest to the largest, one size step apart (largest resolution)");
   ev->add_option("--data", e->data, "synthetic[:N], cifar10-bin:DIR, idx:DIR or folder:DIR (its test split)");
   ev->add_option("--batch", e->batch, "Images per batch")->check(CLI::Range(1, 4096));
   ev->add_option("--images", e->images, "Test images (default: all)");
@@ -242,14 +297,26 @@ void add_train(CLI::App& app) {
   ev->add_flag("--json", e->json, "Print JSON");
   ev->callback([e] { with_space(e->space, [&]<class Space>(std::type_identity<Space>) { run_eval<Space>(*e); }); });
 
-  auto* pl = app.add_subcommand("plot", "SVG curves of a run: top-1 and loss of every evaluated subnet");
+  auto* pl = app.add_subcommand("plot", "SVG curves of a run, or top-1 against MACs of several `ofa eval --json` results");
   auto log = std::make_shared<std::string>();
   auto prefix = std::make_shared<std::string>();
-  pl->add_option("--log", *log, "The run's DIR/log.jsonl")->required();
-  pl->add_option("--out", *prefix, "Prefix of the SVG files (default: beside the log)");
-  pl->callback([log, prefix] {
-    const std::string p = prefix->empty() ? std::filesystem::path(*log).parent_path().string() + "/" : *prefix;
-    for (const auto& f : ofa::train::plot_training_log(*log, p)) std::printf("wrote %s\n", f.c_str());
+  auto results = std::make_shared<std::vector<std::string>>();
+  pl->add_option("--log", *log, "A run's DIR/log.jsonl: top-1 and loss of every evaluated subnet over time");
+  pl->add_option("--accuracy", *results,
+                 "NAME=FILE, repeatable: the output of `ofa eval --json` (e.g. --ladder) of one method, "
+                 "plotted as top-1 against MACs");
+  pl->add_option("--out", *prefix, "Prefix of the SVG files (--log; default: beside the log), or the SVG (--accuracy)");
+  pl->callback([log, prefix, results] {
+    if (log->empty() == results->empty())
+      throw ofa::config_error("give either --log DIR/log.jsonl or --accuracy NAME=FILE ... --out FILE.svg");
+    if (!log->empty()) {
+      const std::string p = prefix->empty() ? std::filesystem::path(*log).parent_path().string() + "/" : *prefix;
+      for (const auto& f : ofa::train::plot_training_log(*log, p)) std::printf("wrote %s\n", f.c_str());
+      return;
+    }
+    if (prefix->empty()) throw ofa::config_error("--accuracy needs --out FILE.svg");
+    save_accuracy_plot(*results, *prefix);
+    std::printf("wrote %s\n", prefix->c_str());
   });
 }
 

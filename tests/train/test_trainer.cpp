@@ -9,6 +9,7 @@
 #include <thread>
 
 #include <ofa/data/synthetic.hpp>
+#include <ofa/space/profile.hpp>
 #include <ofa/spaces/cifar.hpp>
 #include <ofa/train/trainer.hpp>
 
@@ -259,4 +260,19 @@ TEST_CASE("a limited evaluation sees every class of a class-sorted test set", "[
   CHECK(classes.size() == std::size_t(source.class_count()));
   CHECK(tr::evenly_spaced(10, 20).size() == 10);  // a limit above the size takes everything once
   CHECK(tr::evenly_spaced(10, 20).back() == 9);
+}
+
+TEST_CASE("the size ladder climbs from the smallest subnet to the largest, one step at a time", "[train][evaluation]") {
+  const int r = cifar::resolution_set.max();
+  const auto ladder = tr::size_ladder<cifar>(r);
+  REQUIRE(ladder.size() == 7);  // three levels of depth, expand and kernel: six raises
+  CHECK(ladder.front().second == ofa::subnet_config<cifar>::min().with_resolution(r));
+  CHECK(ladder.back().second == ofa::subnet_config<cifar>::max().with_resolution(r));
+  std::set<std::string> names;
+  for (std::size_t i = 0; i < ladder.size(); ++i) {
+    names.insert(ladder[i].first);
+    CHECK(ladder[i].second.resolution == r);
+    if (i > 0) CHECK(ofa::profile_subnet(ladder[i].second).macs > ofa::profile_subnet(ladder[i - 1].second).macs);
+  }
+  CHECK(names.size() == ladder.size());
 }

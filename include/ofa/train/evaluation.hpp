@@ -7,6 +7,7 @@
 /// and largest resolution.
 
 #include <algorithm>
+#include <array>
 #include <cmath>  // log, exp
 #include <string>
 #include <vector>
@@ -51,6 +52,14 @@ subnet_config<Space> middle_config(int resolution);
 /** @brief {min, middle, max} × {smallest, largest resolution}, with names. */
 template <class Space>
 std::vector<std::pair<std::string, subnet_config<Space>>> evaluation_grid();
+
+/** @brief Subnets from the smallest to the largest at `resolution`, each one step bigger than the
+ *  one before: starting from the minimum, depth, expand ratio and kernel size are raised one
+ *  level at a time in turn, in every unit at once, until all are at their maximum (7 subnets when
+ *  each dimension has 3 levels). Comparing supernets on it shows the whole range of sizes, not
+ *  just its ends; named "size-1", "size-2", .... */
+template <class Space>
+std::vector<std::pair<std::string, subnet_config<Space>>> size_ladder(int resolution);
 
 /** @brief `images` images of `data`, in batches of `batch_size` at `resolution`, with the given
  *  augmentation (the reference recalibrates on training transforms). */
@@ -104,6 +113,45 @@ std::vector<std::pair<std::string, subnet_config<Space>>> evaluation_grid() {
     grid.emplace_back("max" + at, subnet_config<Space>::max().with_resolution(r));
   }
   return grid;
+}
+
+template <class Space>
+std::vector<std::pair<std::string, subnet_config<Space>>> size_ladder(int resolution) {
+  // level[0]: depth, level[1]: expand, level[2]: kernel, as indices into each unit's sets
+  // (clamped where a unit's set is shorter).
+  std::array<int, 3> level{0, 0, 0}, levels{0, 0, 0};
+  for (std::size_t u = 0; u < Space::unit_count; ++u) {
+    const auto& info = Space::unit_table[u];
+    levels[0] = std::max(levels[0], int(info.depths.size));
+    levels[1] = std::max(levels[1], int(info.expands.size));
+    levels[2] = std::max(levels[2], int(info.kernels.size));
+  }
+  const auto at = [](const auto& set, int i) { return set[std::min(i, int(set.size) - 1)]; };
+  const auto config_at = [&] {
+    auto c = subnet_config<Space>::max();
+    for (std::size_t u = 0; u < Space::unit_count; ++u) {
+      const auto& info = Space::unit_table[u];
+      c.depth[u] = at(info.depths, level[0]);
+      for (int i = 0; i < info.depths.max(); ++i) {
+        c.expand[std::size_t(info.first_slot + i)] = at(info.expands, level[1]);
+        c.kernel[std::size_t(info.first_slot + i)] = at(info.kernels, level[2]);
+      }
+    }
+    c.resolution = resolution;
+    return c;
+  };
+  std::vector<std::pair<std::string, subnet_config<Space>>> ladder;
+  ladder.emplace_back("size-1", config_at());
+  for (bool raised = true; raised;) {
+    raised = false;
+    for (std::size_t d = 0; d < 3; ++d)
+      if (level[d] + 1 < levels[d]) {
+        ++level[d];
+        raised = true;
+        ladder.emplace_back("size-" + std::to_string(ladder.size() + 1), config_at());
+      }
+  }
+  return ladder;
 }
 
 template <data::dataset D>

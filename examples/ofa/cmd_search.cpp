@@ -414,12 +414,31 @@ void run_search(const search_options& o) {
     front.x.push_back(scale * (m == se::metric::macs ? c.macs : m == se::metric::params ? c.params : c.latency));
     front.y.push_back(100 * c.accuracy);
   }
-  for (const auto& r : result.per_budget) {
-    const auto& c = r.best;
-    chosen.x.push_back(scale * (m == se::metric::macs ? c.macs : m == se::metric::params ? c.params : c.latency));
+  // Where the targets were measured: their true top-1 (at the predicted cost, so the plot does not
+  // depend on one latency measurement) and the best random subnet of each budget (at the budget).
+  ofa::io::plot_series true_top1{"measured", {}, {}, true},
+      random{"best random", {}, {}, true};
+  for (std::size_t k = 0; k < budgets.size(); ++k) {
+    const auto& c = result.per_budget[k].best;
+    const double x = scale * (m == se::metric::macs ? c.macs : m == se::metric::params ? c.params : c.latency);
+    chosen.x.push_back(x);
     chosen.y.push_back(100 * c.accuracy);
+    if (out[k].contains("measured_top1")) {
+      true_top1.x.push_back(x);
+      true_top1.y.push_back(100 * out[k]["measured_top1"].get<double>());
+    }
+    if (out[k].contains("best_random_top1")) {
+      random.x.push_back(scale * budgets[k].limit);
+      random.y.push_back(100 * out[k]["best_random_top1"].get<double>());
+    }
   }
   plot.series = {front, chosen};
+  if (!true_top1.x.empty()) {
+    plot.title = "Pareto front: top-1 against " + se::to_string(m) + ", predicted and measured (test split)";
+    plot.y_label = "top-1 (%)";
+    plot.series.push_back(true_top1);
+  }
+  if (!random.x.empty()) plot.series.push_back(random);
   write_text((dir / "pareto.csv").string(), csv);
   ofa::io::save_svg(plot, (dir / "pareto.svg").string());
   std::printf("wrote %s/{search.json, target-*.json, pareto.csv, pareto.svg}\n", o.out.c_str());

@@ -53,7 +53,9 @@ class progress {
       return;
     }
     const std::size_t tenth = std::max<std::size_t>(1, s.batches / 10);
-    if ((s.batch + 1) % tenth == 0) std::printf("%s\n", describe(s).c_str());
+    if ((s.batch + 1) % tenth != 0) return;
+    std::printf("%s\n", describe(s).c_str());
+    std::fflush(stdout);  // piped into a file, stdout is block-buffered: `tail -f` would lag by minutes
   }
   /** @brief A line that stays (an epoch's evaluation, a checkpoint, a warning). */
   void note(const std::string& line) {

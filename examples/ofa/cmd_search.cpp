@@ -408,10 +408,13 @@ void run_search(const search_options& o) {
   plot.y_label = "predicted top-1 (%)";
   ofa::io::plot_series front{"front", {}, {}, false}, chosen{"best per budget", {}, {}, true};
   const double scale = m == se::metric::latency ? 1.0 : 1e-6;
+  const auto cost_of = [&](const auto& c) {  // the budget's metric, in the plot's unit
+    return scale * (m == se::metric::macs ? c.macs : m == se::metric::params ? c.params : c.latency);
+  };
   for (const auto& c : result.front) {
     csv += std::to_string(c.macs) + "," + std::to_string(c.params) + "," + std::to_string(c.latency) + "," +
            std::to_string(c.accuracy) + ",\"" + ofa::to_json(c.config).dump() + "\"\n";
-    front.x.push_back(scale * (m == se::metric::macs ? c.macs : m == se::metric::params ? c.params : c.latency));
+    front.x.push_back(cost_of(c));
     front.y.push_back(100 * c.accuracy);
   }
   // Where the targets were measured: their true top-1 (at the predicted cost, so the plot does not
@@ -420,7 +423,7 @@ void run_search(const search_options& o) {
       random{"best random", {}, {}, true};
   for (std::size_t k = 0; k < budgets.size(); ++k) {
     const auto& c = result.per_budget[k].best;
-    const double x = scale * (m == se::metric::macs ? c.macs : m == se::metric::params ? c.params : c.latency);
+    const double x = cost_of(c);
     chosen.x.push_back(x);
     chosen.y.push_back(100 * c.accuracy);
     if (out[k].contains("measured_top1")) {

@@ -236,7 +236,7 @@ void save_accuracy_plot(const std::vector<std::string>& results, const std::stri
     if (!rows.is_array() || rows.empty())
       throw ofa::data_error("--accuracy " + name + ": " + file +
                             " is not `ofa eval --json` output (a list of subnets); make it with ofa eval --json > FILE");
-    ofa::io::plot_series series{name, {}, {}, true};
+    ofa::io::plot_series series{name, {}, {}, false};
     std::vector<std::pair<double, double>> points;
     for (const auto& row : rows) {
       if (!row.is_object() || !row.contains("macs") || !row.contains("top1"))
@@ -249,7 +249,7 @@ void save_accuracy_plot(const std::vector<std::string>& results, const std::stri
       series.x.push_back(x);
       series.y.push_back(y);
     }
-    series.points = points.size() == 1;
+    series.points = points.size() == 1;  // a standalone subnet is one point, not a line
     plot.series.push_back(std::move(series));
   }
   ofa::io::save_svg(plot, svg);

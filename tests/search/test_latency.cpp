@@ -33,7 +33,7 @@ TEST_CASE("every reachable layer is measured", "[search][latency]") {
     REQUIRE(t.entries[l].count >= 3);
     REQUIRE(t.entries[l].median > 0);
     REQUIRE(t.entries[l].mean > 0);
-    REQUIRE(t.table.values[l] == t.entries[l].median);
+    REQUIRE(t.table.values[l] == t.scale * t.entries[l].median);
   }
   CHECK(t.threads == 1);
   CHECK(t.batch == 1);
@@ -49,9 +49,30 @@ TEST_CASE("a subnet's predicted latency is the sum of its layers and the overhea
   for (int i = 0; i < 50; ++i) {
     const auto c = ofa::sample_config<cifar>(engine);
     double sum = t.table.overhead;
-    t.table.layers.for_each_layer(c, [&](std::size_t l) { sum += t.entries[l].median; });
+    t.table.layers.for_each_layer(c, [&](std::size_t l) { sum += t.scale * t.entries[l].median; });
     REQUIRE(t(c) == sum);
   }
+}
+
+TEST_CASE("the whole-network fit recovers a scale and an offset and ignores a burst", "[search][latency]") {
+  std::vector<double> sum, whole;
+  for (int i = 0; i < 40; ++i) {
+    sum.push_back(0.5 + 0.05 * i);
+    whole.push_back(1.3 * sum.back() - 0.2);
+  }
+  whole[7] *= 2;  // one network timed while something else ran
+  const auto f = se::detail::fit_whole_to_sum(sum, whole);
+  CHECK(f.scale == Approx(1.3).epsilon(1e-9));
+  CHECK(f.offset == Approx(-0.2).margin(1e-9));
+  CHECK(f.error == Approx(std::sqrt(0.25 / 40)).epsilon(1e-6));  // the burst's 50% miss, over 40 networks
+  // Every network of one size: only a shift can be fitted.
+  const auto shift = se::detail::fit_whole_to_sum({1.0, 1.0, 1.0}, {1.2, 1.2, 1.2});
+  CHECK(shift.scale == 1);
+  CHECK(shift.offset == Approx(0.2));
+  // The measured table's fit is a sane one.
+  const auto& t = quick_table();
+  CHECK(t.scale > 0.3);
+  CHECK(t.scale < 3);
 }
 
 TEST_CASE("a latency table survives JSON and refuses another space", "[search][latency]") {
@@ -63,6 +84,15 @@ TEST_CASE("a latency table survives JSON and refuses another space", "[search][l
     REQUIRE(back(c) == t(c));
   }
   CHECK(back.cpu == t.cpu);
+  CHECK(back.scale == t.scale);
+  // A table written before the whole-network fit has no scale: its medians sum as they are.
+  auto old = t.to_json();
+  old.erase("scale");
+  const auto unscaled = se::latency_table<cifar>::from_json(old, "old.json");
+  CHECK(unscaled.scale == 1);
+  CHECK(unscaled.table.values[unscaled.table.layers.stem(0)] == t.entries[t.table.layers.stem(0)].median);
+  old["scale"] = -1;
+  CHECK_THROWS_WITH(se::latency_table<cifar>::from_json(old, "old.json"), Contains("scale is not positive"));
   CHECK(t.mismatch(1, 1).empty());
   CHECK_THAT(t.mismatch(2, 1), Contains("1 threads, this run uses 2"));
   CHECK_THROWS_WITH(se::latency_table<ofa::spaces::mobilenet_v3>::from_json(t.to_json(), "x.json"),
@@ -74,4 +104,36 @@ TEST_CASE("a latency table survives JSON and refuses another space", "[search][l
   broken.erase("overhead_ms");
   CHECK_THROWS_WITH(se::latency_table<cifar>::from_json(broken, "x.json"), Contains("malformed"));
   CHECK_THROWS_AS(se::latency_table<cifar>::load("/nonexistent/table.json"), ofa::io_error);
+}
+
+TEST_CASE("checking a table times every subnet in every pass and compares with the table", "[search][latency]") {
+  const auto& t = quick_table();
+  se::latency_check_options o;
+  o.subnets = 3;
+  o.rounds = 4;
+  o.repeats = 1;
+  o.warmup = 0;
+  int passes = 0;
+  const auto check = se::check_latency_table(t, o, [&](int done, int total) {
+    CHECK(total == 4);
+    passes = done;
+  });
+  CHECK(passes == 4);
+  REQUIRE(check.configs.size() == 3);
+  int within = 0, repeatable = 0;
+  for (std::size_t i = 0; i < 3; ++i) {
+    CHECK(check.predicted[i] == t(check.configs[i]));
+    REQUIRE(check.measured[i] > 0);
+    // The median of all four runs lies between the medians of the two halves (two runs each).
+    CHECK(check.measured[i] >= std::min(check.first_half[i], check.second_half[i]) - 1e-12);
+    CHECK(check.measured[i] <= std::max(check.first_half[i], check.second_half[i]) + 1e-12);
+    within += std::abs(check.predicted[i] - check.measured[i]) / check.measured[i] <= 0.10;
+    repeatable += std::abs(check.first_half[i] - check.second_half[i]) /
+                      (0.5 * (check.first_half[i] + check.second_half[i])) <= 0.10;
+  }
+  CHECK(check.within == within);
+  CHECK(check.repeatable == repeatable);
+  CHECK(check.worst_error >= check.median_error);
+  o.rounds = 1;
+  CHECK_THROWS_WITH(se::check_latency_table(t, o), Contains("rounds at least 2"));
 }

@@ -4,7 +4,7 @@
 /// (layer_table.hpp) timed as a static_net stage, inside random subnets, at a
 /// given batch size and thread count, with its sample count, mean, spread and median, plus the fixed
 /// overhead of a whole forward pass; a subnet's predicted latency is the sum of
-/// its layers' medians and the overhead. Saved as JSON with the CPU, the
+/// its layers' medians, scaled and offset by a fit to the same networks timed whole. Saved as JSON with the CPU, the
 /// instruction set and the thread count it was measured with, so that a table
 /// of another machine is noticed.
 ///
@@ -52,12 +52,22 @@ struct latency_entry {
 
 template <class Space>
 struct latency_table {
-  layer_table<Space> table;            ///< medians (ms) and the overhead: what predictions sum
-  std::vector<latency_entry> entries;  ///< per layer
+  layer_table<Space> table;            ///< scale × medians (ms) and the offset: what predictions sum
+  std::vector<latency_entry> entries;  ///< per layer, as measured
+  /// A layer's time depends on the network around it (a wide network evicts its weights from
+  /// cache, a narrow one keeps them), so the sum of medians pooled over many networks runs high
+  /// for small networks and low for large ones. The table's own networks, timed whole too, fit
+  /// whole ≈ scale · (sum of medians) + offset; the offset is table.overhead.
+  double scale = 1;
+  double fit_error = 0;  ///< root-mean-square relative residual of that fit, over the table's networks
   std::string cpu, isa;
   int threads = 1, batch = 1;
 
   double operator()(const subnet_config<Space>& config) const { return table(config); }
+  /** @brief table.values from the entries' medians and the scale. */
+  void apply_scale() {
+    for (std::size_t l = 0; l < entries.size(); ++l) table.values[l] = scale * entries[l].median;
+  }
 
   nlohmann::json to_json() const;
   /** @brief Reads a table; `source` names it in messages. Another space's table throws. */
@@ -80,6 +90,40 @@ latency_table<Space> measure_latency_table(const latency_options& options = {},
 template <class Space>
 double measure_latency(const nn::static_net<Space>& net, int batch, int repeats, int warmup = 3,
                        std::uint64_t seed = 0);
+
+/** @brief How a latency table is checked against end-to-end measurements. */
+struct latency_check_options {
+  int subnets = 100;  ///< random subnets
+  int rounds = 6;     ///< passes over all of them; each subnet's samples come from every pass
+  int repeats = 5;    ///< timed runs of a subnet in each pass
+  int warmup = 2;     ///< untimed runs before them (its weights were just rebuilt, so not in cache)
+  int batch = 1;
+  std::uint64_t seed = 1;
+};
+
+/** @brief Predicted against measured, per subnet, and what that says. */
+template <class Space>
+struct latency_check {
+  std::vector<subnet_config<Space>> configs;
+  std::vector<double> predicted, measured;  ///< ms; measured: the median of every timed run
+  std::vector<double> first_half, second_half;  ///< ms: medians of the even and of the odd passes
+  int within = 0;      ///< subnets whose prediction is within ±10% of the measurement
+  int repeatable = 0;  ///< subnets whose two halves agree within ±10%: the most this machine allows
+  double median_error = 0, worst_error = 0;  ///< |predicted − measured| / measured
+};
+
+/** @brief Measures random subnets end to end and compares them with `table` (progress(done, total)
+ *  after each pass).
+ *
+ *  On a machine whose speed moves (a shared VM, turbo, other work), a subnet timed in one short
+ *  burst measures the speed of that moment, not the speed the table averaged over its whole
+ *  measurement. So every subnet is timed in each of several passes over all of them (its weights
+ *  rebuilt from the same seed for each visit, so that a hundred networks need not stay in memory),
+ *  and the two halves of the passes give a second, independent measurement: how often they agree
+ *  is the repeatability of latency on this machine, the ceiling of any table's agreement. */
+template <class Space>
+latency_check<Space> check_latency_table(const latency_table<Space>& table, const latency_check_options& options = {},
+                                         const std::function<void(int, int)>& progress = {});
 
 /** @brief A static_net of `config` with random weights (latency does not depend on values;
  *  zeros could hit special cases, random values do not). */
@@ -111,6 +155,51 @@ inline latency_entry summarize(std::vector<double> samples) {
 }
 
 inline double median_of(std::vector<double> v) { return summarize(std::move(v)).median; }
+
+struct linear_fit {
+  double scale = 1, offset = 0, error = 0;
+};
+
+/// whole ≈ scale · sum + offset, least squares in relative terms (a 10% miss weighs the same on a
+/// small network as on a large one), then again without the networks more than three robust
+/// sigmas off (a burst of other work on the machine during one network's timing).
+inline linear_fit fit_whole_to_sum(const std::vector<double>& sum, const std::vector<double>& whole) {
+  linear_fit f;
+  if (sum.empty()) return f;
+  if (sum.size() == 1) {
+    f.offset = whole[0] - sum[0];
+    return f;
+  }
+  std::vector<bool> use(sum.size(), true);
+  auto solve = [&] {
+    // Minimise Σ ((s·x + b − y) / y)²: weighted least squares with weights 1/y².
+    double sw = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
+    for (std::size_t i = 0; i < sum.size(); ++i) {
+      if (!use[i]) continue;
+      const double w = 1 / (whole[i] * whole[i]), x = sum[i], y = whole[i];
+      sw += w, sx += w * x, sy += w * y, sxx += w * x * x, sxy += w * x * y;
+    }
+    const double det = sw * sxx - sx * sx;
+    if (std::abs(det) <= 1e-12 * sw * sxx) {  // every network the same size: a shift only
+      f.scale = 1;
+      f.offset = (sy - sx) / sw;
+    } else {
+      f.scale = (sw * sxy - sx * sy) / det;
+      f.offset = (sy - f.scale * sx) / sw;
+    }
+  };
+  auto relative = [&](std::size_t i) { return (f.scale * sum[i] + f.offset - whole[i]) / whole[i]; };
+  solve();
+  std::vector<double> miss;
+  for (std::size_t i = 0; i < sum.size(); ++i) miss.push_back(std::abs(relative(i)));
+  const double sigma = 1.4826 * median_of(miss);
+  for (std::size_t i = 0; i < sum.size(); ++i) use[i] = std::abs(relative(i)) <= 3 * sigma || sigma == 0;
+  solve();
+  double squares = 0;
+  for (std::size_t i = 0; i < sum.size(); ++i) squares += relative(i) * relative(i);
+  f.error = std::sqrt(squares / double(sum.size()));
+  return f;
+}
 
 inline tensor<float> random_images(int batch, int resolution, std::uint64_t seed) {
   tensor<float> images(shape_type{std::size_t(batch), std::size_t(resolution), std::size_t(resolution), 3});
@@ -155,7 +244,8 @@ latency_table<Space> measure_latency_table(const latency_options& o, const std::
   out.cpu = kernels::detail::cpu_model_name();
   out.isa = kernels::active_arch_name();
   std::vector<std::vector<double>> samples(out.table.layers.size());
-  std::vector<double> overheads;
+  std::vector<std::vector<std::size_t>> network_layers;  // per timed network: its layers
+  std::vector<double> network_whole;                     // and its whole forward's median (ms)
 
   // Layers are timed inside random subnets, not inside networks of one repeated block: a layer's
   // time depends on whether its weights are still in cache, so on the layers around it, and a
@@ -183,13 +273,12 @@ latency_table<Space> measure_latency_table(const latency_options& o, const std::
       (void)net.forward(images);
       if (rep >= 0) whole.push_back(detail::milliseconds_since(start));
     }
-    double stage_sum = 0;
     for (std::size_t s = 0; s < net.stage_count(); ++s) {
-      stage_sum += detail::median_of(stage_samples[s]);
       auto& into = samples[stage_layer[s]];
       into.insert(into.end(), stage_samples[s].begin(), stage_samples[s].end());
     }
-    overheads.push_back(detail::median_of(whole) - stage_sum);
+    network_layers.push_back(std::move(stage_layer));
+    network_whole.push_back(detail::median_of(whole));
   };
 
   rng engine(o.seed);
@@ -220,11 +309,63 @@ latency_table<Space> measure_latency_table(const latency_options& o, const std::
     time_network(configs[i], o.seed + i);
     if (progress) progress(static_cast<int>(i + 1), static_cast<int>(configs.size()));
   }
-  for (std::size_t l = 0; l < samples.size(); ++l) {
-    out.entries.push_back(detail::summarize(samples[l]));
-    out.table.values[l] = out.entries.back().median;
+  for (std::size_t l = 0; l < samples.size(); ++l) out.entries.push_back(detail::summarize(samples[l]));
+  std::vector<double> sums;
+  for (const auto& layers : network_layers) {
+    double sum = 0;
+    for (auto l : layers) sum += out.entries[l].median;
+    sums.push_back(sum);
   }
-  out.table.overhead = detail::median_of(overheads);
+  const auto fit = detail::fit_whole_to_sum(sums, network_whole);
+  out.scale = fit.scale;
+  out.fit_error = fit.error;
+  out.table.overhead = fit.offset;
+  out.apply_scale();
+  return out;
+}
+
+template <class Space>
+latency_check<Space> check_latency_table(const latency_table<Space>& table, const latency_check_options& o,
+                                         const std::function<void(int, int)>& progress) {
+  if (o.subnets < 1 || o.rounds < 2 || o.repeats < 1 || o.warmup < 0 || o.batch < 1)
+    throw config_error("ofa::search::check_latency_table: subnets, repeats and batch must be at least 1, rounds at "
+                       "least 2 (its halves are the repeatability check), warmup at least 0");
+  latency_check<Space> out;
+  rng engine(o.seed);
+  for (int i = 0; i < o.subnets; ++i) out.configs.push_back(sample_config<Space>(engine));
+  std::vector<std::vector<double>> halves[2];
+  halves[0].resize(out.configs.size());
+  halves[1].resize(out.configs.size());
+  for (int round = 0; round < o.rounds; ++round) {
+    for (std::size_t i = 0; i < out.configs.size(); ++i) {
+      const auto net = random_static_net(out.configs[i], o.seed + i);
+      const auto images = detail::random_images(o.batch, out.configs[i].resolution, o.seed + i);
+      for (int w = 0; w < o.warmup; ++w) (void)net.forward(images);
+      for (int r = 0; r < o.repeats; ++r) {
+        const auto start = std::chrono::steady_clock::now();
+        (void)net.forward(images);
+        halves[round % 2][i].push_back(detail::milliseconds_since(start));
+      }
+    }
+    if (progress) progress(round + 1, o.rounds);
+  }
+  std::vector<double> errors;
+  for (std::size_t i = 0; i < out.configs.size(); ++i) {
+    auto all = halves[0][i];
+    all.insert(all.end(), halves[1][i].begin(), halves[1][i].end());
+    const double measured = detail::median_of(std::move(all)), predicted = table(out.configs[i]);
+    const double a = detail::median_of(halves[0][i]), b = detail::median_of(halves[1][i]);
+    out.predicted.push_back(predicted);
+    out.measured.push_back(measured);
+    out.first_half.push_back(a);
+    out.second_half.push_back(b);
+    const double error = std::abs(predicted - measured) / measured;
+    errors.push_back(error);
+    out.within += error <= 0.10;
+    out.repeatable += std::abs(a - b) / (0.5 * (a + b)) <= 0.10;
+  }
+  out.median_error = detail::median_of(errors);
+  out.worst_error = *std::max_element(errors.begin(), errors.end());
   return out;
 }
 
@@ -251,7 +392,7 @@ nlohmann::json latency_table<Space>::to_json() const {
   }
   return {{"format", "ofa-latency-table-1"}, {"space", Space::signature()}, {"cpu", cpu},   {"isa", isa},
           {"threads", threads},              {"batch", batch},              {"overhead_ms", table.overhead},
-          {"layers", layers}};
+          {"scale", scale},                  {"fit_error", fit_error},      {"layers", layers}};
 }
 
 template <class Space>
@@ -270,6 +411,9 @@ latency_table<Space> latency_table<Space>::from_json(const nlohmann::json& j, co
     t.threads = j.at("threads").get<int>();
     t.batch = j.at("batch").get<int>();
     t.table.overhead = j.at("overhead_ms").get<double>();
+    t.scale = j.value("scale", 1.0);  // tables written before the whole-network fit: sums as they are
+    t.fit_error = j.value("fit_error", 0.0);
+    if (!(t.scale > 0)) throw fail("its scale is not positive");
     t.entries.assign(t.table.layers.size(), {});
     std::unordered_map<std::string, std::size_t> index;
     for (std::size_t l = 0; l < t.table.layers.size(); ++l) index[t.table.layers.key(l).to_string()] = l;
@@ -282,8 +426,8 @@ latency_table<Space> latency_table<Space>::from_json(const nlohmann::json& j, co
       e.mean = layer.at("mean_ms").get<double>();
       e.stddev = layer.at("stddev_ms").get<double>();
       e.median = layer.at("median_ms").get<double>();
-      t.table.values[it->second] = e.median;
     }
+    t.apply_scale();
     for (std::size_t l = 0; l < t.entries.size(); ++l)
       if (t.entries[l].count == 0 && t.table.layers.reachable(l))
         throw fail("layer '" + t.table.layers.key(l).to_string() + "' is missing");

@@ -86,12 +86,17 @@ void run_latency_table(const latency_options& o) {
     table.save(o.out);
     std::size_t layers = 0;
     for (const auto& e : table.entries) layers += e.count > 0;
-    std::printf("\n%zu layers measured in %.1f s on %s (%s), batch %d, %d threads\n"
-                "whole networks = %.3f x the sum of their layers %+.4f ms (rms miss %.1f%% over its networks)\n"
+    std::printf("\n%zu layers measured in %.1f s on %s (%s), batch %d, %d threads\n", layers,
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), table.cpu.c_str(),
+                table.isa.c_str(), table.batch, table.threads);
+    const bool fitted = table.held_out_fit < table.held_out_sum;
+    std::printf("whole networks = %.3f x the sum of their layers %+.4f ms (rms miss %.1f%% over its networks);\n"
+                "  held out, the %s misses by %.1f%% (median), the %s by %.1f%%\n"
                 "wrote %s\n",
-                layers, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
-                table.cpu.c_str(), table.isa.c_str(), table.batch, table.threads, table.scale, table.table.overhead,
-                100 * table.fit_error, o.out.c_str());
+                table.scale, table.table.overhead, 100 * table.fit_error,
+                fitted ? "scale-and-offset fit" : "sum plus overhead", 100 * std::min(table.held_out_fit, table.held_out_sum),
+                fitted ? "sum plus overhead" : "scale-and-offset fit", 100 * std::max(table.held_out_fit, table.held_out_sum),
+                o.out.c_str());
   }
   std::printf("%-8s %12s\n", "subnet", "predicted");
   for (const auto& [name, c] : ofa::train::evaluation_grid<Space>())
@@ -115,7 +120,7 @@ void run_latency_table(const latency_options& o) {
   std::printf("each subnet's two halves (even and odd passes) agree within ±10%% for %d of %d%s\n",
               check.repeatable, o.validate,
               check.repeatable < o.validate * 9 / 10
-                  ? ": this machine's speed moves (a shared VM, other work, turbo), and no table can do better"
+                  ? ": this machine's speed moves (a shared VM, other work, turbo), which bounds any table's agreement"
                   : "");
   if (!o.validate_csv.empty()) {
     std::string csv = "predicted_ms,measured_ms,even_passes_ms,odd_passes_ms,macs,config\n";

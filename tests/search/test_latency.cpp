@@ -75,6 +75,33 @@ TEST_CASE("the whole-network fit recovers a scale and an offset and ignores a bu
   CHECK(t.scale < 3);
 }
 
+TEST_CASE("the table keeps the fit only where it predicts held-out networks better", "[search][latency]") {
+  // Whole networks 1.3x their layer sums: the fit wins on the held-out half and is kept.
+  std::vector<double> sum, whole;
+  for (int i = 0; i < 40; ++i) {
+    sum.push_back(0.5 + 0.05 * i);
+    whole.push_back(1.3 * sum.back() - 0.2);
+  }
+  const auto scaled = se::detail::whole_network_model(sum, whole);
+  CHECK(scaled.held_out_fit < scaled.held_out_sum);
+  CHECK(scaled.scale == Approx(1.3));
+  CHECK(scaled.offset == Approx(-0.2));
+  CHECK(scaled.error == Approx(0).margin(1e-9));
+  // Whole networks are their layer sums plus 0.1 ms, but every third large one ran beside other
+  // work (25% slower): the fit tilts towards those, the median shift ignores them.
+  std::vector<double> noisy_whole;
+  for (int i = 0; i < 40; ++i) noisy_whole.push_back((sum[i] + 0.1) * (i >= 20 && i % 3 == 0 ? 1.25 : 1.0));
+  const auto plain = se::detail::whole_network_model(sum, noisy_whole);
+  CHECK(plain.held_out_sum < plain.held_out_fit);
+  CHECK(plain.scale == 1);
+  CHECK(plain.offset == Approx(0.1));
+  CHECK(se::detail::fit_whole_to_sum(sum, noisy_whole).scale > 1.05);  // what keeping the fit would have done
+  // Too few networks to hold any out: the shift alone.
+  const auto one = se::detail::whole_network_model({1.0}, {1.5});
+  CHECK(one.scale == 1);
+  CHECK(one.offset == Approx(0.5));
+}
+
 TEST_CASE("a latency table survives JSON and refuses another space", "[search][latency]") {
   const auto& t = quick_table();
   const auto back = se::latency_table<cifar>::from_json(t.to_json(), "test");
@@ -85,6 +112,8 @@ TEST_CASE("a latency table survives JSON and refuses another space", "[search][l
   }
   CHECK(back.cpu == t.cpu);
   CHECK(back.scale == t.scale);
+  CHECK(back.held_out_sum == t.held_out_sum);
+  CHECK(back.held_out_fit == t.held_out_fit);
   // A table written before the whole-network fit has no scale: its medians sum as they are.
   auto old = t.to_json();
   old.erase("scale");

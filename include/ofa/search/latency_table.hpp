@@ -4,9 +4,10 @@
 /// (layer_table.hpp) timed as a static_net stage, inside random subnets, at a
 /// given batch size and thread count, with its sample count, mean, spread and median, plus the fixed
 /// overhead of a whole forward pass; a subnet's predicted latency is the sum of
-/// its layers' medians, scaled and offset by a fit to the same networks timed whole. Saved as JSON with the CPU, the
-/// instruction set and the thread count it was measured with, so that a table
-/// of another machine is noticed.
+/// its layers' medians plus that overhead, or, where it predicts better, a
+/// scale-and-offset fit of that sum to the same networks timed whole. Saved as
+/// JSON with the CPU, the instruction set and the thread count it was measured
+/// with, so that a table of another machine is noticed.
 ///
 /// Why medians: on a shared machine noise is one-sided (a layer is never
 /// faster than it can be, often slower), and a median ignores the outliers a
@@ -55,11 +56,14 @@ struct latency_table {
   layer_table<Space> table;            ///< scale × medians (ms) and the offset: what predictions sum
   std::vector<latency_entry> entries;  ///< per layer, as measured
   /// A layer's time depends on the network around it (a wide network evicts its weights from
-  /// cache, a narrow one keeps them), so the sum of medians pooled over many networks runs high
-  /// for small networks and low for large ones. The table's own networks, timed whole too, fit
-  /// whole ≈ scale · (sum of medians) + offset; the offset is table.overhead.
+  /// cache, a narrow one keeps them), so the sum of medians pooled over many networks can run
+  /// high for small networks and low for large ones. The table's own networks, timed whole too,
+  /// give whole ≈ scale · (sum of medians) + offset; the offset is table.overhead. The scale is
+  /// 1 unless the fitted one predicted held-out networks better (detail::whole_network_model).
   double scale = 1;
-  double fit_error = 0;  ///< root-mean-square relative residual of that fit, over the table's networks
+  double fit_error = 0;  ///< root-mean-square relative miss of that model over the table's networks
+  /// Median relative miss on held-out networks of the two models (sum + overhead, and the fit).
+  double held_out_sum = 0, held_out_fit = 0;
   std::string cpu, isa;
   int threads = 1, batch = 1;
 
@@ -96,7 +100,8 @@ struct latency_check_options {
   int subnets = 100;  ///< random subnets
   int rounds = 6;     ///< passes over all of them; each subnet's samples come from every pass
   int repeats = 5;    ///< timed runs of a subnet in each pass
-  int warmup = 2;     ///< untimed runs before them (its weights were just rebuilt, so not in cache)
+  int warmup = 5;     ///< untimed runs first, as many as the table had: the net was just rebuilt, and with
+                      ///< several threads the first runs after that are slow (workers asleep, caches cold)
   int batch = 1;
   std::uint64_t seed = 1;
 };
@@ -199,6 +204,59 @@ inline linear_fit fit_whole_to_sum(const std::vector<double>& sum, const std::ve
   for (std::size_t i = 0; i < sum.size(); ++i) squares += relative(i) * relative(i);
   f.error = std::sqrt(squares / double(sum.size()));
   return f;
+}
+
+/// The model a table predicts whole networks with, chosen on networks it was not fitted to.
+struct whole_model {
+  double scale = 1, offset = 0;
+  double error = 0;                           ///< rms relative miss over all networks
+  double held_out_sum = 0, held_out_fit = 0;  ///< median relative miss of each model, held out
+};
+
+/// Either the sum of the layers plus the median overhead, or the scale-and-offset fit. On a quiet
+/// machine the fit corrects what pooling leaves (small networks high, large ones low); on one whose
+/// speed drifts while the table is measured it fits the drift and extrapolates badly (seen: a 1.4×
+/// scale with a −0.67 ms offset that predicted 0.2 ms for the smallest subnet). So each model is
+/// fitted on the even networks and judged on the odd ones and the other way round, and the fit is
+/// kept only when it misses the held-out networks by less.
+inline whole_model whole_network_model(const std::vector<double>& sum, const std::vector<double>& whole) {
+  auto shift_of = [&](const std::vector<std::size_t>& on) {
+    std::vector<double> d;
+    for (auto i : on) d.push_back(whole[i] - sum[i]);
+    return linear_fit{1, d.empty() ? 0.0 : median_of(d), 0};
+  };
+  auto fit_of = [&](const std::vector<std::size_t>& on) {
+    std::vector<double> s, w;
+    for (auto i : on) s.push_back(sum[i]), w.push_back(whole[i]);
+    return fit_whole_to_sum(s, w);
+  };
+  auto misses = [&](const linear_fit& f, const std::vector<std::size_t>& on, std::vector<double>& into) {
+    for (auto i : on) into.push_back(std::abs(f.scale * sum[i] + f.offset - whole[i]) / whole[i]);
+  };
+  std::vector<std::size_t> all, fold[2];
+  for (std::size_t i = 0; i < sum.size(); ++i) all.push_back(i), fold[i % 2].push_back(i);
+  whole_model m;
+  linear_fit chosen = shift_of(all);
+  if (fold[1].size() >= 2) {
+    std::vector<double> sum_misses, fit_misses;
+    for (int k = 0; k < 2; ++k) {
+      misses(shift_of(fold[k]), fold[1 - k], sum_misses);
+      misses(fit_of(fold[k]), fold[1 - k], fit_misses);
+    }
+    m.held_out_sum = median_of(sum_misses);
+    m.held_out_fit = median_of(fit_misses);
+    if (m.held_out_fit < m.held_out_sum) chosen = fit_of(all);
+  }
+  m.scale = chosen.scale;
+  m.offset = chosen.offset;
+  if (!all.empty()) {
+    std::vector<double> miss;
+    misses(chosen, all, miss);
+    double squares = 0;
+    for (double x : miss) squares += x * x;
+    m.error = std::sqrt(squares / double(miss.size()));
+  }
+  return m;
 }
 
 inline tensor<float> random_images(int batch, int resolution, std::uint64_t seed) {
@@ -316,10 +374,12 @@ latency_table<Space> measure_latency_table(const latency_options& o, const std::
     for (auto l : layers) sum += out.entries[l].median;
     sums.push_back(sum);
   }
-  const auto fit = detail::fit_whole_to_sum(sums, network_whole);
-  out.scale = fit.scale;
-  out.fit_error = fit.error;
-  out.table.overhead = fit.offset;
+  const auto model = detail::whole_network_model(sums, network_whole);
+  out.scale = model.scale;
+  out.fit_error = model.error;
+  out.held_out_sum = model.held_out_sum;
+  out.held_out_fit = model.held_out_fit;
+  out.table.overhead = model.offset;
   out.apply_scale();
   return out;
 }
@@ -392,7 +452,9 @@ nlohmann::json latency_table<Space>::to_json() const {
   }
   return {{"format", "ofa-latency-table-1"}, {"space", Space::signature()}, {"cpu", cpu},   {"isa", isa},
           {"threads", threads},              {"batch", batch},              {"overhead_ms", table.overhead},
-          {"scale", scale},                  {"fit_error", fit_error},      {"layers", layers}};
+          {"scale", scale},                  {"fit_error", fit_error},
+          {"held_out_error", {{"sum", held_out_sum}, {"fit", held_out_fit}}},
+          {"layers", layers}};
 }
 
 template <class Space>
@@ -413,6 +475,10 @@ latency_table<Space> latency_table<Space>::from_json(const nlohmann::json& j, co
     t.table.overhead = j.at("overhead_ms").get<double>();
     t.scale = j.value("scale", 1.0);  // tables written before the whole-network fit: sums as they are
     t.fit_error = j.value("fit_error", 0.0);
+    if (j.contains("held_out_error")) {
+      t.held_out_sum = j.at("held_out_error").at("sum").get<double>();
+      t.held_out_fit = j.at("held_out_error").at("fit").get<double>();
+    }
     if (!(t.scale > 0)) throw fail("its scale is not positive");
     t.entries.assign(t.table.layers.size(), {});
     std::unordered_map<std::string, std::size_t> index;

@@ -127,7 +127,11 @@ TEST_CASE("gemm with pre-packed weights equals the plain gemm", "[kernels][gemm]
                          {1, 33, 300},
                          {2, 70, 517},
                          {1, 1000, 64},
-                         {2, 17, 1}}) {
+                         {2, 17, 1},
+                         // large enough to be split into tasks (squeeze-excite's shapes at batch 1)
+                         {1, 144, 576},
+                         {2, 576, 144},
+                         {1, 1280, 960}}) {
     const int ldw = k + 3;
     const auto w = test::random_vector<float>(static_cast<std::size_t>(n) * ldw, 30);
     const auto a = test::random_vector<float>(static_cast<std::size_t>(m) * k, 31);

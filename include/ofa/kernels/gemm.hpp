@@ -574,6 +574,9 @@ struct pack_weights_kernel {
   }
 };
 
+/// Weights from which a matrix-vector product is split across threads.
+inline constexpr double gemv_parallel_min_weights = 1 << 16;
+
 /// C = act(A·Wᵀ + beta·C + bias) for a few rows of A (batch-1 inference: squeeze-excite, the head)
 /// straight from the packed panels: each weight is read once and feeds one FMA per vector of
 /// outputs. The blocked GEMM computes whole MR-row tiles, so one row of A did 8 or 16 rows of
@@ -604,9 +607,12 @@ struct gemv_packed_kernel {
       return batch::load_unaligned(at + v * width);
     };
     const int n_padded = (n + nr - 1) / nr * nr, panels = n_padded / nr;
-    const int per_task = std::max(1, (1 << 15) / std::max(1, k));  // about 32 K weights per task
+    // About 32 K weights (128 KiB) a task. Few rows of A make this product memory-bound: its
+    // weights stream from L3 or memory, so it is worth splitting across cores at sizes where a
+    // compute-bound GEMM is not (squeeze-excite's 576→144 took as long on 2 threads as on 1).
+    const int per_task = std::max(1, (1 << 15) / (std::max(1, k) * nr));
     const int tasks = (panels + per_task - 1) / per_task;
-    for_tasks(gemm_blocking::worth_parallel(m, n, k), tasks, [&](int task) {
+    for_tasks(double(n) * k >= gemv_parallel_min_weights, tasks, [&](int task) {
       for (int jp = task * per_task; jp < std::min(panels, (task + 1) * per_task); ++jp)
         for (int row = 0; row < m; ++row) {
           const float* x = a + static_cast<std::ptrdiff_t>(row) * lda;

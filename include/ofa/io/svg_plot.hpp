@@ -90,6 +90,11 @@ inline std::string to_svg(const plot& p) {
   if (y1 - y0 < 1e-12) y0 -= 0.5, y1 += 0.5;
   const double pad = (y1 - y0) * 0.05;
   y0 -= pad, y1 += pad;
+  // A marker at the first or last x would be cut in half by the frame: leave room for it.
+  if (std::any_of(p.series.begin(), p.series.end(), [](const plot_series& s) { return s.points; })) {
+    const double x_pad = (x1 - x0) * 0.03;
+    x0 -= x_pad, x1 += x_pad;
+  }
   const double left = 70, right = p.width - 190.0, top = 40, bottom = p.height - 50.0;
   auto X = [&](double v) { return left + (v - x0) / (x1 - x0) * (right - left); };
   auto Y = [&](double v) { return bottom - (v - y0) / (y1 - y0) * (bottom - top); };

@@ -90,13 +90,13 @@ void run_latency_table(const latency_options& o) {
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), table.cpu.c_str(),
                 table.isa.c_str(), table.batch, table.threads);
     const bool fitted = table.held_out_fit < table.held_out_sum;
-    std::printf("whole networks = %.3f x the sum of their layers %+.4f ms (rms miss %.1f%% over its networks);\n"
-                "  held out, the %s misses by %.1f%% (median), the %s by %.1f%%\n"
-                "wrote %s\n",
-                table.scale, table.table.overhead, 100 * table.fit_error,
-                fitted ? "scale-and-offset fit" : "sum plus overhead", 100 * std::min(table.held_out_fit, table.held_out_sum),
-                fitted ? "sum plus overhead" : "scale-and-offset fit", 100 * std::max(table.held_out_fit, table.held_out_sum),
-                o.out.c_str());
+    const char *kept = fitted ? "scale-and-offset fit" : "sum plus overhead",
+               *other = fitted ? "sum plus overhead" : "scale-and-offset fit";
+    std::printf("whole networks = %.3f x the sum of their layers %+.4f ms (rms miss %.1f%% over its networks);\n",
+                table.scale, table.table.overhead, 100 * table.fit_error);
+    std::printf("  held out, the %s misses by %.1f%% (median), the %s by %.1f%%\nwrote %s\n", kept,
+                100 * std::min(table.held_out_fit, table.held_out_sum), other,
+                100 * std::max(table.held_out_fit, table.held_out_sum), o.out.c_str());
   }
   std::printf("%-8s %12s\n", "subnet", "predicted");
   for (const auto& [name, c] : ofa::train::evaluation_grid<Space>())
@@ -117,8 +117,8 @@ void run_latency_table(const latency_options& o) {
   std::printf("\n%d of %d random subnets (%.0f%%) within ±10%% of the table; median |error| %.1f%%, worst %.1f%%\n",
               check.within, o.validate, 100.0 * check.within / o.validate, 100 * check.median_error,
               100 * check.worst_error);
-  std::printf("each subnet's two halves (even and odd passes) agree within ±10%% for %d of %d%s\n",
-              check.repeatable, o.validate,
+  std::printf("each subnet's two halves (even and odd passes) agree within ±10%% for %d of %d%s\n", check.repeatable,
+              o.validate,
               check.repeatable < o.validate * 9 / 10
                   ? ": this machine's speed moves (a shared VM, other work, turbo), which bounds any table's agreement"
                   : "");

@@ -110,9 +110,9 @@ struct latency_check_options {
 template <class Space>
 struct latency_check {
   std::vector<subnet_config<Space>> configs;
-  std::vector<double> predicted, measured;  ///< ms; measured: the median of every timed run
+  std::vector<double> predicted, measured;      ///< ms; measured: the median of every timed run
   std::vector<double> first_half, second_half;  ///< ms: medians of the even and of the odd passes
-  int within = 0;      ///< subnets whose prediction is within ±10% of the measurement
+  int within = 0;                               ///< subnets whose prediction is within ±10% of the measurement
   int repeatable = 0;  ///< subnets whose two halves agree within ±10%: the most this machine allows
   double median_error = 0, worst_error = 0;  ///< |predicted − measured| / measured
 };
@@ -388,8 +388,9 @@ template <class Space>
 latency_check<Space> check_latency_table(const latency_table<Space>& table, const latency_check_options& o,
                                          const std::function<void(int, int)>& progress) {
   if (o.subnets < 1 || o.rounds < 2 || o.repeats < 1 || o.warmup < 0 || o.batch < 1)
-    throw config_error("ofa::search::check_latency_table: subnets, repeats and batch must be at least 1, rounds at "
-                       "least 2 (its halves are the repeatability check), warmup at least 0");
+    throw config_error(
+        "ofa::search::check_latency_table: subnets, repeats and batch must be at least 1, rounds at "
+        "least 2 (its halves are the repeatability check), warmup at least 0");
   latency_check<Space> out;
   rng engine(o.seed);
   for (int i = 0; i < o.subnets; ++i) out.configs.push_back(sample_config<Space>(engine));
@@ -450,9 +451,15 @@ nlohmann::json latency_table<Space>::to_json() const {
                       {"stddev_ms", entries[l].stddev},
                       {"median_ms", entries[l].median}});
   }
-  return {{"format", "ofa-latency-table-1"}, {"space", Space::signature()}, {"cpu", cpu},   {"isa", isa},
-          {"threads", threads},              {"batch", batch},              {"overhead_ms", table.overhead},
-          {"scale", scale},                  {"fit_error", fit_error},
+  return {{"format", "ofa-latency-table-1"},
+          {"space", Space::signature()},
+          {"cpu", cpu},
+          {"isa", isa},
+          {"threads", threads},
+          {"batch", batch},
+          {"overhead_ms", table.overhead},
+          {"scale", scale},
+          {"fit_error", fit_error},
           {"held_out_error", {{"sum", held_out_sum}, {"fit", held_out_fit}}},
           {"layers", layers}};
 }

@@ -26,6 +26,7 @@
 #include <ofa/search/accuracy_dataset.hpp>
 #include <ofa/search/accuracy_predictor.hpp>
 #include <ofa/search/evolution.hpp>
+#include <ofa/search/label_noise.hpp>
 #include <ofa/search/latency_table.hpp>
 #include <ofa/space/config_json.hpp>
 #include <ofa/train/evaluation.hpp>
@@ -241,6 +242,9 @@ void run_fit_predictor(const fit_options& o) {
     report["test_rmse"] = se::rmse(predicted, test_y);
     report["test_kendall_tau"] = test_c.size() >= 2 ? se::kendall_tau(predicted, test_y) : 0.0;
   }
+  const auto noise = se::measure_label_noise<Space>(records);
+  report["label_noise"] = {{"spread", noise.spread}, {"noise", noise.noise}, {"best_rmse", noise.best_rmse},
+                           {"best_tau", noise.best_tau}};
   p.save(o.out);
   if (o.json) {
     std::printf("%s\n", report.dump().c_str());
@@ -250,6 +254,12 @@ void run_fit_predictor(const fit_options& o) {
   if (!test_c.empty())
     std::printf("held-out %zu subnets: RMSE %.3f%%, Kendall's tau %.3f\n", test_c.size(),
                 100 * report["test_rmse"].get<double>(), report["test_kendall_tau"].get<double>());
+  std::printf("labels: top-1 spread %.2f%% (sd), measurement noise %.2f%% (binomial, %zu images a subnet): a perfect\n"
+              "  predictor would score about RMSE %.2f%%, tau %.2f against them\n",
+              100 * noise.spread, 100 * noise.noise, records.front().images, 100 * noise.best_rmse, noise.best_tau);
+  if (noise.mostly_noise())
+    std::printf("  the labels are mostly noise: measure on more held-out images (ofa train --holdout N, then\n"
+                "  ofa acc-dataset) or train the supernet longer, so that its subnets differ by more than the noise\n");
   std::printf("wrote %s\n", o.out.c_str());
 }
 

@@ -46,6 +46,7 @@
 #include "ofa/search/accuracy_dataset.hpp"
 #include "ofa/search/accuracy_predictor.hpp"
 #include "ofa/search/evolution.hpp"
+#include "ofa/search/label_noise.hpp"
 #include "ofa/search/latency_table.hpp"
 
 // data

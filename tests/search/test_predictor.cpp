@@ -3,9 +3,12 @@
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+#include <cmath>
+#include <numbers>
 #include <numeric>
 
 #include <ofa/search/accuracy_predictor.hpp>
+#include <ofa/search/label_noise.hpp>
 #include <ofa/space/sampling.hpp>
 #include <ofa/spaces/cifar.hpp>
 #include <ofa/spaces/mobilenet_v3.hpp>
@@ -68,4 +71,30 @@ TEST_CASE("the predictor refuses bad training data", "[search][predictor]") {
   CHECK_THROWS_AS(p.fit(two, std::vector<double>{0.9}), ofa::config_error);
   CHECK_THROWS_AS(se::accuracy_predictor<cifar>(0, 3), ofa::config_error);
   CHECK_THROWS_AS(se::accuracy_predictor<cifar>::load("/nonexistent/predictor.ofa"), ofa::io_error);
+}
+
+TEST_CASE("label noise: the binomial error of the labels and what a perfect predictor scores", "[search][predictor]") {
+  // Four labels 0.70, 0.72, 0.74, 0.76, each on 2,100 images.
+  std::vector<se::accuracy_record<cifar>> records(4);
+  for (int i = 0; i < 4; ++i) {
+    records[i].top1 = 0.70 + 0.02 * i;
+    records[i].images = 2100;
+  }
+  const auto n = se::measure_label_noise<cifar>(records);
+  const double spread = std::sqrt((0.03 * 0.03 + 0.01 * 0.01) * 2 / 3);  // sd of the four, n − 1
+  double noise = 0;
+  for (const auto& r : records) noise += r.top1 * (1 - r.top1) / 2100;
+  noise = std::sqrt(noise / 4);  // ≈ 0.0097
+  CHECK(n.spread == Approx(spread));
+  CHECK(n.noise == Approx(noise));
+  CHECK(n.best_rmse == n.noise);
+  CHECK(n.true_spread == Approx(std::sqrt(spread * spread - noise * noise)));
+  CHECK(n.best_tau == Approx(2 / std::numbers::pi * std::asin(n.true_spread / spread)));
+  CHECK_FALSE(n.mostly_noise());
+  // The same labels measured on 100 images each: the noise (≈ 4.4%) swamps the 2.6% spread.
+  for (auto& r : records) r.images = 100;
+  const auto noisy = se::measure_label_noise<cifar>(records);
+  CHECK(noisy.true_spread == 0);
+  CHECK(noisy.best_tau == 0);
+  CHECK(noisy.mostly_noise());
 }

@@ -200,7 +200,7 @@ void run_acc_dataset(const dataset_options& o) {
 struct fit_options {
   std::string space = "cifar", dataset, out;
   int hidden = 400, layers = 3, epochs = 300, threads = 0;
-  double test_fraction = 0.2, lr = 1e-3;
+  double test_fraction = 0.2, lr = 1e-3, weight_decay = se::predictor_fit_options{}.weight_decay;
   std::uint64_t seed = 0;
   bool json = false;
 };
@@ -231,6 +231,7 @@ void run_fit_predictor(const fit_options& o) {
   se::predictor_fit_options fo;
   fo.epochs = o.epochs;
   fo.lr = o.lr;
+  fo.weight_decay = o.weight_decay;
   fo.seed = o.seed;
   const auto start = std::chrono::steady_clock::now();
   const double train_rmse = p.fit(train_c, train_y, fo);
@@ -566,6 +567,7 @@ void add_search(CLI::App& app) {
     cmd->add_option("--layers", o->layers, "Hidden layers");
     cmd->add_option("--epochs", o->epochs, "Training epochs");
     cmd->add_option("--lr", o->lr, "Adam's learning rate");
+    cmd->add_option("--weight-decay", o->weight_decay, "Adam's L2 weight decay (more for a small data set)");
     cmd->add_option("--threads", o->threads, "Threads (default: all cores)")->check(CLI::Range(0, 1024));
     cmd->add_option("--seed", o->seed, "Seed of the split and the initialisation");
     cmd->add_flag("--json", o->json, "Print JSON");

@@ -90,14 +90,12 @@ void run_latency_table(const latency_options& o) {
     std::printf("\n%zu layers measured in %.1f s on %s (%s), batch %d, %d threads\n", layers,
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), table.cpu.c_str(),
                 table.isa.c_str(), table.batch, table.threads);
-    const bool fitted = table.held_out_fit < table.held_out_sum;
-    const char *kept = fitted ? "scale-and-offset fit" : "sum plus overhead",
-               *other = fitted ? "sum plus overhead" : "scale-and-offset fit";
-    std::printf("whole networks = %.3f x the sum of their layers %+.4f ms (rms miss %.1f%% over its networks);\n",
-                table.scale, table.table.overhead, 100 * table.fit_error);
-    std::printf("  held out, the %s misses by %.1f%% (median), the %s by %.1f%%\nwrote %s\n", kept,
-                100 * std::min(table.held_out_fit, table.held_out_sum), other,
-                100 * std::max(table.held_out_fit, table.held_out_sum), o.out.c_str());
+    std::printf("whole networks = %.3f x the sum of their layers %+.4f ms (rms miss %.1f%%), the %s;\n"
+                "  held out, the sum plus overhead misses by %.1f%% (median), the scale-and-offset fit by %.1f%%\n"
+                "wrote %s\n",
+                table.scale, table.table.overhead, 100 * table.fit_error,
+                table.uses_fit() ? "scale-and-offset fit" : "sum plus overhead", 100 * table.held_out_sum,
+                100 * table.held_out_fit, o.out.c_str());
   }
   std::printf("%-8s %12s\n", "subnet", "predicted");
   for (const auto& [name, c] : ofa::train::evaluation_grid<Space>())

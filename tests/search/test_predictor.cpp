@@ -2,8 +2,8 @@
 // target to within a fraction of a percent, save/load, and bad input.
 #include <catch2/catch.hpp>
 
-#include <filesystem>
 #include <cmath>
+#include <filesystem>
 #include <numbers>
 #include <numeric>
 

@@ -110,6 +110,9 @@ struct gemm_blocking {
   // workers and joining them costs as much as they would save.
   static constexpr double parallel_min_macs = 1 << 17;
   static bool worth_parallel(int m, int n, int k) { return double(m) * n * k >= parallel_min_macs; }
+  /// A product of one or two rows of A is memory-bound (its weights stream from L3 or memory),
+  /// so it is worth splitting at sizes where a compute-bound GEMM is not: from 64 K weights.
+  static bool worth_parallel_gemv(int n, int k) { return double(n) * k >= 1 << 16; }
   // An operand is read in place down a leading dimension that is not a multiple of 4 KiB: at
   // such a stride every row of a tile or panel would map to the same cache sets.
   static bool readable_in_place(int ld) { return ld % 1024 != 0; }
@@ -574,9 +577,6 @@ struct pack_weights_kernel {
   }
 };
 
-/// Weights from which a matrix-vector product is split across threads.
-inline constexpr double gemv_parallel_min_weights = 1 << 16;
-
 /// C = act(A·Wᵀ + beta·C + bias) for a few rows of A (batch-1 inference: squeeze-excite, the head)
 /// straight from the packed panels: each weight is read once and feeds one FMA per vector of
 /// outputs. The blocked GEMM computes whole MR-row tiles, so one row of A did 8 or 16 rows of
@@ -607,12 +607,9 @@ struct gemv_packed_kernel {
       return batch::load_unaligned(at + v * width);
     };
     const int n_padded = (n + nr - 1) / nr * nr, panels = n_padded / nr;
-    // About 32 K weights (128 KiB) a task. Few rows of A make this product memory-bound: its
-    // weights stream from L3 or memory, so it is worth splitting across cores at sizes where a
-    // compute-bound GEMM is not (squeeze-excite's 576→144 took as long on 2 threads as on 1).
-    const int per_task = std::max(1, (1 << 15) / (std::max(1, k) * nr));
+    const int per_task = std::max(1, (1 << 15) / (std::max(1, k) * nr));  // about 32 K weights a task
     const int tasks = (panels + per_task - 1) / per_task;
-    for_tasks(double(n) * k >= gemv_parallel_min_weights, tasks, [&](int task) {
+    for_tasks(gemm_blocking::worth_parallel_gemv(n, k), tasks, [&](int task) {
       for (int jp = task * per_task; jp < std::min(panels, (task + 1) * per_task); ++jp)
         for (int row = 0; row < m; ++row) {
           const float* x = a + static_cast<std::ptrdiff_t>(row) * lda;

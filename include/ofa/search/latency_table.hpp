@@ -64,6 +64,8 @@ struct latency_table {
   double fit_error = 0;  ///< root-mean-square relative miss of that model over the table's networks
   /// Median relative miss on held-out networks of the two models (sum + overhead, and the fit).
   double held_out_sum = 0, held_out_fit = 0;
+  /// Whether predictions use the fit (scale, offset) rather than the sum plus the median overhead.
+  bool uses_fit() const { return held_out_fit < held_out_sum; }
   std::string cpu, isa;
   int threads = 1, batch = 1;
 

@@ -135,6 +135,24 @@ void run_latency_table(const latency_options& o) {
 
 // --- ofa acc-dataset --------------------------------------------------------------------------
 
+/// A run's training data split as `ofa train` split it: the images it trained on and those it held out.
+struct run_split {
+  std::shared_ptr<const ofa::data::any_dataset> all;  // what the subsets index (they point at it)
+  ofa::data::any_dataset train, held_out;
+};
+
+/// `what` names the input that chose an empty held-out split, for the message.
+inline run_split open_run_split(const std::string& data, long long holdout, const std::string& what) {
+  const auto all = std::make_shared<const ofa::data::any_dataset>(ofa::data::open_dataset(data, true, 0));
+  const auto n = held_out_count(holdout, all->size());
+  if (n == 0)
+    throw ofa::config_error(what + " leaves no held-out training images to measure on; train with --holdout N "
+                            "(ofa train) so that subnets can be measured on images the supernet never saw");
+  const auto split = ofa::data::make_split(all->size(), n, holdout_split_seed);
+  return {all, ofa::data::any_dataset(ofa::data::subset<ofa::data::any_dataset>(*all, split.train)),
+          ofa::data::any_dataset(ofa::data::subset<ofa::data::any_dataset>(*all, split.validation))};
+}
+
 struct dataset_options {
   std::string space = "cifar", checkpoint, data, out;
   std::size_t subnets = 1000, calibration_images = 2000;
@@ -164,12 +182,10 @@ void run_acc_dataset(const dataset_options& o) {
   if (data.empty()) throw ofa::config_error("give the training data with --data SPEC (no data.json beside the checkpoint)");
   ofa::nn::elastic_net<Space> net(0);
   ofa::nn::load(net, o.checkpoint);
-  const auto all = ofa::data::open_dataset(data, true, 0);
-  const auto n = held_out_count(holdout, all.size());
-  if (n == 0) throw ofa::config_error("--holdout 0 leaves nothing to measure on; hold out some training images");
-  const auto split = ofa::data::make_split(all.size(), n, holdout_split_seed);
-  const ofa::data::any_dataset train(ofa::data::subset<ofa::data::any_dataset>(all, split.train)),
-      held_out(ofa::data::subset<ofa::data::any_dataset>(all, split.validation));
+  const auto split = open_run_split(data, holdout, "--holdout 0");
+  const auto& train = split.train;
+  const auto& held_out = split.held_out;
+  const std::size_t n = held_out.size();
   se::accuracy_dataset_options ao;
   ao.subnets = o.subnets;
   ao.seed = o.seed;
@@ -267,7 +283,7 @@ void run_fit_predictor(const fit_options& o) {
 struct search_options {
   std::string space = "cifar", predictor, latency_table, out, checkpoint, data;
   std::vector<std::string> constraints;
-  int pareto = 0, population = 100, generations = 500, threads = 0, batch = 1, baseline = 0;
+  int pareto = 0, population = 100, generations = 500, threads = 0, batch = 1, baseline = 0, rerank = 0;
   std::size_t images = 0, calibration_images = 2000;
   std::uint64_t seed = 0;
 };
@@ -364,6 +380,41 @@ void run_search(const search_options& o) {
   } else if (o.baseline > 0) {
     throw ofa::config_error("--baseline measures random subnets: give the supernet with --checkpoint FILE");
   }
+  // Each budget's target: the predictor's best, or with --rerank the best measured on the run's
+  // held-out training images of the predictor's first K finalists.
+  std::vector<se::candidate<Space>> targets;
+  for (const auto& r : result.per_budget) targets.push_back(r.best);
+  std::vector<nlohmann::json> reranked(budgets.size());
+  if (o.rerank > 0) {
+    if (!measured) throw ofa::config_error("--rerank measures subnets: give the supernet with --checkpoint FILE");
+    const auto recorded = read_data_identity(o.checkpoint);
+    if (recorded.is_null())
+      throw ofa::config_error("--rerank measures on the run's held-out images, which DIR/data.json beside " +
+                              o.checkpoint + " names; it is missing: give the checkpoint of an `ofa train` run");
+    const std::string data = o.data.empty() ? recorded.value("data", std::string()) : o.data;
+    const auto split = open_run_split(data, recorded.value("holdout", -1LL), "the run's data.json (its holdout)");
+    const auto images = se::prepare_evaluation_images<Space>(split.train, split.held_out, o.calibration_images, 200,
+                                                             0xca1ULL);
+    for (std::size_t k = 0; k < budgets.size(); ++k) {
+      const auto& finalists = result.per_budget[k].finalists;
+      std::vector<ofa::subnet_config<Space>> configs;
+      for (std::size_t i = 0; i < finalists.size() && configs.size() < std::size_t(o.rerank); ++i)
+        configs.push_back(finalists[i].config);
+      const auto records = se::measure_subnets(measured->net, std::span<const ofa::subnet_config<Space>>(configs),
+                                               images);
+      std::size_t pick = 0;
+      for (std::size_t i = 0; i < records.size(); ++i) {
+        reranked[k].push_back({{"config", ofa::to_json(configs[i])},
+                               {"predicted_top1", finalists[i].accuracy},
+                               {"held_out_top1", records[i].top1}});
+        if (records[i].top1 > records[pick].top1) pick = i;
+      }
+      targets[k] = finalists[pick];
+      std::fprintf(stderr, "  budget %zu of %zu: %zu finalists measured on %zu held-out images, chose #%zu (%.2f%%)\n",
+                   k + 1, budgets.size(), records.size(), records.front().images, pick + 1, 100 * records[pick].top1);
+    }
+  }
+
   std::printf("%-16s %-18s %8s %8s%s %8s%s\n", "budget", "subnet", "MACs", "params",
               latency ? "    latency" : "", "top-1", measured ? "  measured  latency" : "");
   nlohmann::json out = nlohmann::json::array();
@@ -371,13 +422,14 @@ void run_search(const search_options& o) {
   std::vector<std::pair<ofa::subnet_config<Space>, double>> baseline_draws;  // top-1 < 0: not measured yet
   int baseline_measured = 0;
   for (std::size_t k = 0; k < budgets.size(); ++k) {
-    const auto& best = result.per_budget[k].best;
+    const auto& best = targets[k];
     nlohmann::json row{{"budget", budgets[k].to_string()},
                        {"config", ofa::to_json(best.config)},
                        {"macs", best.macs},
                        {"params", best.params},
                        {"predicted_latency_ms", latency ? nlohmann::json(best.latency) : nlohmann::json()},
                        {"predicted_top1", best.accuracy}};
+    if (o.rerank > 0) row["rerank"] = reranked[k];
     std::printf("%-16s %-18s %s %7.2f%%", budgets[k].to_string().c_str(), short_config(best.config).c_str(),
                 cost_text(best, latency).c_str(), 100 * best.accuracy);
     if (measured) {
@@ -424,7 +476,7 @@ void run_search(const search_options& o) {
   write_text((dir / "search.json").string(), out.dump(1) + "\n");
   for (std::size_t k = 0; k < budgets.size(); ++k)
     write_text((dir / ("target-" + std::to_string(k + 1) + ".json")).string(),
-               ofa::to_json(result.per_budget[k].best.config).dump() + "\n");
+               ofa::to_json(targets[k].config).dump() + "\n");
   // The front, as CSV and as a plot of predicted top-1 against the budget's metric.
   const auto m = budgets.front().what;
   std::string csv = "macs,params,latency_ms,predicted_top1,config\n";
@@ -448,7 +500,7 @@ void run_search(const search_options& o) {
   ofa::io::plot_series true_top1{"measured", {}, {}, true},
       random{"best random", {}, {}, true};
   for (std::size_t k = 0; k < budgets.size(); ++k) {
-    const auto& c = result.per_budget[k].best;
+    const auto& c = targets[k];
     const double x = cost_of(c);
     chosen.x.push_back(x);
     chosen.y.push_back(100 * c.accuracy);
@@ -591,6 +643,9 @@ void add_search(CLI::App& app) {
     cmd->add_option("--images", o->images, "Test images per measured subnet (default: all)");
     cmd->add_option("--calibration-images", o->calibration_images, "Training images for BN recalibration");
     cmd->add_option("--baseline", o->baseline, "Also measure N random subnets under each budget, report the best");
+    cmd->add_option("--rerank", o->rerank,
+                    "Measure each budget's K best predicted subnets on the run's held-out training images and "
+                    "take the best measured (needs --checkpoint)");
     dispatch(cmd, o, []<class Space>(std::type_identity<Space>, const search_options& x) { run_search<Space>(x); });
   }
   {

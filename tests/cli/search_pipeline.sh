@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The specialisation commands end to end on a tiny run: latency table, accuracy data set (and its
-# resume), predictor, search with measurement, export to both formats, eval of the export; and
+# resume), predictor, search with measurement and re-ranking, export to both formats, eval of the export; and
 # the refusals: an impossible budget, a predictor or table of another space.
 # Usage: search_pipeline.sh OFA WORKDIR
 set -euo pipefail
@@ -38,8 +38,10 @@ grep -q '"holdout": 20' "$work/run/data.json"
 
 "$ofa" search --space cifar --predictor "$work/pred.ofa" --latency-table "$work/latency.json" \
   --constraint 'macs<=40M' --constraint 'latency<=100ms' --pareto 2 --generations 20 --population 20 \
-  --checkpoint "$work/run/final.ofa" --calibration-images 32 --images 20 --out "$work/search" >"$work/search.txt"
+  --checkpoint "$work/run/final.ofa" --calibration-images 32 --images 20 --rerank 3 --out "$work/search" \
+  >"$work/search.txt"
 grep -q "measured" "$work/search.txt"
+grep -q '"held_out_top1"' "$work/search/search.json"  # the finalists re-ranked on the run's held-out images
 for f in search.json target-1.json target-2.json pareto.csv pareto.svg; do [ -s "$work/search/$f" ]; done
 
 "$ofa" export --space cifar --checkpoint "$work/run/final.ofa" --config "$work/search/target-1.json" \
@@ -51,6 +53,8 @@ for f in search.json target-1.json target-2.json pareto.csv pareto.svg; do [ -s 
 
 fails_with "no subnet of the space meets 'macs<=1M'" \
   "$ofa" search --space cifar --predictor "$work/pred.ofa" --constraint 'macs<=1M'
+fails_with "give the supernet with --checkpoint" \
+  "$ofa" search --space cifar --predictor "$work/pred.ofa" --constraint 'macs<=40M' --rerank 3
 fails_with "different space" "$ofa" search --space mbv3 --predictor "$work/pred.ofa" --constraint 'macs<=300M'
 fails_with "measured for another space" "$ofa" latency-table --space mbv3 --load "$work/latency.json"
 fails_with "needs a latency table" "$ofa" search --space cifar --predictor "$work/pred.ofa" --constraint 'latency<=5ms'

@@ -58,6 +58,20 @@ TEST_CASE("every candidate of a search meets every constraint", "[search][evolut
   for (std::size_t g = 1; g < r.best_accuracy.size(); ++g) REQUIRE(r.best_accuracy[g] >= r.best_accuracy[g - 1]);
 }
 
+TEST_CASE("the finalists are the last population's distinct subnets, best first", "[search][evolution]") {
+  const se::cost_models<cifar> costs;
+  const auto limit = se::constraint::parse("macs<=25M");
+  const auto r = se::evolutionary_search(synthetic_model(), costs, {limit}, quick(4));
+  REQUIRE(r.finalists.size() >= 2);
+  CHECK(r.finalists.size() <= std::size_t(40 + 10));  // 40 children and the 10 parents kept
+  CHECK(r.finalists.front().config == r.best.config);
+  for (std::size_t i = 0; i < r.finalists.size(); ++i) {
+    CHECK(r.finalists[i].macs <= 25e6);
+    if (i > 0) CHECK(r.finalists[i].accuracy <= r.finalists[i - 1].accuracy);
+    for (std::size_t j = 0; j < i; ++j) REQUIRE(r.finalists[i].config.canonical() != r.finalists[j].config.canonical());
+  }
+}
+
 TEST_CASE("the search beats the best of as many random subnets under the same budget", "[search][evolution]") {
   const se::cost_models<cifar> costs;
   const auto limit = se::constraint::parse("macs<=25M");

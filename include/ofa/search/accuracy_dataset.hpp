@@ -19,6 +19,7 @@
 #include <functional>
 #include <mutex>
 #include <set>
+#include <span>
 #include <string>
 #include <type_traits>  // type_identity_t: the progress callback does not take part in deduction
 #include <vector>
@@ -89,6 +90,12 @@ evaluation_images prepare_evaluation_images(const D& calibration_source, const D
 template <class Space>
 accuracy_record<Space> measure_subnet(const nn::elastic_net<Space>& net, const subnet_config<Space>& config,
                                       const evaluation_images& images);
+
+/** @brief measure_subnet for each of `configs`, several at once on oneTBB; results in their order. */
+template <class Space>
+std::vector<accuracy_record<Space>> measure_subnets(const nn::elastic_net<Space>& net,
+                                                    std::span<const subnet_config<Space>> configs,
+                                                    const evaluation_images& images);
 
 /** @brief Measures every index in [0, options.subnets) that `path` lacks, appending as it goes;
  *  `progress(record, done, total)` after each (from the thread that measured it, serialised).
@@ -191,6 +198,16 @@ accuracy_record<Space> measure_subnet(const nn::elastic_net<Space>& net, const s
   r.loss = meter.loss();
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return r;
+}
+
+template <class Space>
+std::vector<accuracy_record<Space>> measure_subnets(const nn::elastic_net<Space>& net,
+                                                    std::span<const subnet_config<Space>> configs,
+                                                    const evaluation_images& images) {
+  std::vector<accuracy_record<Space>> out(configs.size());
+  tbb::parallel_for(std::size_t{0}, configs.size(),
+                    [&](std::size_t i) { out[i] = measure_subnet(net, configs[i], images); });
+  return out;
 }
 
 template <class Space, data::dataset D>

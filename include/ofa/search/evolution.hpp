@@ -12,7 +12,7 @@
 /// Pareto mode runs one search per budget (budget k seeded from (seed, k)) and
 /// keeps every scored candidate for the front.
 
-#include <algorithm>  // sort, stable_sort
+#include <algorithm>  // none_of, sort, stable_sort
 #include <cmath>      // lround
 #include <cstdint>
 #include <functional>
@@ -53,6 +53,10 @@ struct search_result {
   candidate<Space> best;
   std::vector<double> best_accuracy;  ///< the best predicted accuracy after each generation
   std::size_t scored = 0;             ///< predictor evaluations
+  /// The last population, distinct subnets, best predicted first (`best` is the first): the
+  /// candidates a measured re-ranking chooses among, since the predictor's order within a few
+  /// tenths of a point is partly its error.
+  std::vector<candidate<Space>> finalists;
 };
 
 /** @brief Predicts top-1 of a batch of configs (an accuracy_predictor's predict, or any model). */
@@ -188,6 +192,13 @@ search_result<Space> evolutionary_search(const accuracy_model<Space>& predict, c
   }
   std::stable_sort(population.begin(), population.end(), by_accuracy);
   if (population.front().accuracy > result.best.accuracy) result.best = population.front();
+  // Distinct as networks: configs that differ only in blocks their depth cuts are one subnet.
+  result.finalists.push_back(result.best);
+  for (const auto& c : population)
+    if (std::none_of(result.finalists.begin(), result.finalists.end(), [&](const candidate<Space>& f) {
+          return f.config.canonical() == c.config.canonical();
+        }))
+      result.finalists.push_back(c);
   return result;
 }
 

@@ -258,8 +258,10 @@ void run_fit_predictor(const fit_options& o) {
     report["test_kendall_tau"] = test_c.size() >= 2 ? se::kendall_tau(predicted, test_y) : 0.0;
   }
   const auto noise = se::measure_label_noise<Space>(records);
-  report["label_noise"] = {{"spread", noise.spread}, {"noise", noise.noise}, {"best_rmse", noise.best_rmse},
-                           {"best_tau", noise.best_tau}};
+  report["label_noise"] = {{"spread", noise.spread},       {"noise", noise.noise},
+                           {"split_half_noise", noise.split_half_noise >= 0 ? nlohmann::json(noise.split_half_noise)
+                                                                             : nlohmann::json()},
+                           {"best_rmse", noise.best_rmse}, {"best_tau", noise.best_tau}};
   p.save(o.out);
   if (o.json) {
     std::printf("%s\n", report.dump().c_str());
@@ -269,9 +271,13 @@ void run_fit_predictor(const fit_options& o) {
   if (!test_c.empty())
     std::printf("held-out %zu subnets: RMSE %.3f%%, Kendall's tau %.3f\n", test_c.size(),
                 100 * report["test_rmse"].get<double>(), report["test_kendall_tau"].get<double>());
-  std::printf("labels: top-1 spread %.2f%% (sd), measurement noise %.2f%% (binomial, %zu images a subnet): a perfect\n"
-              "  predictor would score about RMSE %.2f%%, tau %.2f against them\n",
-              100 * noise.spread, 100 * noise.noise, records.front().images, 100 * noise.best_rmse, noise.best_tau);
+  std::printf("labels: top-1 spread %.2f%% (sd), measurement noise %.2f%% (binomial, %zu images a subnet)\n",
+              100 * noise.spread, 100 * noise.noise, records.front().images);
+  if (noise.split_half_noise >= 0)
+    std::printf("  of which %.2f%% is each subnet's own (split halves; the rest all subnets share)\n",
+                100 * noise.split_half_noise);
+  std::printf("  a perfect predictor would score about RMSE %.2f%%, tau %.2f against them\n", 100 * noise.best_rmse,
+              noise.best_tau);
   if (noise.mostly_noise())
     std::printf("  the labels are mostly noise: measure on more held-out images (ofa train --holdout N, then\n"
                 "  ofa acc-dataset) or train the supernet longer, so that its subnets differ by more than the noise\n");
@@ -439,6 +445,15 @@ void run_search(const search_options& o) {
                   row["measured_latency_ms"].get<double>());
     }
     std::printf("\n");
+    if (o.rerank > 0 && !(best.config == result.per_budget[k].best.config)) {
+      // What re-ranking changed: the predictor's own choice, measured the same way.
+      const auto& own = result.per_budget[k].best;
+      const double top1 = measured->top1(own.config);
+      row["predictor_choice"] = {{"config", ofa::to_json(own.config)}, {"predicted_top1", own.accuracy},
+                                 {"measured_top1", top1}};
+      std::printf("%-16s the predictor's own choice, %s: %.2f%% predicted, %.2f%% measured\n", "",
+                  short_config(own.config).c_str(), 100 * own.accuracy, 100 * top1);
+    }
     if (measured && o.baseline > 0) {
       // The best of N random subnets under the same budget, measured the same way.
       // Every budget takes the first N draws of one shared stream that meet it: for each budget a

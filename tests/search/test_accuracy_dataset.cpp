@@ -61,8 +61,14 @@ TEST_CASE("an accuracy data set holds one measured record per subnet", "[search]
     CHECK(records[i].top1 >= 0);
     CHECK(records[i].top1 <= 1);
     CHECK(std::isfinite(records[i].loss));
+    // The halves: batches 0 and 2 (16 + 8 images) and batch 1 (16), which make up the whole.
+    CHECK(records[i].half_top1[0] >= 0);
+    CHECK(records[i].half_top1[0] * 24 + records[i].half_top1[1] * 16 == Approx(records[i].top1 * 40));
     resolutions.insert(records[i].config.resolution);
   }
+  const auto loaded = se::load_accuracy_dataset<small_space>(path);
+  REQUIRE(loaded.size() == 6);
+  CHECK(loaded[3].half_top1 == records[3].half_top1);
   CHECK(resolutions.size() == 2);  // subnets are drawn at every resolution of the space
   // Measuring again gives the same numbers: recalibration and evaluation are deterministic.
   const auto again = se::measure_subnet(

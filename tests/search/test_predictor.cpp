@@ -97,4 +97,25 @@ TEST_CASE("label noise: the binomial error of the labels and what a perfect pred
   CHECK(noisy.true_spread == 0);
   CHECK(noisy.best_tau == 0);
   CHECK(noisy.mostly_noise());
+  CHECK(noisy.split_half_noise < 0);  // no halves recorded
+}
+
+TEST_CASE("label noise from split halves: what all subnets share does not count", "[search][predictor]") {
+  // Four labels on 100 images each (binomial error ≈ 4.4%), measured on two halves. The odd half
+  // is 3 points harder for every subnet (shared); beyond that the halves differ by ±0.4 points.
+  std::vector<se::accuracy_record<cifar>> records(4);
+  const double own[4] = {0.002, -0.002, 0.002, -0.002};  // half 0 − half 1, less the shared 0.03
+  for (int i = 0; i < 4; ++i) {
+    records[i].top1 = 0.70 + 0.02 * i;
+    records[i].images = 100;
+    records[i].half_top1 = {records[i].top1 + 0.015 + own[i] / 2, records[i].top1 - 0.015 - own[i] / 2};
+  }
+  const auto n = se::measure_label_noise<cifar>(records);
+  const double sd_own = std::sqrt(4 * 0.002 * 0.002 / 3);  // sd of the differences, n − 1
+  CHECK(n.split_half_noise == Approx(sd_own / 2));
+  CHECK(n.error() == n.split_half_noise);
+  CHECK(n.best_rmse == Approx(sd_own / 2));
+  CHECK(n.true_spread == Approx(std::sqrt(n.spread * n.spread - sd_own * sd_own / 4)));
+  CHECK(n.best_tau > 0.9);  // where the binomial error would have called these labels mostly noise
+  CHECK_FALSE(n.mostly_noise());
 }

@@ -11,6 +11,7 @@
 /// crash is dropped and measured again).
 
 #include <algorithm>  // max_element, sort
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -42,6 +43,10 @@ struct accuracy_record {
   std::size_t index = 0;
   subnet_config<Space> config;
   double top1 = 0, loss = 0;  ///< top-1 as a fraction; mean cross-entropy
+  /// Top-1 on the even and on the odd held-out batches (the same images for every subnet): how
+  /// far two halves of one measurement disagree is the labels' own noise (search/label_noise.hpp).
+  /// Negative in records written before ofa kept them.
+  std::array<double, 2> half_top1{-1, -1};
   std::size_t images = 0;
   double seconds = 0;          ///< recalibration and evaluation
   std::uint64_t seed = 0;      ///< the data set's seed (index i is drawn from (seed, i))
@@ -111,8 +116,10 @@ std::vector<accuracy_record<Space>> build_accuracy_dataset(
 
 template <class Space>
 nlohmann::json to_json(const accuracy_record<Space>& r) {
-  return {{"index", r.index}, {"config", ofa::to_json(r.config)}, {"top1", r.top1},    {"loss", r.loss},
-          {"images", r.images}, {"seconds", r.seconds},            {"seed", r.seed}};
+  nlohmann::json j{{"index", r.index}, {"config", ofa::to_json(r.config)}, {"top1", r.top1},    {"loss", r.loss},
+                   {"images", r.images}, {"seconds", r.seconds},            {"seed", r.seed}};
+  if (r.half_top1[0] >= 0) j["half_top1"] = {r.half_top1[0], r.half_top1[1]};
+  return j;
 }
 
 template <class Space>
@@ -136,6 +143,7 @@ std::vector<accuracy_record<Space>> load_accuracy_dataset(const std::string& pat
       r.images = j.at("images").get<std::size_t>();
       r.seconds = j.value("seconds", 0.0);
       r.seed = j.at("seed").get<std::uint64_t>();
+      if (j.contains("half_top1")) r.half_top1 = j.at("half_top1").get<std::array<double, 2>>();
       if (seen.insert(r.index).second) out.push_back(r);
     } catch (const std::exception& e) {
       if (i + 1 == lines.size()) {  // the line a crash cut short: measure it again
@@ -190,12 +198,18 @@ accuracy_record<Space> measure_subnet(const nn::elastic_net<Space>& net, const s
   accuracy_record<Space> r;
   r.config = config;
   const auto stats = net.recalibrate(config, images.calibration.at(config.resolution));
-  train::accuracy_meter meter;
-  for (const auto& b : images.held_out.at(config.resolution))
-    meter.add(net.evaluate(b.images, config, &stats), b.labels);
+  train::accuracy_meter meter, halves[2];
+  std::size_t batch_index = 0;
+  for (const auto& b : images.held_out.at(config.resolution)) {
+    train::accuracy_meter one;
+    one.add(net.evaluate(b.images, config, &stats), b.labels);
+    meter.add(one);
+    halves[batch_index++ % 2].add(one);
+  }
   r.images = meter.images;
   r.top1 = meter.top1();
   r.loss = meter.loss();
+  if (halves[1].images > 0) r.half_top1 = {halves[0].top1(), halves[1].top1()};
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return r;
 }

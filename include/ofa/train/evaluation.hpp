@@ -33,6 +33,12 @@ struct accuracy_meter {
 
   /** @brief Adds the first labels.size() rows of `logits` [N, classes]. */
   void add(const tensor<float>& logits, const std::vector<int>& labels);
+  /** @brief Adds another meter's counts (a part of the same measurement). */
+  void add(const accuracy_meter& part) {
+    images += part.images;
+    correct += part.correct;
+    loss_sum += part.loss_sum;
+  }
   double top1() const { return images ? double(correct) / double(images) : 0.0; }
   double loss() const { return images ? loss_sum / double(images) : 0.0; }
 };

@@ -123,6 +123,25 @@ TEST_CASE("the distillation loss equals hand-computed values", "[train][kd]") {
         Approx(std::log(2.0)).epsilon(1e-6));
 }
 
+TEST_CASE("a step's cost counts each subnet's forward and backward and the teacher's forward", "[train][eta]") {
+  const auto s = tr::progressive_shrinking<cifar>();
+  const double largest = double(ofa::profile_subnet(ofa::subnet_config<cifar>::max(), 32).macs);
+  const double smallest = double(ofa::profile_subnet(ofa::subnet_config<cifar>::min(), 32).macs);
+  CHECK(tr::step_macs(s.phases[0], false, 32) == Approx(3 * largest));
+  CHECK(tr::step_macs(s.phases[0], true, 32) == Approx(4 * largest));
+  // Four random subnets a step, and the teacher: more than one full step, less than four.
+  const double expand = tr::step_macs(s.phases[5], true, 32);
+  CHECK(expand > 4 * 3 * smallest + largest);
+  CHECK(expand < 4 * 3 * largest + largest);
+  CHECK(expand > 1.5 * tr::step_macs(s.phases[0], false, 32));
+  // Kernel sizes alone move little: between the smallest kernel's cost and the full network's.
+  const double kernel = tr::step_macs(s.phases[1], false, 32);
+  CHECK(kernel < 3 * largest);
+  CHECK(kernel > 0.8 * 3 * largest);
+  // Lower resolutions cost less.
+  CHECK(tr::step_macs(s.phases[5], true, 24) < expand);
+}
+
 TEST_CASE("gradients over two subnets are the sum of the two single steps", "[train][accumulate]") {
   ofa::nn::elastic_net<cifar> net(4, 0.0);
   ofa::data::batch b;

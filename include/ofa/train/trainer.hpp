@@ -24,6 +24,7 @@
 #include "ofa/data/loader.hpp"
 #include "ofa/nn/elastic_net.hpp"
 #include "ofa/nn/serialize.hpp"
+#include "ofa/space/profile.hpp"
 #include "ofa/train/checkpoint.hpp"
 #include "ofa/train/evaluation.hpp"
 #include "ofa/train/gradient_reduction.hpp"
@@ -63,6 +64,14 @@ enum class run_outcome { finished, interrupted };
 template <class Space>
 std::vector<subnet_config<Space>> subnets_of_step(const phase<Space>& p, std::uint64_t seed, std::int64_t step);
 
+/** @brief What one step of `p` computes, in MACs at `resolution`: forward and backward of each of
+ *  its subnets (about three forwards) and, where it distils from the frozen full network, that
+ *  network's forward; the mean over `draws` steps drawn as training draws them. The ETA weighs
+ *  the steps left in each phase by it: a step of four small subnets and a step of the full
+ *  network cost what they compute, not the same. */
+template <class Space>
+double step_macs(const phase<Space>& p, bool with_teacher, int resolution, int draws = 32);
+
 /** @brief Forward + backward of every config on one batch, gradients accumulated; returns the
  *  summed loss. `teacher_logits` (may be null) is distilled with `kd_ratio`; under the sandwich
  *  rule configs[0] is the largest and its logits teach the others. */
@@ -100,7 +109,7 @@ class trainer {
   void start_phase(const phase<Space>& p);
   bool train_epoch(const phase<Space>& p);  // false: stopped by a signal
   void evaluate_grid(std::size_t limit, const std::string& when);
-  double eta_seconds(double seconds_per_subnet_step) const;
+  double eta_seconds() const;
   std::size_t epoch_number() const;  // epochs of earlier phases + epoch: the loader's epoch
 
   nn::elastic_net<Space>& net_;
@@ -117,7 +126,10 @@ class trainer {
   progress progress_;
   std::vector<evaluation> last_eval_;
   std::chrono::steady_clock::time_point last_save_ = std::chrono::steady_clock::now();
-  double per_subnet_step_ = 0;  // seconds, smoothed: the ETA
+  // The ETA: seconds per MAC of training measured in the running epoch (data waits included),
+  // each phase's step in MACs, and what the last evaluations took.
+  std::vector<double> step_macs_;
+  double seconds_per_mac_ = 0, epoch_eval_seconds_ = 0, phase_eval_seconds_ = 0;
 };
 
 // ---------------------------------------------------------------------------
@@ -142,6 +154,15 @@ std::vector<subnet_config<Space>> subnets_of_step(const phase<Space>& p, std::ui
     configs.push_back(sample_config<Space>(e, constraint));
   }
   return configs;
+}
+
+template <class Space>
+double step_macs(const phase<Space>& p, bool with_teacher, int resolution, int draws) {
+  const auto macs = [&](const subnet_config<Space>& c) { return double(profile_subnet(c, resolution).macs); };
+  double total = 0;
+  for (int step = 0; step < draws; ++step)
+    for (const auto& config : subnets_of_step(p, /*seed=*/0x7e1a, step)) total += 3 * macs(config);
+  return total / draws + (with_teacher ? macs(subnet_config<Space>::max()) : 0.0);
 }
 
 template <class Space>
@@ -202,6 +223,9 @@ trainer<Space, D>::trainer(nn::elastic_net<Space>& net, schedule<Space> plan, co
                      " classes but the space " + std::to_string(Space::class_count) +
                      "; use a space of as many classes");
   state_.seed = o_.seed;
+  for (const auto& p : plan_.phases)
+    step_macs_.push_back(step_macs(p, p.kd_ratio > 0 && p.rule != sampling_rule::sandwich,
+                                   loader_.options().resolutions.back()));
 }
 
 template <class Space, data::dataset D>
@@ -212,16 +236,26 @@ std::size_t trainer<Space, D>::epoch_number() const {
 }
 
 template <class Space, data::dataset D>
-double trainer<Space, D>::eta_seconds(double per_subnet_step) const {
+double trainer<Space, D>::eta_seconds() const {
   const double spe = double(loader_.batches_per_epoch());
-  double left = 0;
+  double macs_left = 0, partial_evaluations = 0, full_evaluations = 0;
   for (std::size_t i = state_.phase_index; i < plan_.phases.size(); ++i) {
     const auto& p = plan_.phases[i];
-    double steps = double(p.epochs) * spe;
-    if (i == state_.phase_index) steps -= double(state_.epoch) * spe + double(state_.batch);
-    left += steps * double(p.subnets_per_step);
+    double steps = double(p.epochs) * spe, epochs = p.epochs;
+    if (i == state_.phase_index) steps -= double(state_.epoch) * spe + double(state_.batch), epochs -= double(state_.epoch);
+    macs_left += steps * step_macs_[i];
+    full_evaluations += 1;  // after a phase's last epoch, on the whole test set
+    if (o_.evaluate_epochs) partial_evaluations += epochs - 1;
   }
-  return left * per_subnet_step;
+  // Before the first whole-test-set evaluation, scale a partial one by the images each reads.
+  double full_seconds = phase_eval_seconds_;
+  if (full_seconds == 0 && test_) {
+    const std::size_t partial = o_.eval_images == 0 ? test_->size() : std::min(o_.eval_images, test_->size());
+    full_seconds = epoch_eval_seconds_ * double(o_.recalibration_images + test_->size()) /
+                   double(o_.recalibration_images + partial);
+  }
+  const double evaluations = test_ ? partial_evaluations * epoch_eval_seconds_ + full_evaluations * full_seconds : 0;
+  return macs_left * seconds_per_mac_ + evaluations;
 }
 
 template <class Space, data::dataset D>
@@ -287,7 +321,6 @@ bool trainer<Space, D>::train_epoch(const phase<Space>& p) {
   std::size_t batches = 0, images = 0;
   const auto start = std::chrono::steady_clock::now();
   while (auto b = cursor.next()) {
-    const auto t0 = std::chrono::steady_clock::now();
     state_.learning_rate = lr(static_cast<std::int64_t>(state_.epoch * spe + b->index));
     optimizer_.zero_grad();
     const auto configs = subnets_of_step(p, o_.seed, state_.step);
@@ -311,12 +344,14 @@ bool trainer<Space, D>::train_epoch(const phase<Space>& p) {
     ++batches;
     images += b->labels.size();
     const auto now = std::chrono::steady_clock::now();
-    const double per = std::chrono::duration<double>(now - t0).count() / double(configs.size());
-    per_subnet_step_ = per_subnet_step_ == 0 ? per : 0.9 * per_subnet_step_ + 0.1 * per;
     const double elapsed = std::chrono::duration<double>(now - start).count();
+    // The epoch's mean so far: batches alternate between resolutions whose costs differ by 1.8x,
+    // so one step says little; the first few steps of an epoch keep the last epoch's figure.
+    if (batches >= 8 || seconds_per_mac_ == 0)
+      seconds_per_mac_ = elapsed / (double(batches) * step_macs_[state_.phase_index]);
     progress_.step({p.name, state_.phase_index, plan_.phases.size(), state_.epoch, std::size_t(p.epochs), b->index, spe,
                     loss_sum / double(batches), last_eval_.empty() ? -1.0 : last_eval_.back().top1,
-                    double(images) / elapsed, eta_seconds(per_subnet_step_)});
+                    double(images) / elapsed, eta_seconds()});
     if (stop_requested()) return false;
     const bool due_by_steps = o_.checkpoint_steps > 0 && state_.step % o_.checkpoint_steps == 0;
     const bool due_by_time = now - last_save_ > std::chrono::duration<double>(o_.checkpoint_minutes * 60);
@@ -384,8 +419,12 @@ run_outcome trainer<Space, D>::run(bool resume) {
       return run_outcome::interrupted;
     }
     const bool last_epoch = state_.epoch + 1 == std::size_t(p.epochs);
-    if (o_.evaluate_epochs || last_epoch)
+    if (o_.evaluate_epochs || last_epoch) {
+      const auto start = std::chrono::steady_clock::now();
       evaluate_grid(last_epoch ? 0 : o_.eval_images, p.name + " epoch " + std::to_string(state_.epoch + 1));
+      (last_epoch ? phase_eval_seconds_ : epoch_eval_seconds_) =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    }
     state_.batch = state_.next_item = 0;  // the position after this epoch: a resume starts the next one
     if (++state_.epoch == std::size_t(p.epochs)) {
       ++state_.phase_index;

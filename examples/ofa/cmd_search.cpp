@@ -33,6 +33,7 @@
 
 #include "commands.hpp"
 #include "format.hpp"
+#include "outputs.hpp"
 #include "run_data.hpp"
 #include "spaces.hpp"
 
@@ -67,6 +68,7 @@ template <class Space>
 void run_latency_table(const latency_options& o) {
   if (o.out.empty() == o.load.empty())
     throw ofa::config_error("give --out FILE to measure a table, or --load FILE to check one (with --validate N)");
+  refuse_output_over_input("--validate-csv", o.validate_csv, {{"--load", o.load}, {"--out", o.out}});
   se::latency_table<Space> table;
   if (!o.load.empty()) {
     table = se::latency_table<Space>::load(o.load);
@@ -165,6 +167,7 @@ template <class Space>
 void run_acc_dataset(const dataset_options& o) {
   ofa::parallel::arena arena(o.threads);
   if (o.out.empty()) throw ofa::config_error("give the data set's file with --out FILE.jsonl");
+  refuse_output_over_input("--out", o.out, {{"--checkpoint", o.checkpoint}});
   // The split: the one the run recorded beside its checkpoint, unless given here.
   const auto recorded = read_data_identity(o.checkpoint);
   std::string data = o.data;
@@ -183,6 +186,7 @@ void run_acc_dataset(const dataset_options& o) {
   ofa::nn::elastic_net<Space> net(0);
   ofa::nn::load(net, o.checkpoint);
   const auto split = open_run_split(data, holdout, "--holdout 0");
+  check_class_count(*split.all, Space::class_count, data);
   const auto& train = split.train;
   const auto& held_out = split.held_out;
   const std::size_t n = held_out.size();
@@ -223,6 +227,7 @@ template <class Space>
 void run_fit_predictor(const fit_options& o) {
   ofa::parallel::arena arena(o.threads);
   if (o.out.empty()) throw ofa::config_error("give the predictor's file with --out FILE");
+  refuse_output_over_input("--out", o.out, {{"--dataset", o.dataset}});
   if (!(o.test_fraction >= 0 && o.test_fraction < 1))
     throw ofa::config_error("--test-fraction must be in [0, 1)");
   const auto records = se::load_accuracy_dataset<Space>(o.dataset);
@@ -306,6 +311,8 @@ struct measurement {
   measurement(const search_options& o, const std::string& data)
       : train(ofa::data::open_dataset(data, true, 0)), test(ofa::data::open_dataset(data, false, 0)),
         calibration_images(o.calibration_images), images(o.images) {
+    check_class_count(train, Space::class_count, data);
+    check_class_count(test, Space::class_count, data);
     ofa::nn::load(net, o.checkpoint);
   }
   /// Training images at resolution r, decoded once (recalibration takes any training images).
@@ -553,6 +560,7 @@ template <class Space>
 void run_export(const export_options& o) {
   ofa::parallel::arena arena(o.threads);
   if (o.out.empty()) throw ofa::config_error("give the output file with --out FILE");
+  refuse_output_over_input("--out", o.out, {{"--checkpoint", o.checkpoint}, {"--config", o.config}});
   if (o.format != "ofa" && o.format != "onnx")
     throw ofa::config_error("--format '" + o.format + "' is not one of ofa, onnx");
   const auto config = o.config == "max"   ? ofa::subnet_config<Space>::max()

@@ -25,6 +25,7 @@
 
 #include "commands.hpp"
 #include "format.hpp"
+#include "outputs.hpp"
 #include "run_data.hpp"
 #include "spaces.hpp"
 
@@ -40,7 +41,7 @@ struct train_options {
   std::size_t eval_images = 2000, recalibration_images = 2000;
   long long holdout = -1;  // -1: a tenth of the training set, at most 10,000
   std::vector<int> resolutions;
-  bool resume = false, quiet = false, no_epoch_eval = false;
+  bool resume = false, quiet = false, no_epoch_eval = false, skip_corrupt = false;
 };
 
 template <class Space>
@@ -71,7 +72,8 @@ template <class Space>
 int run_train(const train_options& o) {
   ofa::parallel::arena arena(o.threads);
   if (o.out.empty()) throw ofa::config_error("give the run's directory with --out DIR");
-  if (!(o.epochs_scale > 0)) throw ofa::config_error("--epochs-scale must be positive");
+  if (!(o.epochs_scale > 0) || !std::isfinite(o.epochs_scale))
+    throw ofa::config_error("--epochs-scale must be a positive number");
   // Everything a user can get wrong is checked before any work starts.
   auto plan = schedule_of<Space>(o);
   const auto all_train = ofa::data::open_dataset(o.data, true, o.seed),
@@ -82,10 +84,18 @@ int run_train(const train_options& o) {
   const auto split = ofa::data::make_split(all_train.size(), holdout, holdout_split_seed);
   const ofa::data::any_dataset train(ofa::data::subset<ofa::data::any_dataset>(all_train, split.train));
   const nlohmann::json data_identity{{"data", o.data}, {"holdout", holdout}, {"split_seed", holdout_split_seed}};
-  if (o.resume && !std::filesystem::exists(std::filesystem::path(o.out) / "checkpoint.ofa"))
+  // The lock first, so that the check for an earlier run and the run itself are one step for
+  // any other `ofa train` on this folder.
+  std::filesystem::create_directories(o.out);
+  const folder_lock lock(o.out);
+  namespace fs = std::filesystem;
+  if (o.resume && !fs::exists(fs::path(o.out) / "checkpoint.ofa"))
     throw ofa::io_error("cannot resume: '" + o.out + "/checkpoint.ofa' does not exist; start without --resume");
-  if (!o.resume && std::filesystem::exists(std::filesystem::path(o.out) / "checkpoint.ofa"))
-    throw ofa::config_error("'" + o.out + "' already holds a run; continue it with --resume, or use another --out");
+  if (!o.resume)
+    for (const char* f : {"checkpoint.ofa", "final.ofa", "log.jsonl"})
+      if (fs::exists(fs::path(o.out) / f))
+        throw ofa::config_error("'" + o.out + "' already holds a run (its " + f +
+                                "); continue it with --resume, or use another --out");
   ofa::train::trainer_options to;
   to.out_dir = o.out;
   to.batch_size = o.batch;
@@ -97,6 +107,7 @@ int run_train(const train_options& o) {
   to.evaluate_epochs = !o.no_epoch_eval;
   to.resolutions = o.resolutions;
   to.quiet = o.quiet;
+  to.skip_corrupt = o.skip_corrupt;
   to.data_identity = data_identity;
   std::filesystem::create_directories(o.out);
   if (!o.resume) write_data_identity(o.out, data_identity);
@@ -133,8 +144,9 @@ struct eval_options {
 /// An exported subnet (ofa export --format ofa) on the test split: top-1 and loss as deployed.
 template <class Space>
 void run_eval_model(const eval_options& o) {
-  const auto net = ofa::nn::load_static<Space>(o.model);
   const auto test = ofa::data::open_dataset(o.data, false, o.seed);
+  check_class_count(test, Space::class_count, o.data);
+  const auto net = ofa::nn::load_static<Space>(o.model);
   ofa::data::loader_options lo;
   lo.batch_size = o.batch;
   lo.resolutions = {net.config().resolution};
@@ -190,6 +202,8 @@ void run_eval(const eval_options& o) {
     subnets.emplace_back(o.config, config_value<Space>(o.config));
   const auto train = ofa::data::open_dataset(o.data, true, o.seed),
              test = ofa::data::open_dataset(o.data, false, o.seed);
+  check_class_count(train, Space::class_count, o.data);
+  check_class_count(test, Space::class_count, o.data);
   ofa::nn::elastic_net<Space> net(0);
   ofa::nn::load(net, o.checkpoint);
   ofa::data::augmentation train_aug, eval_aug;
@@ -279,6 +293,7 @@ void add_train(CLI::App& app) {
   cmd->add_flag("--no-epoch-eval", o->no_epoch_eval, "Evaluate the grid only at the end of each phase");
   cmd->add_flag("--resume", o->resume, "Continue the run in --out from its checkpoint");
   cmd->add_flag("--quiet", o->quiet, "No progress output (the log is still written)");
+  cmd->add_flag("--skip-corrupt", o->skip_corrupt, "Skip training images that cannot be decoded (default: stop)");
   cmd->callback([o] { with_space(o->space, [&]<class Space>(std::type_identity<Space>) { run_train<Space>(*o); }); });
 
   auto* ev = app.add_subcommand("eval", "Top-1 and loss of trained subnets, after BN recalibration");

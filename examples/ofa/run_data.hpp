@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <ofa/data/any_dataset.hpp>
 #include <ofa/data/split.hpp>
 #include <ofa/errors.hpp>
 
@@ -25,6 +26,17 @@ inline std::size_t held_out_count(long long requested, std::size_t train_size) {
   return n;
 }
 
+/** @brief `data` (opened from `spec`) as the data of a space of `space_classes` classes: an image
+ *  labelled beyond them would index past the network's outputs. */
+inline const ofa::data::any_dataset& check_class_count(const ofa::data::any_dataset& data, int space_classes,
+                                                       const std::string& spec) {
+  if (data.class_count() > space_classes)
+    throw ofa::data_error("--data " + spec + " has " + std::to_string(data.class_count()) +
+                          " classes (labels 0-" + std::to_string(data.class_count() - 1) + ") but the space " +
+                          std::to_string(space_classes) + "; use data of the space's classes, or a space of the data's");
+  return data;
+}
+
 inline void write_data_identity(const std::string& dir, const nlohmann::json& identity) {
   std::ofstream f(std::filesystem::path(dir) / "data.json");
   f << identity.dump(1) << "\n";
@@ -36,12 +48,18 @@ inline nlohmann::json read_data_identity(const std::string& checkpoint) {
   const auto path = std::filesystem::path(checkpoint).parent_path() / "data.json";
   std::ifstream f(path);
   if (!f) return nullptr;
+  nlohmann::json j;
   try {
-    return nlohmann::json::parse(f);
+    j = nlohmann::json::parse(f);
   } catch (const nlohmann::json::exception& e) {
     throw ofa::io_error("'" + path.string() + "' is not JSON (" + e.what() +
                         "); give the split with --data and --holdout instead");
   }
+  const bool holdout_ok = !j.contains("holdout") || j["holdout"].is_number_integer();
+  if (!j.is_object() || !j.contains("data") || !j["data"].is_string() || !holdout_ok)
+    throw ofa::io_error("'" + path.string() + "' is not the data.json ofa train writes ({\"data\": SPEC, " +
+                        "\"holdout\": N}); give the split with --data and --holdout instead");
+  return j;
 }
 
 }  // namespace ofa_cli

@@ -137,6 +137,52 @@ TEST_CASE("image folders: every bad input is a data_error naming it", "[data][fo
   CHECK(lenient.skipped() == 3);
 }
 
+namespace {
+std::uint32_t crc32(const std::uint8_t* p, std::size_t n) {  // PNG's chunk checksum (ISO 3309)
+  std::uint32_t c = 0xffffffffu;
+  for (std::size_t i = 0; i < n; ++i) {
+    c ^= p[i];
+    for (int k = 0; k < 8; ++k) c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1u)));
+  }
+  return ~c;
+}
+void put_be16(std::vector<std::uint8_t>& b, std::size_t at, std::uint32_t v) {
+  b[at] = std::uint8_t(v >> 8), b[at + 1] = std::uint8_t(v);
+}
+void put_be32(std::vector<std::uint8_t>& b, std::size_t at, std::uint32_t v) {
+  put_be16(b, at, v >> 16), put_be16(b, at + 2, v & 0xffffu);
+}
+/// A real PNG whose IHDR claims `w` x `h` (checksum fixed, so libpng reads the header).
+std::vector<std::uint8_t> png_claiming(std::uint32_t w, std::uint32_t h) {
+  auto png = encode_png(4, 4, 1);
+  put_be32(png, 16, w);  // 8 signature + 4 length + 4 "IHDR"
+  put_be32(png, 20, h);
+  put_be32(png, 29, crc32(png.data() + 12, 17));
+  return png;
+}
+/// A real JPEG whose SOF0 claims `w` x `h`.
+std::vector<std::uint8_t> jpeg_claiming(std::uint32_t w, std::uint32_t h) {
+  auto jpeg = encode_jpeg(8, 8, 1);
+  for (std::size_t i = 0; i + 8 < jpeg.size(); ++i)
+    if (jpeg[i] == 0xFF && jpeg[i + 1] == 0xC0) {
+      put_be16(jpeg, i + 5, h);
+      put_be16(jpeg, i + 7, w);
+      return jpeg;
+    }
+  FAIL("no SOF0 marker");
+  return jpeg;
+}
+}  // namespace
+
+TEST_CASE("image headers claiming huge sizes are refused before the pixels are allocated", "[data][hostile]") {
+  // 20000^2 and 32768^2 asked for 1-3 GB before the decoder failed; 10^6 squared wrapped libpng's size.
+  for (const auto& bytes : {png_claiming(20000, 20000), png_claiming(1000000, 1000000), png_claiming(20000, 1),
+                            jpeg_claiming(32768, 32768), jpeg_claiming(16000, 16000)})
+    CHECK_THROWS_WITH(od::decode_image(bytes, "huge.img"), Contains("huge.img") && Contains("its header claims"));
+  CHECK(od::decode_image(png_claiming(4, 4), "small.png").width == 4);  // the patching itself is sound
+  CHECK(od::decode_image(jpeg_claiming(8, 8), "small.jpg").height == 8);
+}
+
 TEST_CASE("CIFAR-10 binary: layout, and wrong sizes are refused", "[data][cifar]") {
   const auto dir = fresh_dir("cifar");
   std::vector<std::uint8_t> bytes;

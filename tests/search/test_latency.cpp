@@ -121,7 +121,7 @@ TEST_CASE("a latency table survives JSON and refuses another space", "[search][l
   CHECK(unscaled.scale == 1);
   CHECK(unscaled.table.values[unscaled.table.layers.stem(0)] == t.entries[t.table.layers.stem(0)].median);
   old["scale"] = -1;
-  CHECK_THROWS_WITH(se::latency_table<cifar>::from_json(old, "old.json"), Contains("scale is not positive"));
+  CHECK_THROWS_WITH(se::latency_table<cifar>::from_json(old, "old.json"), Contains("scale is not a positive number"));
   CHECK(t.mismatch(1, 1).empty());
   CHECK_THAT(t.mismatch(2, 1), Contains("1 threads, this run uses 2"));
   CHECK_THROWS_WITH(se::latency_table<ofa::spaces::mobilenet_v3>::from_json(t.to_json(), "x.json"),

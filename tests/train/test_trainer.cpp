@@ -85,7 +85,7 @@ TEST_CASE("schedule files with mistakes are refused, naming the mistake", "[trai
   refused(R"({"phases": [{"rule": "fixed"}]})", "needs a 'config'");
   refused(R"({"phases": [{"rule": "fixed", "config": "biggest"}]})", "config 'biggest'");
   refused(R"({"phases": [{"kd_ratio": 1.0}]})", "phase 0 must train it");
-  refused(R"({"phases": [{"epochs": 0}]})", "epochs must be at least 1");
+  refused(R"({"phases": [{"epochs": 0}]})", "epochs must be a whole number from 1");
   refused(R"({"phases": [{"rule": "sandwich", "subnets_per_step": 1}]})", "subnets_per_step >= 2");
   refused(R"({"phases": []})", "non-empty");
   refused("not json", "not a JSON object");

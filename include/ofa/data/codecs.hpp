@@ -28,7 +28,19 @@ image decode_image(const std::vector<std::uint8_t>& bytes, const std::string& so
 namespace detail {
 [[noreturn]] inline void bad_image(const std::string& source, const std::string& why) {
   throw data_error("ofa: cannot decode image '" + source + "': " + why +
-                   " (replace or delete the file, or let the loader skip corrupt images)");
+                   " (replace or delete the file; ofa train --skip-corrupt skips such images)");
+}
+
+/// Images ofa decodes at most: 8192 x 8192 pixels (192 MB of RGB), no side over 16384, and no more
+/// pixels than the file could hold (deflate and JPEG compress well under 1:1000 on real images):
+/// a header may claim 32768 x 32768 in a few bytes, and the pixels are allocated before decoding.
+inline void check_image_size(std::size_t width, std::size_t height, std::size_t file_bytes, const std::string& source) {
+  constexpr std::size_t max_side = 16384, max_pixels = std::size_t{8192} * 8192, max_ratio = 2048;
+  if (width == 0 || height == 0 || width > max_side || height > max_side || width * height > max_pixels ||
+      width * height * 3 > max_ratio * file_bytes + (std::size_t{1} << 20))
+    bad_image(source, "its header claims " + std::to_string(width) + " x " + std::to_string(height) +
+                          " pixels in a file of " + std::to_string(file_bytes) +
+                          " bytes (at most 8192 x 8192, and what the file can hold)");
 }
 
 inline image decode_jpeg(const std::vector<std::uint8_t>& bytes, const std::string& source) {
@@ -43,7 +55,8 @@ inline image decode_jpeg(const std::vector<std::uint8_t>& bytes, const std::stri
   if (tjDecompressHeader3(handle, data, static_cast<unsigned long>(bytes.size()), &width, &height, &subsampling,
                           &colorspace) != 0)
     bad_image(source, std::string("not a readable JPEG (") + tjGetErrorStr2(handle) + ")");
-  if (width <= 0 || height <= 0 || width > 1 << 15 || height > 1 << 15) bad_image(source, "impossible size");
+  if (width <= 0 || height <= 0) bad_image(source, "impossible size");
+  check_image_size(std::size_t(width), std::size_t(height), bytes.size(), source);
   image img;
   img.width = width;
   img.height = height;
@@ -65,6 +78,12 @@ inline image decode_png(const std::vector<std::uint8_t>& bytes, const std::strin
   if (!png_image_begin_read_from_memory(&png, bytes.data(), bytes.size()))
     bad_image(source, std::string("not a readable PNG (") + png.message + ")");
   png.format = PNG_FORMAT_RGB;
+  try {
+    check_image_size(png.width, png.height, bytes.size(), source);
+  } catch (...) {
+    png_image_free(&png);
+    throw;
+  }
   image img;
   img.width = static_cast<int>(png.width);
   img.height = static_cast<int>(png.height);

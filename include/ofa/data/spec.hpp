@@ -25,13 +25,16 @@ inline any_dataset open_dataset(const std::string& spec, bool train = true, std:
   const auto colon = spec.find(':');
   const std::string kind = spec.substr(0, colon), arg = colon == std::string::npos ? "" : spec.substr(colon + 1);
   if (kind == "synthetic") {
+    // Splits and shuffles hold an index per image: a count past any real data set is refused
+    // here rather than as an allocation failure later.
+    constexpr std::size_t max_count = 10'000'000;
     std::size_t count = 50000;
     if (!arg.empty()) {
-      try {
-        count = std::stoul(arg);
-      } catch (...) {
-        throw config_error("ofa: bad data spec '" + spec + "': the count after synthetic: must be a number");
-      }
+      const bool digits = arg.size() <= 9 && arg.find_first_not_of("0123456789") == std::string::npos;
+      count = digits ? std::stoul(arg) : 0;
+      if (count == 0 || count > max_count)
+        throw config_error("ofa: bad data spec '" + spec + "': the count after synthetic: must be a whole number from "
+                           "1 to " + std::to_string(max_count));
     }
     // the test split is a disjoint stream: another seed
     return any_dataset(synthetic(train ? count : std::max<std::size_t>(count / 5, 1), train ? seed : seed + 0x7e57));

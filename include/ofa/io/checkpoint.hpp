@@ -199,6 +199,9 @@ inline checkpoint load_checkpoint(const std::string& path, checkpoint_kind expec
     for (auto& d : shape) {
       d = static_cast<std::size_t>(r.pod<std::uint64_t>());
       if (d > (std::size_t{1} << 32)) r.fail("tensor '" + name + "' has an impossible shape");
+      // Bounded by what the file holds at every factor, so the product cannot wrap around.
+      if (d != 0 && size > r.remaining() / sizeof(float) / d)
+        r.fail("tensor '" + name + "' runs past the end of the file");
       size *= d;
     }
     if (size * sizeof(float) > r.remaining()) r.fail("tensor '" + name + "' runs past the end of the file");

@@ -18,9 +18,11 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iterator>  // istreambuf_iterator
 #include <mutex>
 #include <set>
 #include <span>
+#include <sstream>
 #include <string>
 #include <type_traits>  // type_identity_t: the progress callback does not take part in deduction
 #include <vector>
@@ -126,10 +128,15 @@ template <class Space>
 std::vector<accuracy_record<Space>> load_accuracy_dataset(const std::string& path, std::size_t* dropped) {
   if (dropped) *dropped = 0;
   std::vector<accuracy_record<Space>> out;
-  std::ifstream f(path);
+  std::ifstream f(path, std::ios::binary);
   if (!f) return out;
+  const std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  // Records are written whole with their newline, so only a last line without one can be a
+  // record a crash cut short; any other bad line means the file is something else.
+  const bool cut_short = !text.empty() && text.back() != '\n';
   std::vector<std::string> lines;
-  for (std::string line; std::getline(f, line);)
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);)
     if (!line.empty()) lines.push_back(line);
   std::set<std::size_t> seen;
   for (std::size_t i = 0; i < lines.size(); ++i) {
@@ -144,12 +151,20 @@ std::vector<accuracy_record<Space>> load_accuracy_dataset(const std::string& pat
       r.seconds = j.value("seconds", 0.0);
       r.seed = j.at("seed").get<std::uint64_t>();
       if (j.contains("half_top1")) r.half_top1 = j.at("half_top1").get<std::array<double, 2>>();
+      const auto fraction = [](double v) { return v >= 0 && v <= 1; };
+      const bool halves = !j.contains("half_top1") || (fraction(r.half_top1[0]) && fraction(r.half_top1[1]));
+      if (!fraction(r.top1) || !halves || !std::isfinite(r.loss) ||
+          r.images == 0)
+        throw data_error("its top-1, loss or image count is impossible");
       if (seen.insert(r.index).second) out.push_back(r);
     } catch (const std::exception& e) {
-      if (i + 1 == lines.size()) {  // the line a crash cut short: measure it again
+      if (i + 1 == lines.size() && cut_short) {  // the line a crash cut short: measure it again
         if (dropped) *dropped = 1;
         break;
       }
+      if (out.empty())
+        throw io_error("ofa::search: " + path + " is not an accuracy data set (line " + std::to_string(i + 1) + ": " +
+                       e.what() + "); give a data set written by ofa acc-dataset, or another --out");
       throw io_error("ofa::search: " + path + " line " + std::to_string(i + 1) + " is not an accuracy record (" +
                      e.what() + "); remove that line and build again to measure it anew");
     }

@@ -67,6 +67,8 @@ class accuracy_predictor {
 
   double base_accuracy() const noexcept { return base_; }
   int hidden() const noexcept { return hidden_; }
+  /** @brief Whether every weight is a finite number (a diverged fit leaves NaNs). */
+  bool all_finite() const;
   int layers() const noexcept { return static_cast<int>(weights_.size()) - 1; }
 
   /** @brief A `predictor` checkpoint with the space's signature. */
@@ -262,9 +264,21 @@ double accuracy_predictor<Space>::fit(std::span<const subnet_config<Space>> conf
       opt.apply(o.lr);
     }
   }
+  if (!all_finite())
+    throw numeric_error("ofa::search::accuracy_predictor::fit: the fit diverged (its weights became non-finite); "
+                        "lower the learning rate (--lr)");
   prepare();
   const auto fitted = predict(configs);
   return rmse(fitted, top1);
+}
+
+template <class Space>
+bool accuracy_predictor<Space>::all_finite() const {
+  for (const auto& p : state().parameters) {
+    const auto& t = p.value.value();
+    if (!std::all_of(t.data(), t.data() + t.size(), [](float v) { return std::isfinite(v); })) return false;
+  }
+  return std::isfinite(base_);
 }
 
 template <class Space>
@@ -288,8 +302,27 @@ accuracy_predictor<Space> accuracy_predictor<Space>::load(const std::string& pat
     throw io_error("ofa::search::accuracy_predictor::load: " + path + ": its metadata is not JSON (" + e.what() +
                    "); the file is damaged, fit the predictor again (ofa fit-predictor)");
   }
-  accuracy_predictor p(meta.value("hidden", 0), meta.value("layers", 0));
-  p.base_ = meta.value("base_accuracy", 0.0);
+  // The sizes are checked against the tensors the file holds before anything is allocated.
+  const auto bad = [&](const std::string& what) {
+    throw io_error("ofa::search::accuracy_predictor::load: " + path + ": " + what +
+                   "; the file is damaged or edited, fit the predictor again (ofa fit-predictor)");
+  };
+  const auto whole = [&](const char* key) {
+    if (!meta.is_object() || !meta.contains(key) || !meta[key].is_number_integer()) bad(std::string("no whole '") + key + "'");
+    return meta[key].get<std::int64_t>();
+  };
+  const std::int64_t hidden = whole("hidden"), layers = whole("layers");
+  const auto first = ckpt.tensors.find("layers.0.weight");
+  if (first == ckpt.tensors.end() || first->second.dimension() != 2) bad("no 2-d layers.0.weight");
+  if (hidden < 1 || layers < 1 || layers > 64 || hidden != std::int64_t(first->second.shape()[0]) ||
+      ckpt.tensors.size() != std::size_t(2 * layers + 1))
+    bad("its metadata (" + std::to_string(layers) + " hidden layers of " + std::to_string(hidden) +
+        " units) does not match its " + std::to_string(ckpt.tensors.size()) + " tensors");
+  if (!meta.contains("base_accuracy") || !meta["base_accuracy"].is_number() ||
+      !std::isfinite(meta["base_accuracy"].get<double>()) || std::fabs(meta["base_accuracy"].get<double>()) > 1)
+    bad("its base_accuracy is not a top-1 fraction");
+  accuracy_predictor p(static_cast<int>(hidden), static_cast<int>(layers));
+  p.base_ = meta["base_accuracy"].get<double>();
   for (auto& named : p.state().parameters) {
     const auto it = ckpt.tensors.find(named.name);
     if (it == ckpt.tensors.end() || it->second.shape() != named.value.value().shape())
@@ -298,6 +331,7 @@ accuracy_predictor<Space> accuracy_predictor<Space>::load(const std::string& pat
                      "; it was not written by this version of ofa, fit the predictor again");
     named.value.value() = it->second;
   }
+  if (!p.all_finite()) bad("some weights are NaN or infinite");
   p.prepare();
   return p;
 }

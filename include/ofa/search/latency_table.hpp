@@ -488,7 +488,9 @@ latency_table<Space> latency_table<Space>::from_json(const nlohmann::json& j, co
       t.held_out_sum = j.at("held_out_error").at("sum").get<double>();
       t.held_out_fit = j.at("held_out_error").at("fit").get<double>();
     }
-    if (!(t.scale > 0)) throw fail("its scale is not positive");
+    if (!(t.scale > 0) || !std::isfinite(t.scale)) throw fail("its scale is not a positive number");
+    if (!std::isfinite(t.table.overhead)) throw fail("its overhead_ms is not a number");
+    if (t.threads < 0 || t.batch < 1) throw fail("its threads or batch is impossible");
     t.entries.assign(t.table.layers.size(), {});
     std::unordered_map<std::string, std::size_t> index;
     for (std::size_t l = 0; l < t.table.layers.size(); ++l) index[t.table.layers.key(l).to_string()] = l;
@@ -501,11 +503,19 @@ latency_table<Space> latency_table<Space>::from_json(const nlohmann::json& j, co
       e.mean = layer.at("mean_ms").get<double>();
       e.stddev = layer.at("stddev_ms").get<double>();
       e.median = layer.at("median_ms").get<double>();
+      for (double ms : {e.mean, e.stddev, e.median})
+        if (!(ms >= 0) || !std::isfinite(ms)) throw fail("layer '" + key + "' has a time that is negative or not a number");
     }
     t.apply_scale();
     for (std::size_t l = 0; l < t.entries.size(); ++l)
       if (t.entries[l].count == 0 && t.table.layers.reachable(l))
         throw fail("layer '" + t.table.layers.key(l).to_string() + "' is missing");
+    // A fitted offset may be negative, but no subnet may come out at zero or less: the search
+    // would take it as free. The smallest subnet at the smallest resolution has the least time.
+    const auto smallest = subnet_config<Space>::min().with_resolution(Space::resolution_set.min());
+    if (!(t(smallest) > 0))
+      throw fail("it predicts " + std::to_string(t(smallest)) + " ms for the smallest subnet (its overhead_ms " +
+                 std::to_string(t.table.overhead) + " is too negative)");
     return t;
   } catch (const nlohmann::json::exception& e) {
     throw fail(std::string("malformed (") + e.what() + ")");

@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "ofa/detail/json_excerpt.hpp"
 #include "ofa/errors.hpp"
 #include "ofa/space/subnet_config.hpp"
 
@@ -57,14 +58,14 @@ namespace detail {
 inline int json_int(const nlohmann::json& v, std::string_view source, const std::string& where) {
   if (v.is_number_integer() || v.is_number_unsigned()) {
     const auto value = v.get<long long>();
-    if (value < -1000000 || value > 1000000) bad_config(source, where + " = " + v.dump() + " is out of range");
+    if (value < -1000000 || value > 1000000) bad_config(source, where + " = " + json_excerpt(v) + " is out of range");
     return static_cast<int>(value);
   }
   if (v.is_number_float()) {  // the reference sometimes writes expand ratios as 3.0
     const double value = v.get<double>();
     if (std::isfinite(value) && value == std::floor(value) && std::fabs(value) <= 1e6) return static_cast<int>(value);
   }
-  bad_config(source, where + " must be an integer, got " + v.dump());
+  bad_config(source, where + " must be an integer, got " + json_excerpt(v));
 }
 
 template <std::size_t N>
@@ -72,7 +73,7 @@ void json_int_list(const nlohmann::json& j, const char* key, std::array<int, N>&
   if (!j.contains(key))
     bad_config(source, std::string("missing key \"") + key + "\" (a list of " + std::to_string(N) + " integers)");
   const auto& v = j.at(key);
-  if (!v.is_array()) bad_config(source, std::string("\"") + key + "\" must be a list, got " + v.dump());
+  if (!v.is_array()) bad_config(source, std::string("\"") + key + "\" must be a list, got " + json_excerpt(v));
   if (v.size() != N)
     bad_config(source, std::string("\"") + key + "\" has " + std::to_string(v.size()) + " entries; this space needs " +
                            std::to_string(N));
@@ -96,7 +97,7 @@ subnet_config<Space> config_from_json(const nlohmann::json& j, std::string_view 
   if (!j.contains(r_key)) detail::bad_config(source, "missing key \"r\" (the input resolution)");
   const auto& r = j.at(r_key);
   if (r.is_array()) {
-    if (r.size() != 1) detail::bad_config(source, "\"r\" must be an integer or a one-element list, got " + r.dump());
+    if (r.size() != 1) detail::bad_config(source, "\"r\" must be an integer or a one-element list, got " + detail::json_excerpt(r));
     c.resolution = detail::json_int(r[0], source, "r[0]");
   } else {
     c.resolution = detail::json_int(r, source, "r");

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "ofa/data/loader.hpp"
+#include "ofa/errors.hpp"
 #include "ofa/nn/elastic_net.hpp"
 #include "ofa/space/config_json.hpp"
 #include "ofa/space/subnet_config.hpp"
@@ -84,6 +85,14 @@ evaluation evaluate_subnet(const nn::elastic_net<Space>& net, const subnet_confi
 
 inline void accuracy_meter::add(const tensor<float>& logits, const std::vector<int>& labels) {
   const std::size_t k = logits.shape()[1];
+  if (labels.size() > logits.shape()[0])
+    throw shape_error("ofa::train::accuracy_meter::add: " + std::to_string(labels.size()) + " labels for " +
+                      std::to_string(logits.shape()[0]) + " rows of logits");
+  for (int label : labels)
+    if (label < 0 || std::size_t(label) >= k)
+      throw data_error("ofa: an image is labelled class " + std::to_string(label) + " but the network has " +
+                       std::to_string(k) + " classes (0-" + std::to_string(k - 1) +
+                       "); use a data set of as many classes as the space, or a space of as many as the data");
   for (std::size_t i = 0; i < labels.size(); ++i, ++images) {
     const float* row = logits.data() + i * k;
     const float top = *std::max_element(row, row + k);

@@ -25,7 +25,7 @@ inline std::vector<std::string> plot_training_log(const std::string& log_path, c
   io::plot_series train_loss{"training loss", {}, {}, false};
   std::string line;
   std::size_t events = 0;
-  while (std::getline(in, line)) {
+  for (std::size_t line_number = 1; std::getline(in, line); ++line_number) try {
     const auto j = nlohmann::json::parse(line, nullptr, false);
     if (j.is_discarded() || !j.is_object()) continue;
     const std::string event = j.value("event", "");
@@ -48,6 +48,9 @@ inline std::vector<std::string> plot_training_log(const std::string& log_path, c
       }
       ++events;
     }
+  } catch (const nlohmann::json::exception& e) {
+    throw data_error("ofa: the training log '" + log_path + "' line " + std::to_string(line_number) +
+                     " is not a log event of ofa train (" + e.what() + "); give the run's own DIR/log.jsonl");
   }
   if (events == 0) throw data_error("ofa: the training log '" + log_path + "' holds no epoch yet; plot it later");
   io::plot a{"Top-1 of the evaluated subnets (after BN recalibration)", "training step", "top-1 (%)", {}};

@@ -7,7 +7,8 @@
 /// ablation's baselines are others; a JSON file can give any.
 
 #include <algorithm>
-#include <cmath>  // round
+#include <cmath>  // lround, isfinite
+#include <cstdint>
 #include <fstream>
 #include <optional>
 #include <set>
@@ -17,6 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "ofa/detail/json_excerpt.hpp"
 #include "ofa/errors.hpp"
 #include "ofa/space/config_json.hpp"
 #include "ofa/space/sampling.hpp"
@@ -110,8 +112,18 @@ template <class Space>
 std::vector<int> largest_two(const std::vector<int>& all) {
   return all.size() <= 2 ? all : std::vector<int>(all.end() - 2, all.end());
 }
+/// Epochs of one phase at most: beyond any real run, and small enough that a schedule's total
+/// (at most max_phases of them) fits an int.
+inline constexpr std::int64_t max_phase_epochs = 1'000'000;
+inline constexpr std::size_t max_phases = 1000;
+/// Subnets drawn per step at most: each is a forward and backward of the batch.
+inline constexpr int max_subnets_per_step = 1024;
+
 inline int scaled(int epochs, double factor) {
-  return std::max(1, static_cast<int>(std::lround(epochs * factor)));
+  if (!std::isfinite(factor) || !(factor > 0) || double(epochs) * factor > double(max_phase_epochs))
+    throw config_error("ofa: --epochs-scale " + std::to_string(factor) + " must be a positive number that leaves " +
+                       "every phase at most " + std::to_string(max_phase_epochs) + " epochs");
+  return std::max(1, static_cast<int>(std::lround(double(epochs) * factor)));
 }
 }  // namespace detail
 
@@ -225,6 +237,8 @@ schedule<Space> parse_schedule(const std::string& text, const std::string& sourc
     if (key != "name" && key != "phases") throw fail("unknown key '" + key + "' (allowed: name, phases)");
   if (!j.contains("phases") || !j["phases"].is_array() || j["phases"].empty())
     throw fail("'phases' must be a non-empty list");
+  if (j["phases"].size() > detail::max_phases)
+    throw fail("has " + std::to_string(j["phases"].size()) + " phases; at most " + std::to_string(detail::max_phases));
   schedule<Space> s;
   s.name = j.value("name", std::string("custom"));
   using space::unit_info;
@@ -243,10 +257,23 @@ schedule<Space> parse_schedule(const std::string& text, const std::string& sourc
     phase<Space> p;
     try {
       p.name = pj.value("name", "phase-" + std::to_string(i));
-      p.epochs = pj.value("epochs", 1);
+      if (pj.contains("epochs")) {
+        const auto& e = pj["epochs"];
+        if (!e.is_number_integer() || e.get<std::int64_t>() < 1 || e.get<std::int64_t>() > detail::max_phase_epochs)
+          throw fail(where + ": epochs must be a whole number from 1 to " + std::to_string(detail::max_phase_epochs) +
+                     ", got " + ofa::detail::json_excerpt(e));
+        p.epochs = static_cast<int>(e.get<std::int64_t>());
+      }
       p.base_lr = pj.value("lr", 0.05);
       p.warmup_epochs = pj.value("warmup_epochs", 0.0);
-      p.subnets_per_step = pj.value("subnets_per_step", 1);
+      if (pj.contains("subnets_per_step")) {
+        const auto& n = pj["subnets_per_step"];
+        if (!n.is_number_integer() || n.get<std::int64_t>() < 1 ||
+            n.get<std::int64_t>() > detail::max_subnets_per_step)
+          throw fail(where + ": subnets_per_step must be a whole number from 1 to " +
+                     std::to_string(detail::max_subnets_per_step) + ", got " + ofa::detail::json_excerpt(n));
+        p.subnets_per_step = static_cast<int>(n.get<std::int64_t>());
+      }
       p.kd_ratio = pj.value("kd_ratio", 0.0);
       const std::string rule = pj.value("rule", std::string("random"));
       if (rule == "random")
@@ -286,14 +313,14 @@ schedule<Space> parse_schedule(const std::string& text, const std::string& sourc
       throw fail(where + ": a value has the wrong type (" + std::string(e.what()) + ")");
     }
     if (p.epochs < 1) throw fail(where + ": epochs must be at least 1");
-    if (!(p.base_lr > 0)) throw fail(where + ": lr must be positive");
-    if (p.warmup_epochs < 0 || p.warmup_epochs >= p.epochs)
+    if (!(p.base_lr > 0) || !std::isfinite(p.base_lr)) throw fail(where + ": lr must be a positive number");
+    if (!(p.warmup_epochs >= 0 && p.warmup_epochs < p.epochs))
       throw fail(where + ": warmup_epochs must be in [0, epochs)");
     if (p.subnets_per_step < 1) throw fail(where + ": subnets_per_step must be at least 1");
     if (p.rule == sampling_rule::sandwich && p.subnets_per_step < 2)
       throw fail(where + ": the sandwich rule needs subnets_per_step >= 2 (largest and smallest)");
     if (p.rule == sampling_rule::fixed && !p.fixed) throw fail(where + ": rule 'fixed' needs a 'config'");
-    if (p.kd_ratio < 0) throw fail(where + ": kd_ratio must not be negative");
+    if (!(p.kd_ratio >= 0) || !std::isfinite(p.kd_ratio)) throw fail(where + ": kd_ratio must be a number >= 0");
     if (p.reorganize_stage && (*p.reorganize_stage < 0 || *p.reorganize_stage >= int(all_expands.size())))
       throw fail(where + ": reorganize_stage must be in [0, " + std::to_string(all_expands.size()) + ")");
     s.phases.push_back(std::move(p));

@@ -22,6 +22,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ofa/data/loader.hpp"
+#include "ofa/detail/json_excerpt.hpp"
 #include "ofa/nn/elastic_net.hpp"
 #include "ofa/nn/serialize.hpp"
 #include "ofa/space/profile.hpp"
@@ -52,6 +53,7 @@ struct trainer_options {
   data::augmentation train_aug{};  ///< CIFAR recipe by default
   std::vector<int> resolutions;    ///< training resolutions, one drawn per batch (empty: the space's)
   bool quiet = false;              ///< no status lines (the log is still written)
+  bool skip_corrupt = false;       ///< training images that fail to decode are skipped, not fatal
   /// What the training data is (e.g. its spec and held-out split): saved in every checkpoint,
   /// and a resume with other data is refused.
   nlohmann::json data_identity = nlohmann::json::object();
@@ -106,6 +108,8 @@ class trainer {
 
  private:
   void save();
+  void check_resumed_position() const;
+  void check_resumed_settings(const nlohmann::json& extra) const;
   void start_phase(const phase<Space>& p);
   bool train_epoch(const phase<Space>& p);  // false: stopped by a signal
   void evaluate_grid(std::size_t limit, const std::string& when);
@@ -211,6 +215,7 @@ trainer<Space, D>::trainer(nn::elastic_net<Space>& net, schedule<Space> plan, co
                                        " is not one of the space's (" + Space::resolution_set.to_string() + ")");
                 l.seed = o_.seed;
                 l.aug = o_.train_aug;
+                if (o_.skip_corrupt) l.on_corrupt = data::corrupt_policy::skip;
                 return l;
               }()),
       progress_((std::filesystem::create_directories(o_.out_dir), (dir_ / "log.jsonl").string()), o_.quiet) {
@@ -226,6 +231,29 @@ trainer<Space, D>::trainer(nn::elastic_net<Space>& net, schedule<Space> plan, co
   for (const auto& p : plan_.phases)
     step_macs_.push_back(step_macs(p, p.kd_ratio > 0 && p.rule != sampling_rule::sandwich,
                                    loader_.options().resolutions.back()));
+}
+
+template <class Space, data::dataset D>
+void trainer<Space, D>::check_resumed_position() const {
+  // A checkpoint is written by this trainer only at positions inside its schedule; anything else
+  // is a damaged or edited file, which would train nothing or never end.
+  const auto bad = [&](const std::string& what) {
+    throw io_error("ofa: checkpoint '" + checkpoint_path() + "' holds an impossible position (" + what +
+                   ") for schedule '" + plan_.name + "'; the file is damaged or edited: start a new run");
+  };
+  const std::size_t phases = plan_.phases.size();
+  if (state_.phase_index > phases)
+    bad("phase " + std::to_string(state_.phase_index) + " of " + std::to_string(phases));
+  if (state_.phase_index == phases) {
+    if (state_.epoch != 0 || state_.batch != 0) bad("a position after the last phase");
+  } else {
+    const auto& p = plan_.phases[state_.phase_index];
+    if (state_.epoch >= std::size_t(p.epochs))
+      bad("epoch " + std::to_string(state_.epoch + 1) + " of " + std::to_string(p.epochs) + " in phase '" + p.name + "'");
+    if (state_.batch > loader_.batches_per_epoch())
+      bad("batch " + std::to_string(state_.batch) + " of " + std::to_string(loader_.batches_per_epoch()));
+  }
+  if (state_.step < 0) bad("step " + std::to_string(state_.step));
 }
 
 template <class Space, data::dataset D>
@@ -258,8 +286,30 @@ double trainer<Space, D>::eta_seconds() const {
   return macs_left * seconds_per_mac_ + evaluations;
 }
 
+namespace detail {
+/// The name of the first parameter or buffer holding a NaN or an infinity, or "" when all are finite.
+template <class T>
+std::string first_non_finite(const nn::state_list<T>& state) {
+  const auto finite = [](const tensor<T>& t) {
+    return std::all_of(t.data(), t.data() + t.size(), [](T v) { return std::isfinite(v); });
+  };
+  for (const auto& p : state.parameters)
+    if (!finite(p.value.value())) return p.name;
+  for (const auto& b : state.buffers)
+    if (!finite(*b.value)) return b.name;
+  return "";
+}
+}  // namespace detail
+
 template <class Space, data::dataset D>
 void trainer<Space, D>::save() {
+  // A loss can stay finite for a step while an update has already made weights infinite (a
+  // learning rate of 1e308): such weights are never written over the last good checkpoint.
+  if (const auto bad = detail::first_non_finite(net_.state()); !bad.empty())
+    throw numeric_error("ofa: the weights became non-finite ('" + bad + "') in phase '" +
+                        plan_.phases[std::min(state_.phase_index, plan_.phases.size() - 1)].name + "', step " +
+                        std::to_string(state_.step) + "; the last good checkpoint is kept in '" + checkpoint_path() +
+                        "'; lower the learning rate (a schedule file) and resume from it");
   state_.dropout = net_.dropout_stream().state();
   nlohmann::json extra{
       {"schedule", to_json(plan_)}, {"batch_size", o_.batch_size}, {"resolutions", loader_.options().resolutions},
@@ -383,23 +433,13 @@ run_outcome trainer<Space, D>::run(bool resume) {
       throw io_error("ofa: cannot resume: '" + checkpoint_path() + "' does not exist; start without --resume");
     nlohmann::json extra;
     state_ = load_checkpoint(checkpoint_path(), net_, optimizer_, &extra);
-    if (extra.value("schedule", nlohmann::json()) != to_json(plan_))
-      throw config_error("ofa: the checkpoint in '" + dir_.string() +
-                         "' was made by another schedule; resume with the same --schedule and --epochs-scale, or "
-                         "train into a new --out");
-    if (extra.value("batch_size", 0) != o_.batch_size)
-      throw config_error("ofa: the checkpoint in '" + dir_.string() + "' was made with --batch " +
-                         std::to_string(extra.value("batch_size", 0)) + "; resume with the same batch size");
-    if (extra.value("resolutions", std::vector<int>{}) != loader_.options().resolutions)
-      throw config_error("ofa: the checkpoint in '" + dir_.string() +
-                         "' was made with other training resolutions; resume with the same --resolutions");
-    if (extra.value("data", nlohmann::json::object()) != o_.data_identity)
-      throw config_error("ofa: the checkpoint in '" + dir_.string() + "' was trained on other data (" +
-                         extra.value("data", nlohmann::json::object()).dump() + ", not " + o_.data_identity.dump() +
-                         "); resume with the same --data and --holdout");
-    if (state_.seed != o_.seed)
-      throw config_error("ofa: the checkpoint was made with --seed " + std::to_string(state_.seed) +
-                         "; resume with the same seed");
+    check_resumed_settings(extra);
+    check_resumed_position();
+    if (state_.phase_index == plan_.phases.size() && fs::exists(dir_ / "final.ofa")) {
+      progress_.note("the run in '" + dir_.string() + "' has already finished: its weights are in '" +
+                     (dir_ / "final.ofa").string() + "'; train into a new --out for another run");
+      return run_outcome::finished;
+    }
     if (const auto teacher_path = (dir_ / "teacher.ofa").string(); fs::exists(teacher_path)) {
       teacher_.emplace(0, net_.dropout_rate);
       nn::load(*teacher_, teacher_path);
@@ -441,6 +481,31 @@ run_outcome trainer<Space, D>::run(bool resume) {
   progress_.record({{"event", "finished"}, {"step", state_.step}});
   progress_.note("finished: weights in '" + (dir_ / "final.ofa").string() + "'");
   return run_outcome::finished;
+}
+
+template <class Space, data::dataset D>
+void trainer<Space, D>::check_resumed_settings(const nlohmann::json& extra) const try {
+  if (extra.value("schedule", nlohmann::json()) != to_json(plan_))
+    throw config_error("ofa: the checkpoint in '" + dir_.string() +
+                       "' was made by another schedule; resume with the same --schedule and --epochs-scale, or "
+                       "train into a new --out");
+  if (extra.value("batch_size", 0) != o_.batch_size)
+    throw config_error("ofa: the checkpoint in '" + dir_.string() + "' was made with --batch " +
+                       std::to_string(extra.value("batch_size", 0)) + "; resume with the same batch size");
+  if (extra.value("resolutions", std::vector<int>{}) != loader_.options().resolutions)
+    throw config_error("ofa: the checkpoint in '" + dir_.string() +
+                       "' was made with other training resolutions; resume with the same --resolutions");
+  if (extra.value("data", nlohmann::json::object()) != o_.data_identity)
+    throw config_error("ofa: the checkpoint in '" + dir_.string() + "' was trained on other data (" +
+                       ofa::detail::json_excerpt(extra.value("data", nlohmann::json::object())) + ", not " +
+                       ofa::detail::json_excerpt(o_.data_identity) +
+                       "); resume with the same --data and --holdout");
+  if (state_.seed != o_.seed)
+    throw config_error("ofa: the checkpoint was made with --seed " + std::to_string(state_.seed) +
+                       "; resume with the same seed");
+} catch (const nlohmann::json::exception& e) {
+  throw io_error("ofa: checkpoint '" + checkpoint_path() + "' has malformed settings (" + e.what() +
+                 "); the file is damaged: start a new run");
 }
 
 }  // namespace ofa::train

@@ -14,6 +14,7 @@ packages=(
   nlohmann-json3-dev                                 # JSON configs and checkpoints' metadata
   libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev   # image-folder data sets
   catch2 libbenchmark-dev libcli11-dev               # tests, benchmarks, the ofa command
+  libopenmpi-dev openmpi-bin                         # data-parallel training (mpirun -np N ofa train)
 )
 
 if [ $tests -eq 1 ]; then

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>  // make_shared: options outlive add_* for the callbacks
+#include <optional>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -26,6 +27,7 @@
 #include "commands.hpp"
 #include "format.hpp"
 #include "outputs.hpp"
+#include "processes.hpp"
 #include "run_data.hpp"
 #include "spaces.hpp"
 
@@ -42,6 +44,7 @@ struct train_options {
   long long holdout = -1;  // -1: a tenth of the training set, at most 10,000
   std::vector<int> resolutions;
   bool resume = false, quiet = false, no_epoch_eval = false, skip_corrupt = false;
+  int accumulate = 1;
 };
 
 template <class Space>
@@ -69,8 +72,9 @@ ofa::train::schedule<Space> schedule_of(const train_options& o) {
 }
 
 template <class Space>
-int run_train(const train_options& o) {
+int run_train(const train_options& o, ofa::parallel::process_group& group) {
   ofa::parallel::arena arena(o.threads);
+  const bool writer = group.is_writer();
   if (o.out.empty()) throw ofa::config_error("give the run's directory with --out DIR");
   if (!(o.epochs_scale > 0) || !std::isfinite(o.epochs_scale))
     throw ofa::config_error("--epochs-scale must be a positive number");
@@ -86,12 +90,14 @@ int run_train(const train_options& o) {
   const nlohmann::json data_identity{{"data", o.data}, {"holdout", holdout}, {"split_seed", holdout_split_seed}};
   // The lock first, so that the check for an earlier run and the run itself are one step for
   // any other `ofa train` on this folder.
+  // Process 0 alone writes, so it alone locks and looks (the others would see its new files).
   std::filesystem::create_directories(o.out);
-  const folder_lock lock(o.out);
+  std::optional<folder_lock> lock;
+  if (writer) lock.emplace(o.out);
   namespace fs = std::filesystem;
-  if (o.resume && !fs::exists(fs::path(o.out) / "checkpoint.ofa"))
+  if (writer && o.resume && !fs::exists(fs::path(o.out) / "checkpoint.ofa"))
     throw ofa::io_error("cannot resume: '" + o.out + "/checkpoint.ofa' does not exist; start without --resume");
-  if (!o.resume)
+  if (writer && !o.resume)
     for (const char* f : {"checkpoint.ofa", "final.ofa", "log.jsonl"})
       if (fs::exists(fs::path(o.out) / f))
         throw ofa::config_error("'" + o.out + "' already holds a run (its " + f +
@@ -109,19 +115,21 @@ int run_train(const train_options& o) {
   to.quiet = o.quiet;
   to.skip_corrupt = o.skip_corrupt;
   to.data_identity = data_identity;
-  std::filesystem::create_directories(o.out);
-  if (!o.resume) write_data_identity(o.out, data_identity);
+  to.group = &group;
+  to.accumulate = o.accumulate;
+  if (writer && !o.resume) write_data_identity(o.out, data_identity);
   ofa::nn::elastic_net<Space> net(o.seed);
   ofa::train::trainer<Space, ofa::data::any_dataset> t(net, plan, train, &test, to);
   t.install_signal_handlers();
-  if (!o.quiet)
+  if (!o.quiet && writer)
     std::printf(
         "ofa train: %s on %s (%zu training, %zu held out, %zu test images), %zu phases, %d epochs, batch %d, %d "
-        "threads\n",
+        "threads%s\n",
         plan.name.c_str(), o.data.c_str(), train.size(), holdout, test.size(), plan.phases.size(), plan.total_epochs(),
-        o.batch, ofa::parallel::arena::threads());
+        o.batch, ofa::parallel::arena::threads(),
+        group.size() > 1 ? (" a process, " + std::to_string(group.size()) + " processes").c_str() : "");
   const auto outcome = t.run(o.resume);
-  if (outcome == ofa::train::run_outcome::finished) {
+  if (outcome == ofa::train::run_outcome::finished && writer) {
     const auto plots = ofa::train::plot_training_log(o.out + "/log.jsonl", o.out + "/");
     if (!o.quiet) {
       std::printf("\n%-10s %8s %8s\n", "subnet", "top-1", "loss");
@@ -293,8 +301,15 @@ void add_train(CLI::App& app) {
   cmd->add_flag("--no-epoch-eval", o->no_epoch_eval, "Evaluate the grid only at the end of each phase");
   cmd->add_flag("--resume", o->resume, "Continue the run in --out from its checkpoint");
   cmd->add_flag("--quiet", o->quiet, "No progress output (the log is still written)");
+  cmd->add_option("--accumulate", o->accumulate,
+                  "Micro-batches a step: the batch in K pieces, gradients averaged (the mathematics of K processes)")
+      ->check(CLI::Range(1, 4096));
   cmd->add_flag("--skip-corrupt", o->skip_corrupt, "Skip training images that cannot be decoded (default: stop)");
-  cmd->callback([o] { with_space(o->space, [&]<class Space>(std::type_identity<Space>) { run_train<Space>(*o); }); });
+  cmd->callback([o] {
+    with_processes([&](ofa::parallel::process_group& group) {
+      with_space(o->space, [&]<class Space>(std::type_identity<Space>) { run_train<Space>(*o, group); });
+    });
+  });
 
   auto* ev = app.add_subcommand("eval", "Top-1 and loss of trained subnets, after BN recalibration");
   auto e = std::make_shared<eval_options>();

@@ -6,6 +6,8 @@
 
 #include <span>
 
+#include "ofa/parallel/process_group.hpp"
+
 namespace ofa::train {
 
 /** @brief Combines the gradients of several processes in place.
@@ -30,6 +32,23 @@ class local_reduction final : public gradient_reduction {
  public:
   bool is_identity() const override { return true; }
   void reduce(std::span<float>) override {}
+};
+
+/** @brief The average over the processes of a group, each having computed the mean gradient of
+ *  its share of the batch: the sum over processes, divided by their number. Every process must
+ *  have run the same subnets (the trainer draws them from the step alone). */
+class group_average final : public gradient_reduction {
+ public:
+  explicit group_average(parallel::process_group& group) : group_(&group) {}
+  bool is_identity() const override { return group_->size() == 1; }
+  void reduce(std::span<float> gradients) override {
+    group_->sum(gradients);
+    const float n = static_cast<float>(group_->size());
+    for (float& g : gradients) g /= n;
+  }
+
+ private:
+  parallel::process_group* group_;
 };
 
 }  // namespace ofa::train

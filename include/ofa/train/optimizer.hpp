@@ -81,7 +81,7 @@ class optimizer {
   std::size_t gradient_size() const { return total_; }
   /** @brief Every gradient into `out` (gradient_size() floats, the parameters' order). */
   void pack_gradients(std::span<float> out) const;
-  /** @brief The reverse of pack_gradients: `in` becomes every parameter's gradient. */
+  /** @brief The reverse of pack_gradients: `in` becomes the gradient of every parameter that has one. */
   void unpack_gradients(std::span<const float> in) const;
 
   std::int64_t steps() const noexcept { return steps_; }
@@ -209,7 +209,9 @@ inline void optimizer::unpack_gradients(std::span<const float> in) const {
   std::size_t at = 0;
   for (const auto& p : params_) {
     const std::size_t n = p.value.value().size();
-    std::copy_n(in.data() + at, n, p.value.grad().data());
+    // A parameter this process's subnets did not use stays without a gradient (and so without an
+    // update), as in one process: every process runs the same subnets, so its sum is zero anyway.
+    if (p.value.has_grad()) std::copy_n(in.data() + at, n, p.value.grad().data());
     at += n;
   }
 }

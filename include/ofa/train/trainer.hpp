@@ -10,12 +10,15 @@
 /// non-finite loss stops the run and keeps the last good checkpoint.
 
 #include <algorithm>  // find
+#include <array>
 #include <atomic>
 #include <chrono>
-#include <cmath>  // isfinite
+#include <cmath>  // isfinite, fmod
 #include <csignal>
 #include <filesystem>
+#include <limits>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -25,6 +28,7 @@
 #include "ofa/detail/json_excerpt.hpp"
 #include "ofa/nn/elastic_net.hpp"
 #include "ofa/nn/serialize.hpp"
+#include "ofa/parallel/process_group.hpp"
 #include "ofa/space/profile.hpp"
 #include "ofa/train/checkpoint.hpp"
 #include "ofa/train/evaluation.hpp"
@@ -54,6 +58,12 @@ struct trainer_options {
   std::vector<int> resolutions;    ///< training resolutions, one drawn per batch (empty: the space's)
   bool quiet = false;              ///< no status lines (the log is still written)
   bool skip_corrupt = false;       ///< training images that fail to decode are skipped, not fatal
+  /// The processes of a data-parallel run (null: this process alone). Each trains on its shard of
+  /// every batch (batch_size / size images), all take the same optimizer step, only rank 0 writes.
+  parallel::process_group* group = nullptr;
+  /// Micro-batches a step: each process's share of the batch in this many pieces, each with its own
+  /// BN statistics, their gradients averaged: the mathematics of as many processes, in one.
+  int accumulate = 1;
   /// What the training data is (e.g. its spec and held-out split): saved in every checkpoint,
   /// and a resume with other data is refused.
   nlohmann::json data_identity = nlohmann::json::object();
@@ -81,7 +91,7 @@ template <class Space>
 double accumulate_gradients(nn::elastic_net<Space>& net, const data::batch& b,
                             const std::vector<subnet_config<Space>>& configs, const tensor<float>* teacher_logits,
                             double kd_ratio, bool sandwich, float label_smoothing, std::uint64_t seed,
-                            std::int64_t step);
+                            std::int64_t step, std::uint64_t shard = 0);
 
 template <class Space, data::dataset D>
 class trainer {
@@ -105,11 +115,22 @@ class trainer {
     std::signal(SIGTERM, [](int) { stop_requested() = true; });
   }
   std::string checkpoint_path() const { return (dir_ / "checkpoint.ofa").string(); }
+  /** @brief A hash of every parameter's bits: equal on every process of a run. */
+  std::uint64_t weights_hash() const;
 
  private:
   void save();
+  std::size_t steps_per_epoch() const { return loader_.batches_per_epoch(shard_); }
+  double step_gradients(const phase<Space>& p, const data::batch& b, const std::vector<subnet_config<Space>>& configs);
+  void pack_buffers(std::vector<float>& out);
+  void unpack_buffers(const std::vector<float>& in);
+  bool any_process(bool flag) {
+    std::array<double, 1> count{double(flag)};
+    group_.sum(count);
+    return count[0] > 0;
+  }
   void check_resumed_position() const;
-  void check_resumed_settings(const nlohmann::json& extra) const;
+  void check_resumed_settings(const nlohmann::json& extra);
   void start_phase(const phase<Space>& p);
   bool train_epoch(const phase<Space>& p);  // false: stopped by a signal
   void evaluate_grid(std::size_t limit, const std::string& when);
@@ -123,7 +144,12 @@ class trainer {
   trainer_options o_;
   std::filesystem::path dir_;
   sgd optimizer_;
-  local_reduction reduction_;
+  parallel::single_process alone_;
+  parallel::process_group& group_;
+  data::shard_spec shard_;
+  group_average reduction_;
+  std::vector<float> summed_, piece_;                         // the shards' packed gradients
+  std::vector<float> buffers_before_, buffers_summed_, buffers_piece_;  // and BN running statistics
   std::optional<nn::elastic_net<Space>> teacher_;
   trainer_state state_;
   data::loader<D> loader_;
@@ -173,12 +199,13 @@ template <class Space>
 double accumulate_gradients(nn::elastic_net<Space>& net, const data::batch& b,
                             const std::vector<subnet_config<Space>>& configs, const tensor<float>* teacher_logits,
                             double kd_ratio, bool sandwich, float label_smoothing, std::uint64_t seed,
-                            std::int64_t step) {
+                            std::int64_t step, std::uint64_t shard) {
   const autograd::variable<float> images(b.images);
   tensor<float> largest;  // sandwich: the largest subnet's logits of this step
   double total = 0;
   for (std::size_t i = 0; i < configs.size(); ++i) {
-    net.dropout_stream() = draw_stream(seed, detail::dropout_tag, step, i);
+    // Each shard of the batch (a process's, or a micro-batch's) draws its own dropout masks.
+    net.dropout_stream() = draw_stream(seed, detail::dropout_tag, step, i + (shard << 32));
     const auto config = configs[i].with_resolution(b.resolution);
     auto logits = net.forward(images, config);
     const tensor<float>* teacher = sandwich ? (i == 0 ? nullptr : &largest) : teacher_logits;
@@ -202,10 +229,14 @@ trainer<Space, D>::trainer(nn::elastic_net<Space>& net, schedule<Space> plan, co
       o_(std::move(options)),
       dir_(o_.out_dir),
       optimizer_(net.state(), o_.sgd),
+      group_(o_.group ? *o_.group : alone_),
+      shard_{group_.rank(), group_.size()},
+      reduction_(group_),
       loader_(train_data,
               [&] {
                 data::loader_options l;
-                l.batch_size = o_.batch_size;
+                // Each process loads its shard of every batch: every size-th image of it.
+                l.batch_size = std::max(1, o_.batch_size / group_.size());
                 l.resolutions = o_.resolutions;
                 if (l.resolutions.empty())
                   l.resolutions.assign(Space::resolution_set.begin(), Space::resolution_set.end());
@@ -218,9 +249,20 @@ trainer<Space, D>::trainer(nn::elastic_net<Space>& net, schedule<Space> plan, co
                 if (o_.skip_corrupt) l.on_corrupt = data::corrupt_policy::skip;
                 return l;
               }()),
-      progress_((std::filesystem::create_directories(o_.out_dir), (dir_ / "log.jsonl").string()), o_.quiet) {
+      progress_((std::filesystem::create_directories(o_.out_dir),
+                 group_.is_writer() ? (dir_ / "log.jsonl").string() : std::string()),
+                o_.quiet || !group_.is_writer()) {
   if (plan_.phases.empty()) throw config_error("ofa::train::trainer: the schedule has no phase");
-  if (loader_.batches_per_epoch() == 0)
+  const int pieces = group_.size() * o_.accumulate;
+  if (o_.accumulate < 1) throw config_error("ofa: --accumulate must be at least 1");
+  if (o_.batch_size % pieces != 0)
+    throw config_error("ofa: the batch of " + std::to_string(o_.batch_size) + " images does not split into " +
+                       std::to_string(group_.size()) + " processes x " + std::to_string(o_.accumulate) +
+                       " micro-batches; give a --batch divisible by " + std::to_string(pieces));
+  if (o_.skip_corrupt && group_.size() > 1)
+    throw config_error("ofa: --skip-corrupt is for one process: skipped images would put the processes' shards "
+                       "out of step; remove the corrupt images instead");
+  if (steps_per_epoch() == 0)
     throw data_error("ofa::train::trainer: the training set has fewer images (" + std::to_string(train_data.size()) +
                      ") than one batch (" + std::to_string(o_.batch_size) + "); use a smaller --batch");
   if (train_data.class_count() != Space::class_count)
@@ -250,8 +292,8 @@ void trainer<Space, D>::check_resumed_position() const {
     const auto& p = plan_.phases[state_.phase_index];
     if (state_.epoch >= std::size_t(p.epochs))
       bad("epoch " + std::to_string(state_.epoch + 1) + " of " + std::to_string(p.epochs) + " in phase '" + p.name + "'");
-    if (state_.batch > loader_.batches_per_epoch())
-      bad("batch " + std::to_string(state_.batch) + " of " + std::to_string(loader_.batches_per_epoch()));
+    if (state_.batch > steps_per_epoch())
+      bad("batch " + std::to_string(state_.batch) + " of " + std::to_string(steps_per_epoch()));
   }
   if (state_.step < 0) bad("step " + std::to_string(state_.step));
 }
@@ -265,7 +307,7 @@ std::size_t trainer<Space, D>::epoch_number() const {
 
 template <class Space, data::dataset D>
 double trainer<Space, D>::eta_seconds() const {
-  const double spe = double(loader_.batches_per_epoch());
+  const double spe = double(steps_per_epoch());
   double macs_left = 0, partial_evaluations = 0, full_evaluations = 0;
   for (std::size_t i = state_.phase_index; i < plan_.phases.size(); ++i) {
     const auto& p = plan_.phases[i];
@@ -287,6 +329,23 @@ double trainer<Space, D>::eta_seconds() const {
 }
 
 namespace detail {
+/// Images first, first + stride, ... of `b`: one micro-batch, or one process's shard of it.
+inline data::batch every_nth_image(const data::batch& b, std::size_t first, std::size_t stride) {
+  const std::size_t n = b.labels.size(), image = b.images.size() / std::max<std::size_t>(n, 1);
+  data::batch part;
+  part.resolution = b.resolution;
+  part.index = b.index;
+  part.next_item = b.next_item;
+  const std::size_t count = n > first ? (n - first + stride - 1) / stride : 0;
+  auto shape = b.images.shape();
+  part.images = tensor<float>(shape_type{count, shape[1], shape[2], shape[3]});
+  for (std::size_t i = 0; i < count; ++i) {
+    std::copy_n(b.images.data() + (first + i * stride) * image, image, part.images.data() + i * image);
+    part.labels.push_back(b.labels[first + i * stride]);
+  }
+  return part;
+}
+
 /// The name of the first parameter or buffer holding a NaN or an infinity, or "" when all are finite.
 template <class T>
 std::string first_non_finite(const nn::state_list<T>& state) {
@@ -310,12 +369,104 @@ void trainer<Space, D>::save() {
                         plan_.phases[std::min(state_.phase_index, plan_.phases.size() - 1)].name + "', step " +
                         std::to_string(state_.step) + "; the last good checkpoint is kept in '" + checkpoint_path() +
                         "'; lower the learning rate (a schedule file) and resume from it");
+  if (group_.size() > 1) {
+    const auto hashes = group_.gather(weights_hash());
+    for (int r = 1; r < group_.size(); ++r)
+      if (hashes[std::size_t(r)] != hashes[0])
+        throw logic_error("ofa: the weights of process " + std::to_string(r) + " differ from process 0's at step " +
+                          std::to_string(state_.step) + " (the processes fell out of step: a different build, "
+                          "data or options on one machine?); the last good checkpoint is kept in '" +
+                          checkpoint_path() + "'");
+  }
+  last_save_ = std::chrono::steady_clock::now();
+  if (!group_.is_writer()) return;
   state_.dropout = net_.dropout_stream().state();
   nlohmann::json extra{
       {"schedule", to_json(plan_)}, {"batch_size", o_.batch_size}, {"resolutions", loader_.options().resolutions},
-      {"data", o_.data_identity}};
+      {"data", o_.data_identity}, {"processes", group_.size()}};
   save_checkpoint(checkpoint_path(), net_, optimizer_, state_, extra);
-  last_save_ = std::chrono::steady_clock::now();
+}
+
+template <class Space, data::dataset D>
+std::uint64_t trainer<Space, D>::weights_hash() const {
+  std::uint64_t h = 1469598103934665603ULL;
+  for (const auto& p : const_cast<nn::elastic_net<Space>&>(net_).state().parameters) {
+    const auto& t = p.value.value();
+    h = io::detail::fnv1a(reinterpret_cast<const char*>(t.data()), t.size() * sizeof(float), h);
+  }
+  return h;
+}
+
+template <class Space, data::dataset D>
+void trainer<Space, D>::pack_buffers(std::vector<float>& out) {
+  out.clear();
+  for (const auto& b : net_.state().buffers) out.insert(out.end(), b.value->begin(), b.value->end());
+}
+
+template <class Space, data::dataset D>
+void trainer<Space, D>::unpack_buffers(const std::vector<float>& in) {
+  std::size_t at = 0;
+  for (auto& b : net_.state().buffers)
+    for (auto& v : *b.value) v = in[at++];
+}
+
+template <class Space, data::dataset D>
+double trainer<Space, D>::step_gradients(const phase<Space>& p, const data::batch& b,
+                                         const std::vector<subnet_config<Space>>& configs) {
+  const bool distil = teacher_ && p.kd_ratio > 0 && p.rule != sampling_rule::sandwich;
+  const bool sandwich = p.rule == sampling_rule::sandwich;
+  const auto run = [&](const data::batch& part, std::uint64_t shard) {
+    optimizer_.zero_grad();
+    std::optional<tensor<float>> soft;
+    if (distil) soft = teacher_->evaluate(part.images, subnet_config<Space>::max().with_resolution(part.resolution));
+    return accumulate_gradients(net_, part, configs, soft ? &*soft : nullptr, p.kd_ratio, sandwich, o_.label_smoothing,
+                                o_.seed, state_.step, shard);
+  };
+  // BN running statistics: each shard's forward moves them by its own images; after the step every
+  // process holds their average over all shards (the teacher of later phases reads them), a sum of
+  // a few thousand floats beside the gradients'.
+  const auto average_buffers = [&](std::vector<float>& summed, float shards) {
+    group_.sum(summed);
+    for (float& v : summed) v /= shards;
+    unpack_buffers(summed);
+  };
+  const auto rank = static_cast<std::uint64_t>(group_.rank());
+  const int pieces = o_.accumulate;
+  if (pieces == 1) {
+    const double loss = run(b, rank);
+    optimizer_.reduce_gradients(reduction_);  // nothing to do in one process
+    if (group_.size() > 1) {
+      pack_buffers(buffers_summed_);
+      average_buffers(buffers_summed_, static_cast<float>(group_.size()));
+    }
+    return loss;
+  }
+  // Micro-batch k is every pieces-th image from the k-th, as process k of as many would load it;
+  // each starts from the step's BN statistics; their mean gradients (and statistics) are summed in
+  // that order and divided by their number, as the processes' are: with two, the bits of two processes.
+  summed_.resize(optimizer_.gradient_size());
+  piece_.resize(optimizer_.gradient_size());
+  pack_buffers(buffers_before_);
+  double loss = 0;
+  for (int k = 0; k < pieces; ++k) {
+    if (k > 0) unpack_buffers(buffers_before_);
+    // This process's images are every size-th of the batch from its rank, so micro-batch k holds
+    // every (size x pieces)-th from rank + size x k: that shard's number, as one process would count.
+    const auto shard = rank + std::uint64_t(group_.size()) * std::uint64_t(k);
+    loss += run(detail::every_nth_image(b, std::size_t(k), std::size_t(pieces)), shard);
+    optimizer_.pack_gradients(k == 0 ? std::span<float>(summed_) : std::span<float>(piece_));
+    pack_buffers(k == 0 ? buffers_summed_ : buffers_piece_);
+    if (k > 0) {
+      for (std::size_t i = 0; i < summed_.size(); ++i) summed_[i] += piece_[i];
+      for (std::size_t i = 0; i < buffers_summed_.size(); ++i) buffers_summed_[i] += buffers_piece_[i];
+    }
+  }
+  const float shards = static_cast<float>(pieces * group_.size());
+  group_.sum(summed_);
+  for (float& g : summed_) g /= shards;
+  optimizer_.unpack_gradients(summed_);
+  average_buffers(buffers_summed_, shards);
+  return loss / pieces;
 }
 
 template <class Space, data::dataset D>
@@ -326,11 +477,22 @@ void trainer<Space, D>::evaluate_grid(std::size_t limit, const std::string& when
   eval_aug.train = false;
   nlohmann::json results = nlohmann::json::array();
   std::string line = "  " + when + ":";
-  for (const auto& [name, config] : evaluation_grid<Space>()) {
+  // Several processes share the grid: subnet i is measured by process i % size, and a sum of
+  // (top-1, loss, images) with zeros elsewhere gives every process every result.
+  const auto grid = evaluation_grid<Space>();
+  std::vector<double> measured(3 * grid.size(), 0.0);
+  for (std::size_t i = 0; i < grid.size(); ++i) {
+    if (int(i % std::size_t(group_.size())) != group_.rank()) continue;
+    const auto& config = grid[i].second;
     const auto calibration = first_images(train_, o_.recalibration_images, o_.batch_size, config.resolution,
                                           o_.train_aug, o_.seed ^ 0xca1ULL);
-    auto e = evaluate_subnet(net_, config, calibration, *test_, limit, o_.batch_size, eval_aug);
-    e.name = name;
+    const auto e = evaluate_subnet(net_, config, calibration, *test_, limit, o_.batch_size, eval_aug);
+    measured[3 * i] = e.top1, measured[3 * i + 1] = e.loss, measured[3 * i + 2] = double(e.images);
+  }
+  group_.sum(measured);
+  for (std::size_t i = 0; i < grid.size(); ++i) {
+    const auto& name = grid[i].first;
+    evaluation e{name, measured[3 * i], measured[3 * i + 1], std::size_t(measured[3 * i + 2])};
     results.push_back({{"subnet", name}, {"top1", e.top1}, {"loss", e.loss}, {"images", e.images}});
     char buf[64];
     std::snprintf(buf, sizeof buf, " %s %.1f%%", name.c_str(), 100 * e.top1);
@@ -353,7 +515,7 @@ void trainer<Space, D>::start_phase(const phase<Space>& p) {
   if (p.kd_ratio > 0 && p.rule != sampling_rule::sandwich && !teacher_) {
     teacher_.emplace(net_.clone());  // the full network as the phases before left it
     teacher_->freeze();
-    nn::save(*teacher_, (dir_ / "teacher.ofa").string(), R"({"role": "teacher"})");
+    if (group_.is_writer()) nn::save(*teacher_, (dir_ / "teacher.ofa").string(), R"({"role": "teacher"})");
   }
   if (p.reorganize_stage) net_.reorganize_channels(*p.reorganize_stage);
   optimizer_.reset();  // a new optimizer per phase, as the reference
@@ -362,38 +524,49 @@ void trainer<Space, D>::start_phase(const phase<Space>& p) {
 
 template <class Space, data::dataset D>
 bool trainer<Space, D>::train_epoch(const phase<Space>& p) {
-  const std::size_t spe = loader_.batches_per_epoch();
+  const std::size_t spe = steps_per_epoch();
   const cosine_schedule lr{p.base_lr, static_cast<std::int64_t>(p.warmup_epochs * double(spe)),
                            static_cast<std::int64_t>(p.epochs) * static_cast<std::int64_t>(spe)};
+  // The exact position in the shard's order; several processes skip no image, so there the batch
+  // number alone is exact, whatever the number of processes that wrote the checkpoint.
   const std::size_t first_item = state_.batch == 0 ? 0 : state_.next_item;
-  auto cursor = loader_.epoch(epoch_number(), data::epoch_start(state_.batch, first_item));
+  auto cursor = loader_.epoch(epoch_number(),
+                              group_.size() > 1 ? data::epoch_start(state_.batch)
+                                                : data::epoch_start(state_.batch, first_item),
+                              shard_);
   double loss_sum = 0;
   std::size_t batches = 0, images = 0;
   const auto start = std::chrono::steady_clock::now();
   while (auto b = cursor.next()) {
     state_.learning_rate = lr(static_cast<std::int64_t>(state_.epoch * spe + b->index));
-    optimizer_.zero_grad();
     const auto configs = subnets_of_step(p, o_.seed, state_.step);
-    std::optional<tensor<float>> soft;
-    if (teacher_ && p.kd_ratio > 0 && p.rule != sampling_rule::sandwich)
-      soft = teacher_->evaluate(b->images, subnet_config<Space>::max().with_resolution(b->resolution));
-    const double loss =
-        accumulate_gradients(net_, *b, configs, soft ? &*soft : nullptr, p.kd_ratio, p.rule == sampling_rule::sandwich,
-                             o_.label_smoothing, o_.seed, state_.step);
+    double loss = step_gradients(p, *b, configs);
+    // One small sum a step tells every process what any of them saw: a non-finite loss, a stop
+    // signal, and whether rank 0's clock says a checkpoint is due (collectives must agree).
+    const auto now = std::chrono::steady_clock::now();
+    const bool due_by_steps = o_.checkpoint_steps > 0 && (state_.step + 1) % o_.checkpoint_steps == 0;
+    const bool due_by_time = now - last_save_ > std::chrono::duration<double>(o_.checkpoint_minutes * 60);
+    bool stop = stop_requested(), due = due_by_steps || due_by_time;
+    if (group_.size() > 1) {
+      std::array<double, 3> shared{std::isfinite(loss) ? loss : 0.0, std::isfinite(loss) ? 0.0 : 1.0,
+                                   double(stop) + (group_.is_writer() && due ? 1e6 : 0.0)};
+      group_.sum(shared);
+      loss = shared[1] > 0 ? std::numeric_limits<double>::quiet_NaN() : shared[0] / group_.size();
+      stop = std::fmod(shared[2], 1e6) > 0;
+      due = shared[2] >= 1e6;
+    }
     if (!std::isfinite(loss))
       throw numeric_error("ofa: the training loss became " + std::to_string(loss) + " in phase '" + p.name +
                           "', epoch " + std::to_string(state_.epoch + 1) + ", step " + std::to_string(state_.step) +
                           "; the last good checkpoint is kept in '" + checkpoint_path() +
                           "'; lower the learning rate (a schedule file) and resume from it");
-    optimizer_.reduce_gradients(reduction_);
     optimizer_.apply(state_.learning_rate);
     ++state_.step;
     state_.batch = b->index + 1;
     state_.next_item = b->next_item;
     loss_sum += loss / double(configs.size());
     ++batches;
-    images += b->labels.size();
-    const auto now = std::chrono::steady_clock::now();
+    images += b->labels.size() * std::size_t(group_.size());
     const double elapsed = std::chrono::duration<double>(now - start).count();
     // The epoch's mean so far: batches alternate between resolutions whose costs differ by 1.8x,
     // so one step says little; the first few steps of an epoch keep the last epoch's figure.
@@ -402,10 +575,8 @@ bool trainer<Space, D>::train_epoch(const phase<Space>& p) {
     progress_.step({p.name, state_.phase_index, plan_.phases.size(), state_.epoch, std::size_t(p.epochs), b->index, spe,
                     loss_sum / double(batches), last_eval_.empty() ? -1.0 : last_eval_.back().top1,
                     double(images) / elapsed, eta_seconds()});
-    if (stop_requested()) return false;
-    const bool due_by_steps = o_.checkpoint_steps > 0 && state_.step % o_.checkpoint_steps == 0;
-    const bool due_by_time = now - last_save_ > std::chrono::duration<double>(o_.checkpoint_minutes * 60);
-    if (due_by_steps || due_by_time) save();
+    if (stop) return false;
+    if (due) save();
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const double mean_loss = batches ? loss_sum / double(batches) : 0.0;
@@ -471,20 +642,21 @@ run_outcome trainer<Space, D>::run(bool resume) {
       state_.epoch = 0;
     }
     save();
-    if (stop_requested()) {
+    if (any_process(stop_requested())) {
       progress_.note("interrupted: checkpoint written to '" + checkpoint_path() +
                      "'; continue with the same command and --resume");
       return run_outcome::interrupted;
     }
   }
-  nn::save(net_, (dir_ / "final.ofa").string(), nlohmann::json{{"schedule", to_json(plan_)}}.dump());
+  if (group_.is_writer())
+    nn::save(net_, (dir_ / "final.ofa").string(), nlohmann::json{{"schedule", to_json(plan_)}}.dump());
   progress_.record({{"event", "finished"}, {"step", state_.step}});
   progress_.note("finished: weights in '" + (dir_ / "final.ofa").string() + "'");
   return run_outcome::finished;
 }
 
 template <class Space, data::dataset D>
-void trainer<Space, D>::check_resumed_settings(const nlohmann::json& extra) const try {
+void trainer<Space, D>::check_resumed_settings(const nlohmann::json& extra) try {
   if (extra.value("schedule", nlohmann::json()) != to_json(plan_))
     throw config_error("ofa: the checkpoint in '" + dir_.string() +
                        "' was made by another schedule; resume with the same --schedule and --epochs-scale, or "
@@ -503,6 +675,10 @@ void trainer<Space, D>::check_resumed_settings(const nlohmann::json& extra) cons
   if (state_.seed != o_.seed)
     throw config_error("ofa: the checkpoint was made with --seed " + std::to_string(state_.seed) +
                        "; resume with the same seed");
+  if (const int before = extra.value("processes", 1); before != group_.size())
+    progress_.note("warning: the checkpoint was written by " + std::to_string(before) + " processes, this run has " +
+                   std::to_string(group_.size()) + ": it continues from the checkpoint's step, with each step's " +
+                   "images split anew (not the bits an uninterrupted run would give)");
 } catch (const nlohmann::json::exception& e) {
   throw io_error("ofa: checkpoint '" + checkpoint_path() + "' has malformed settings (" + e.what() +
                  "); the file is damaged: start a new run");

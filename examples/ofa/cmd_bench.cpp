@@ -3,6 +3,7 @@
 // repetitions; FLOPs are 2·MACs per image forward and 3× that for a training step.
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -24,6 +25,7 @@
 #include <ofa/space/config_json.hpp>
 #include <ofa/space/profile.hpp>
 
+#include "processes.hpp"
 #include "spaces.hpp"
 
 #include "commands.hpp"
@@ -184,12 +186,52 @@ inline void add_bench_mode(CLI::App& bench, const std::string& mode, const std::
   });
 }
 
+/// One sum over the processes of a buffer the size of the space's gradients (every parameter of the
+/// supernet, as the optimizer packs them): what data-parallel training adds to each step.
+template <class Space>
+void run_bench_reduce(int repetitions, bool json, ofa::parallel::process_group& group) {
+  const ofa::nn::elastic_net<Space> net(0);
+  std::vector<float> gradients(std::size_t(net.parameter_count()), 1.0f);
+  std::vector<double> ms;
+  for (int i = 0; i < repetitions + 2; ++i) {
+    std::array<double, 1> together{0};
+    group.sum(together);  // start together
+    const auto start = std::chrono::steady_clock::now();
+    group.sum(gradients);
+    if (i >= 2) ms.push_back(1e3 * std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  std::sort(ms.begin(), ms.end());
+  const double median = ms[ms.size() / 2], megabytes = 4e-6 * double(gradients.size());
+  if (!group.is_writer()) return;
+  if (json)
+    std::printf("%s\n", nlohmann::json{{"floats", gradients.size()}, {"processes", group.size()}, {"median_ms", median},
+                                       {"bus_gb_per_s", 2.0 * (group.size() - 1) / group.size() * megabytes / median}}
+                            .dump()
+                            .c_str());
+  else
+    std::printf("allreduce of %zu floats (%.1f MB) over %d processes: median %.2f ms\n", gradients.size(), megabytes,
+                group.size(), median);
+}
+
 void add_bench(CLI::App& app) {
   auto* bench = app.add_subcommand("bench", "Time training, inference or data loading");
   bench->require_subcommand(1);
   add_bench_mode(*bench, "train", "Time a training step (forward, loss, backward, SGD) of one subnet");
   add_bench_mode(*bench, "infer", "Time static_net inference of one extracted subnet");
   add_data_bench(*bench);
+  auto* reduce = bench->add_subcommand("reduce", "Time one sum of the space's gradient buffer over MPI processes "
+                                                 "(run under mpirun -np N)");
+  auto space = std::make_shared<std::string>("cifar");
+  auto repetitions = std::make_shared<int>(25);
+  auto json = std::make_shared<bool>(false);
+  reduce->add_option("--space", *space, std::string("Space name (") + space_names + ")");
+  reduce->add_option("--repetitions", *repetitions, "Timed sums (median reported)")->check(CLI::Range(1, 1000));
+  reduce->add_flag("--json", *json, "Print JSON");
+  reduce->callback([space, repetitions, json] {
+    with_processes([&](ofa::parallel::process_group& group) {
+      with_space(*space, [&]<class Space>(std::type_identity<Space>) { run_bench_reduce<Space>(*repetitions, *json, group); });
+    });
+  });
   auto* peak = bench->add_subcommand("peak", "Measure this CPU's FP32 FMA peak per core (and cache it for % of peak)");
   peak->callback([] {
     const auto p = ofa::kernels::measure_and_cache_fma_peak();

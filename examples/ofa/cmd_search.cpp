@@ -34,6 +34,7 @@
 #include "commands.hpp"
 #include "format.hpp"
 #include "outputs.hpp"
+#include "processes.hpp"
 #include "run_data.hpp"
 #include "spaces.hpp"
 
@@ -164,8 +165,9 @@ struct dataset_options {
 };
 
 template <class Space>
-void run_acc_dataset(const dataset_options& o) {
+void run_acc_dataset(const dataset_options& o, ofa::parallel::process_group& group) {
   ofa::parallel::arena arena(o.threads);
+  const bool writer = group.is_writer();
   if (o.out.empty()) throw ofa::config_error("give the data set's file with --out FILE.jsonl");
   refuse_output_over_input("--out", o.out, {{"--checkpoint", o.checkpoint}});
   // The split: the one the run recorded beside its checkpoint, unless given here.
@@ -175,7 +177,7 @@ void run_acc_dataset(const dataset_options& o) {
   if (!recorded.is_null()) {
     if (data.empty()) data = recorded.value("data", std::string());
     if (holdout < 0) holdout = recorded.value("holdout", -1LL);
-    if (data != recorded.value("data", std::string()) || holdout != recorded.value("holdout", -1LL))
+    if (writer && (data != recorded.value("data", std::string()) || holdout != recorded.value("holdout", -1LL)))
       std::fprintf(stderr,
                    "ofa: warning: the run trained on %s holding out %lld images; measuring on %s holding out %lld "
                    "(the held-out images may have been trained on)\n",
@@ -197,8 +199,10 @@ void run_acc_dataset(const dataset_options& o) {
   ao.batch_size = o.batch;
   const auto start = std::chrono::steady_clock::now();
   std::size_t first_done = 0;
-  std::printf("ofa acc-dataset: %zu subnets of %s, measured on %zu held-out training images, %d threads\n",
-              o.subnets, o.checkpoint.c_str(), n, ofa::parallel::arena::threads());
+  if (writer)
+    std::printf("ofa acc-dataset: %zu subnets of %s, measured on %zu held-out training images, %d threads x %d "
+                "processes\n",
+                o.subnets, o.checkpoint.c_str(), n, ofa::parallel::arena::threads(), group.size());
   const auto records = se::build_accuracy_dataset(
       net, train, held_out, o.out, ao, [&](const se::accuracy_record<Space>& r, std::size_t done, std::size_t total) {
         if (first_done == 0) first_done = done;
@@ -207,7 +211,9 @@ void run_acc_dataset(const dataset_options& o) {
         std::printf("subnet %zu/%zu: %6.2f%% %-20s %5.1f s  ETA %.0f min\n", done, total, 100 * r.top1,
                     short_config(r.config).c_str(), r.seconds, double(total - done) / rate / 60);
         std::fflush(stdout);
-      });
+      },
+      &group);
+  if (!writer) return;
   double lo = 1, hi = 0;
   for (const auto& r : records) lo = std::min(lo, r.top1), hi = std::max(hi, r.top1);
   std::printf("%zu records in %s, top-1 from %.2f%% to %.2f%%\n", records.size(), o.out.c_str(), 100 * lo, 100 * hi);
@@ -627,7 +633,9 @@ void add_search(CLI::App& app) {
     cmd->add_option("--batch", o->batch, "Images per batch")->check(CLI::Range(1, 4096));
     cmd->add_option("--threads", o->threads, "Threads (default: all cores)")->check(CLI::Range(0, 1024));
     cmd->add_option("--seed", o->seed, "Seed of the sampled subnets");
-    dispatch(cmd, o, []<class Space>(std::type_identity<Space>, const dataset_options& x) { run_acc_dataset<Space>(x); });
+    dispatch(cmd, o, []<class Space>(std::type_identity<Space>, const dataset_options& x) {
+      with_processes([&](ofa::parallel::process_group& group) { run_acc_dataset<Space>(x, group); });
+    });
   }
   {
     auto* cmd = app.add_subcommand("fit-predictor", "Train the accuracy predictor on an accuracy data set");

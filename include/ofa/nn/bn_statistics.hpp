@@ -8,6 +8,7 @@
 /// evaluate different subnets of one network at once.
 
 #include <cstddef>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,11 @@ class bn_statistics {
   void add(std::size_t index, std::size_t channels, const T* mean, const T* var, double weight);
   /** @brief Turns the sums into the averages; done by recalibrate(), needed before use. */
   void finish();
+  /** @brief Adds the sums other processes measured on other images of the same subnet, before
+   *  finish(): `sum_in_place(std::span<double>)` replaces a buffer by its sum over processes (a
+   *  parallel::process_group's sum). Every process must have measured the same layers. */
+  template <class SumInPlace>
+  void combine(SumInPlace&& sum_in_place);
 
   /** @brief Layer `index`'s statistics, or null where the subnet did not run it. */
   const layer* find(std::size_t index) const {
@@ -88,6 +94,26 @@ void bn_statistics<T>::add(std::size_t index, std::size_t channels, const T* mea
   }
   s.weight += weight;
   if (index == 0) images_ += weight;
+}
+
+template <class T>
+template <class SumInPlace>
+void bn_statistics<T>::combine(SumInPlace&& sum_in_place) {
+  if (finished_) throw logic_error("ofa::nn::bn_statistics::combine: the statistics are finished");
+  std::vector<double> flat{images_};
+  for (const auto& s : sums_) {
+    flat.push_back(s.weight);
+    flat.insert(flat.end(), s.mean.begin(), s.mean.end());
+    flat.insert(flat.end(), s.var.begin(), s.var.end());
+  }
+  sum_in_place(std::span<double>(flat));
+  std::size_t at = 0;
+  images_ = flat[at++];
+  for (auto& s : sums_) {
+    s.weight = flat[at++];
+    for (auto& v : s.mean) v = flat[at++];
+    for (auto& v : s.var) v = flat[at++];
+  }
 }
 
 template <class T>

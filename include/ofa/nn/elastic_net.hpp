@@ -82,6 +82,18 @@ class elastic_net {
   /** @brief The BN statistics of `config` measured on `batches` (each [N, R, R, 3] at the
    *  config's resolution), as the reference's set_running_statistics; the network is unchanged. */
   bn_statistics<T> recalibrate(const config_type& config, std::span<const tensor<T>> batches) const;
+  /** @brief As above on this process's share of the images, the sums combined with the other
+   *  processes' by `sum_in_place` (see bn_statistics::combine) before they become averages. */
+  template <class SumInPlace>
+  bn_statistics<T> recalibrate(const config_type& config, std::span<const tensor<T>> batches,
+                               SumInPlace&& sum_in_place) const {
+    bn_statistics<T> measured(batch_norm_count_);
+    for (const auto& b : batches)
+      (void)forward(autograd::variable<T>(b), config, forward_mode::recalibrate, nullptr, &measured);
+    measured.combine(sum_in_place);
+    measured.finish();
+    return measured;
+  }
 
   /** @brief Every parameter and buffer, named as the reference's state_dict. */
   state_list<T> state();

@@ -29,10 +29,12 @@
 
 #include <nlohmann/json.hpp>
 #include <tbb/parallel_for.h>
+#include <tbb/task_arena.h>
 
 #include "ofa/data/loader.hpp"
 #include "ofa/errors.hpp"
 #include "ofa/nn/elastic_net.hpp"
+#include "ofa/parallel/process_group.hpp"
 #include "ofa/random.hpp"
 #include "ofa/space/config_json.hpp"
 #include "ofa/space/sampling.hpp"
@@ -106,12 +108,14 @@ std::vector<accuracy_record<Space>> measure_subnets(const nn::elastic_net<Space>
 
 /** @brief Measures every index in [0, options.subnets) that `path` lacks, appending as it goes;
  *  `progress(record, done, total)` after each (from the thread that measured it, serialised).
- *  Records already in the file must have the same seed. Returns the whole data set, by index. */
+ *  Records already in the file must have the same seed. Returns the whole data set, by index.
+ *  With a `group` of several processes (mpirun -np N ofa acc-dataset), each measures its share of
+ *  the subnets, process 0 alone writes and reports progress, and every process returns the whole set. */
 template <class Space, data::dataset D>
 std::vector<accuracy_record<Space>> build_accuracy_dataset(
     const nn::elastic_net<Space>& net, const D& calibration_source, const D& held_out, const std::string& path,
     const accuracy_dataset_options& options,
-    const dataset_progress<Space>& progress = {});
+    const dataset_progress<Space>& progress = {}, parallel::process_group* group = nullptr);
 
 // ---------------------------------------------------------------------------
 // implementation
@@ -239,11 +243,58 @@ std::vector<accuracy_record<Space>> measure_subnets(const nn::elastic_net<Space>
   return out;
 }
 
+namespace detail {
+/// The pending subnets shared by the processes of `group`, in rounds of as many as they measure at
+/// once: process p measures every size-th of a round from p, a sum gives every process every
+/// record (a subnet's config follows from its index), and process 0 (`out` not null) appends them.
+template <class Space, data::dataset D>
+std::vector<accuracy_record<Space>> measure_share(const nn::elastic_net<Space>& net, const D& calibration_source,
+                                                  const D& held_out, const accuracy_dataset_options& o,
+                                                  const std::vector<std::size_t>& pending,
+                                                  std::vector<accuracy_record<Space>> records,
+                                                  const dataset_progress<Space>& progress,
+                                                  parallel::process_group& group, std::ofstream* out) {
+  const auto images = prepare_evaluation_images<Space>(calibration_source, held_out, o.calibration_images,
+                                                       o.batch_size, o.seed ^ 0xca1ULL);
+  const std::size_t n = std::size_t(group.size()), rank = std::size_t(group.rank());
+  const std::size_t per_round = n * std::size_t(std::max(1, tbb::this_task_arena::max_concurrency()));
+  constexpr std::size_t fields = 6;  // top-1, loss, images, seconds, the two halves' top-1
+  const std::size_t total = records.size() + pending.size();
+  for (std::size_t start = 0; start < pending.size(); start += per_round) {
+    const std::size_t count = std::min(per_round, pending.size() - start);
+    std::vector<subnet_config<Space>> mine;
+    for (std::size_t i = rank; i < count; i += n) mine.push_back(accuracy_dataset_config<Space>(o.seed, pending[start + i]));
+    const auto measured = measure_subnets(net, std::span<const subnet_config<Space>>(mine), images);
+    std::vector<double> values(count * fields, 0.0);
+    for (std::size_t k = 0; k < measured.size(); ++k) {
+      const auto& r = measured[k];
+      const std::size_t i = rank + k * n;
+      const std::array<double, fields> v{r.top1, r.loss, double(r.images), r.seconds, r.half_top1[0], r.half_top1[1]};
+      std::copy(v.begin(), v.end(), values.begin() + std::ptrdiff_t(i * fields));
+    }
+    group.sum(values);
+    for (std::size_t i = 0; i < count; ++i) {
+      accuracy_record<Space> r;
+      r.index = pending[start + i];
+      r.config = accuracy_dataset_config<Space>(o.seed, r.index);
+      r.seed = o.seed;
+      const double* v = values.data() + i * fields;
+      r.top1 = v[0], r.loss = v[1], r.images = std::size_t(v[2]), r.seconds = v[3], r.half_top1 = {v[4], v[5]};
+      if (out) *out << to_json(r).dump() << "\n" << std::flush;
+      records.push_back(r);
+      if (progress && out) progress(r, records.size(), total);
+    }
+  }
+  std::sort(records.begin(), records.end(), [](const auto& a, const auto& b) { return a.index < b.index; });
+  return records;
+}
+}  // namespace detail
+
 template <class Space, data::dataset D>
 std::vector<accuracy_record<Space>> build_accuracy_dataset(
     const nn::elastic_net<Space>& net, const D& calibration_source, const D& held_out, const std::string& path,
     const accuracy_dataset_options& o,
-    const dataset_progress<Space>& progress) {
+    const dataset_progress<Space>& progress, parallel::process_group* group) {
   if (held_out.size() == 0)
     throw config_error("ofa::search::build_accuracy_dataset: the held-out set is empty; hold out some training "
                        "images (ofa train --holdout N)");
@@ -259,6 +310,14 @@ std::vector<accuracy_record<Space>> build_accuracy_dataset(
   for (std::size_t i = 0; i < o.subnets; ++i)
     if (!have.count(i)) pending.push_back(i);
   if (pending.empty()) return records;
+  const bool shared = group && group->size() > 1;
+  const bool writer = !group || group->is_writer();
+  if (shared) {  // every process has read the file before process 0 rewrites it
+    std::array<double, 1> here{1};
+    group->sum(here);
+  }
+  if (!writer) return detail::measure_share(net, calibration_source, held_out, o, pending, records, progress, *group,
+                                            nullptr);
 
   // Rewrite the file without a line a crash cut short, so appends start on a fresh line.
   {
@@ -270,6 +329,8 @@ std::vector<accuracy_record<Space>> build_accuracy_dataset(
   std::ofstream out(path, std::ios::app);
   if (!out) throw io_error("ofa::search: cannot append to " + path + "; check the folder is writable");
 
+  if (shared)
+    return detail::measure_share(net, calibration_source, held_out, o, pending, records, progress, *group, &out);
   const auto images = prepare_evaluation_images<Space>(calibration_source, held_out, o.calibration_images,
                                                        o.batch_size, o.seed ^ 0xca1ULL);
   std::mutex lock;

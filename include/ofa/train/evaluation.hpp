@@ -9,12 +9,14 @@
 #include <algorithm>
 #include <array>
 #include <cmath>  // log, exp
+#include <span>
 #include <string>
 #include <vector>
 
 #include "ofa/data/loader.hpp"
 #include "ofa/errors.hpp"
 #include "ofa/nn/elastic_net.hpp"
+#include "ofa/parallel/process_group.hpp"
 #include "ofa/space/config_json.hpp"
 #include "ofa/space/subnet_config.hpp"
 
@@ -79,6 +81,14 @@ template <class Space, data::dataset D>
 evaluation evaluate_subnet(const nn::elastic_net<Space>& net, const subnet_config<Space>& config,
                            const std::vector<tensor<float>>& calibration, const D& test, std::size_t limit,
                            int batch_size, data::augmentation eval_aug);
+
+/** @brief evaluate_subnet shared by the processes of `group`: each recalibrates on every size-th
+ *  calibration batch and measures every size-th test image, and the BN sums and the counts are
+ *  combined, so every process gets the whole measurement for a size-th of the work. */
+template <class Space, data::dataset D>
+evaluation evaluate_subnet(const nn::elastic_net<Space>& net, const subnet_config<Space>& config,
+                           const std::vector<tensor<float>>& calibration, const D& test, std::size_t limit,
+                           int batch_size, data::augmentation eval_aug, parallel::process_group& group);
 
 // ---------------------------------------------------------------------------
 // implementation
@@ -195,12 +205,19 @@ std::vector<tensor<float>> first_images(const D& data, std::size_t images, int b
 namespace detail {
 template <class Space, data::dataset D>
 evaluation evaluate_on(const nn::elastic_net<Space>& net, const subnet_config<Space>& config,
-                       const nn::bn_statistics<float>& stats, const D& test, const data::loader_options& o) {
+                       const nn::bn_statistics<float>& stats, const D& test, const data::loader_options& o,
+                       parallel::process_group* group = nullptr) {
   data::loader<D> loader(test, o);
   evaluation e;
   accuracy_meter meter;
-  auto cursor = loader.epoch(0);
+  const data::shard_spec shard{group ? group->rank() : 0, group ? group->size() : 1};
+  auto cursor = loader.epoch(0, {}, shard);
   while (auto b = cursor.next()) meter.add(net.evaluate(b->images, config, &stats), b->labels);
+  if (group && group->size() > 1) {
+    std::array<double, 3> counts{double(meter.images), double(meter.correct), meter.loss_sum};
+    group->sum(counts);
+    meter.images = std::size_t(counts[0]), meter.correct = std::size_t(counts[1]), meter.loss_sum = counts[2];
+  }
   e.images = meter.images;
   e.top1 = meter.top1();
   e.loss = meter.loss();
@@ -208,11 +225,12 @@ evaluation evaluate_on(const nn::elastic_net<Space>& net, const subnet_config<Sp
 }
 }  // namespace detail
 
+namespace detail {
+/// Top-1 and loss of `config` with `stats` on (up to `limit`, 0: all) of `test`, shared by `group`.
 template <class Space, data::dataset D>
-evaluation evaluate_subnet(const nn::elastic_net<Space>& net, const subnet_config<Space>& config,
-                           const std::vector<tensor<float>>& calibration, const D& test, std::size_t limit,
-                           int batch_size, data::augmentation eval_aug) {
-  const auto stats = net.recalibrate(config, calibration);
+evaluation measure_recalibrated(const nn::elastic_net<Space>& net, const subnet_config<Space>& config,
+                                const nn::bn_statistics<float>& stats, const D& test, std::size_t limit,
+                                int batch_size, data::augmentation eval_aug, parallel::process_group* group) {
   data::loader_options o;
   o.batch_size = batch_size;
   o.resolutions = {config.resolution};
@@ -221,9 +239,34 @@ evaluation evaluate_subnet(const nn::elastic_net<Space>& net, const subnet_confi
   o.aug = eval_aug;
   if (limit > 0 && limit < test.size()) {
     // The first 2,000 CIFAR-10 test images of a folder are two classes of ten.
-    return detail::evaluate_on(net, config, stats, data::subset<D>(test, evenly_spaced(test.size(), limit)), o);
+    return evaluate_on(net, config, stats, data::subset<D>(test, evenly_spaced(test.size(), limit)), o, group);
   }
-  return detail::evaluate_on(net, config, stats, test, o);
+  return evaluate_on(net, config, stats, test, o, group);
+}
+}  // namespace detail
+
+template <class Space, data::dataset D>
+evaluation evaluate_subnet(const nn::elastic_net<Space>& net, const subnet_config<Space>& config,
+                           const std::vector<tensor<float>>& calibration, const D& test, std::size_t limit,
+                           int batch_size, data::augmentation eval_aug) {
+  const auto stats = net.recalibrate(config, calibration);
+  return detail::measure_recalibrated(net, config, stats, test, limit, batch_size, eval_aug, nullptr);
+}
+
+template <class Space, data::dataset D>
+evaluation evaluate_subnet(const nn::elastic_net<Space>& net, const subnet_config<Space>& config,
+                           const std::vector<tensor<float>>& calibration, const D& test, std::size_t limit,
+                           int batch_size, data::augmentation eval_aug, parallel::process_group& group) {
+  const std::size_t n = std::size_t(group.size()), rank = std::size_t(group.rank());
+  const auto stats = [&] {
+    // Fewer calibration batches than processes: each recalibrates on all (the same statistics).
+    if (n == 1 || calibration.size() < n) return net.recalibrate(config, calibration);
+    std::vector<tensor<float>> mine;
+    for (std::size_t i = rank; i < calibration.size(); i += n) mine.push_back(calibration[i]);
+    return net.recalibrate(config, std::span<const tensor<float>>(mine),
+                           [&](std::span<double> sums) { group.sum(sums); });
+  }();
+  return detail::measure_recalibrated(net, config, stats, test, limit, batch_size, eval_aug, &group);
 }
 
 }  // namespace ofa::train

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cmath>  // isfinite, fmod
 #include <csignal>
+#include <cstdio>  // fprintf: warnings go to stderr even when quiet
 #include <filesystem>
 #include <limits>
 #include <optional>
@@ -477,22 +478,12 @@ void trainer<Space, D>::evaluate_grid(std::size_t limit, const std::string& when
   eval_aug.train = false;
   nlohmann::json results = nlohmann::json::array();
   std::string line = "  " + when + ":";
-  // Several processes share the grid: subnet i is measured by process i % size, and a sum of
-  // (top-1, loss, images) with zeros elsewhere gives every process every result.
-  const auto grid = evaluation_grid<Space>();
-  std::vector<double> measured(3 * grid.size(), 0.0);
-  for (std::size_t i = 0; i < grid.size(); ++i) {
-    if (int(i % std::size_t(group_.size())) != group_.rank()) continue;
-    const auto& config = grid[i].second;
+  // Several processes share each measurement: their shares of the calibration and test images.
+  for (const auto& [name, config] : evaluation_grid<Space>()) {
     const auto calibration = first_images(train_, o_.recalibration_images, o_.batch_size, config.resolution,
                                           o_.train_aug, o_.seed ^ 0xca1ULL);
-    const auto e = evaluate_subnet(net_, config, calibration, *test_, limit, o_.batch_size, eval_aug);
-    measured[3 * i] = e.top1, measured[3 * i + 1] = e.loss, measured[3 * i + 2] = double(e.images);
-  }
-  group_.sum(measured);
-  for (std::size_t i = 0; i < grid.size(); ++i) {
-    const auto& name = grid[i].first;
-    evaluation e{name, measured[3 * i], measured[3 * i + 1], std::size_t(measured[3 * i + 2])};
+    auto e = evaluate_subnet(net_, config, calibration, *test_, limit, o_.batch_size, eval_aug, group_);
+    e.name = name;
     results.push_back({{"subnet", name}, {"top1", e.top1}, {"loss", e.loss}, {"images", e.images}});
     char buf[64];
     std::snprintf(buf, sizeof buf, " %s %.1f%%", name.c_str(), 100 * e.top1);
@@ -675,10 +666,17 @@ void trainer<Space, D>::check_resumed_settings(const nlohmann::json& extra) try 
   if (state_.seed != o_.seed)
     throw config_error("ofa: the checkpoint was made with --seed " + std::to_string(state_.seed) +
                        "; resume with the same seed");
-  if (const int before = extra.value("processes", 1); before != group_.size())
-    progress_.note("warning: the checkpoint was written by " + std::to_string(before) + " processes, this run has " +
-                   std::to_string(group_.size()) + ": it continues from the checkpoint's step, with each step's " +
-                   "images split anew (not the bits an uninterrupted run would give)");
+  if (const int before = extra.value("processes", 1); before != group_.size()) {
+    // The saved position in the shard's order was process 0's; no image was skipped (several
+    // processes refuse --skip-corrupt), so the batch number gives this run's.
+    state_.next_item = state_.batch * std::size_t(loader_.options().batch_size);
+    const std::string warning = "the checkpoint was written by " + std::to_string(before) +
+                                " processes, this run has " + std::to_string(group_.size()) +
+                                ": it continues from the checkpoint's step, with each step's images split anew (the "
+                                "same images a step; the same bits where --accumulate makes up the difference)";
+    if (group_.is_writer()) std::fprintf(stderr, "ofa: warning: %s\n", warning.c_str());
+    progress_.record({{"event", "warning"}, {"message", warning}});
+  }
 } catch (const nlohmann::json::exception& e) {
   throw io_error("ofa: checkpoint '" + checkpoint_path() + "' has malformed settings (" + e.what() +
                  "); the file is damaged: start a new run");

@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   ofa_cli::add_bench(app);
   ofa_cli::add_train(app);
   ofa_cli::add_search(app);
+  ofa_cli::add_import(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

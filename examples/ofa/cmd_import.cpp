@@ -1,0 +1,55 @@
+// `ofa import`: a supernet trained by the reference implementation (the published Once-for-All
+// files, or one saved by its training code) as an ofa supernet file, read natively from the
+// PyTorch file: no Python at run time.
+
+#include <chrono>
+#include <cstdio>
+#include <memory>  // make_shared: options outlive add_* for the callbacks
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include <ofa/io/pytorch.hpp>
+#include <ofa/nn/import_pytorch.hpp>
+#include <ofa/nn/serialize.hpp>
+
+#include "commands.hpp"
+#include "format.hpp"
+#include "outputs.hpp"
+#include "spaces.hpp"
+
+namespace ofa_cli {
+namespace {
+
+struct import_options {
+  std::string from = "pytorch", file, space = "mbv3", out;
+};
+
+template <class Space>
+void run_import(const import_options& o) {
+  if (o.from != "pytorch") throw ofa::config_error("--from '" + o.from + "' is not one ofa reads; use --from pytorch");
+  refuse_output_over_input("--out", o.out, {{"the file", o.file}});
+  const auto start = std::chrono::steady_clock::now();
+  const auto tensors = ofa::io::read_pytorch_state_dict(o.file);
+  const double read_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ofa::nn::elastic_net<Space> net(0);
+  ofa::nn::import_pytorch(net, tensors, o.file);
+  ofa::nn::save(net, o.out, R"({"imported_from": "pytorch"})");
+  const double total_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("%s: %zu tensors of %s, %s parameters, read in %.2f s, imported and written in %.2f s\n",
+              o.out.c_str(), tensors.size(), o.file.c_str(), grouped(net.parameter_count()).c_str(), read_s, total_s);
+}
+
+}  // namespace
+
+void add_import(CLI::App& app) {
+  auto* cmd = app.add_subcommand("import", "Read a supernet saved by the reference implementation (PyTorch)");
+  auto o = std::make_shared<import_options>();
+  cmd->add_option("--from", o->from, "The file's framework: pytorch (torch.save, zip or legacy format)");
+  cmd->add_option("file", o->file, "The state dict (e.g. ofa_mbv3_d234_e346_k357_w1.0)")->required();
+  cmd->add_option("--space", o->space, std::string("The space it was trained as (") + space_names + ")");
+  cmd->add_option("--out", o->out, "The ofa supernet file to write")->required();
+  cmd->callback([o] { with_space(o->space, [&]<class Space>(std::type_identity<Space>) { run_import<Space>(*o); }); });
+}
+
+}  // namespace ofa_cli

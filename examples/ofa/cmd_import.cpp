@@ -12,6 +12,7 @@
 #include <ofa/io/pytorch.hpp>
 #include <ofa/nn/import_pytorch.hpp>
 #include <ofa/nn/serialize.hpp>
+#include <ofa/search/import_pytorch_predictor.hpp>
 
 #include "commands.hpp"
 #include "format.hpp"
@@ -23,6 +24,7 @@ namespace {
 
 struct import_options {
   std::string from = "pytorch", file, space = "mbv3", out;
+  bool predictor = false;
 };
 
 template <class Space>
@@ -31,6 +33,13 @@ void run_import(const import_options& o) {
   refuse_output_over_input("--out", o.out, {{"the file", o.file}});
   const auto start = std::chrono::steady_clock::now();
   const auto tensors = ofa::io::read_pytorch_state_dict(o.file);
+  if (o.predictor) {
+    const auto p = ofa::search::import_pytorch_predictor<Space>(tensors, o.file);
+    p.save(o.out);
+    std::printf("%s: accuracy predictor of %d hidden layers of %d units, mean accuracy %.2f%%\n", o.out.c_str(),
+                p.layers(), p.hidden(), 100 * p.base_accuracy());
+    return;
+  }
   const double read_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   ofa::nn::elastic_net<Space> net(0);
   ofa::nn::import_pytorch(net, tensors, o.file);
@@ -48,7 +57,9 @@ void add_import(CLI::App& app) {
   cmd->add_option("--from", o->from, "The file's framework: pytorch (torch.save, zip or legacy format)");
   cmd->add_option("file", o->file, "The state dict (e.g. ofa_mbv3_d234_e346_k357_w1.0)")->required();
   cmd->add_option("--space", o->space, std::string("The space it was trained as (") + space_names + ")");
-  cmd->add_option("--out", o->out, "The ofa supernet file to write")->required();
+  cmd->add_option("--out", o->out, "The ofa supernet (or, with --predictor, predictor) file to write")->required();
+  cmd->add_flag("--predictor", o->predictor,
+                "The file is an accuracy predictor (the tutorial's Sequential or the nas module's layout)");
   cmd->callback([o] { with_space(o->space, [&]<class Space>(std::type_identity<Space>) { run_import<Space>(*o); }); });
 }
 

@@ -108,6 +108,79 @@ def main():
     torch.save(wrong, os.path.join(folder, "wrong_shape.pth"))
     torch.save(first, os.path.join(folder, "missing_keys.pth"))
     torch.save({"state_dict": first, "hook": Foreign()}, os.path.join(folder, "foreign_global.pth"))
+    write_predictors(folder)
+
+
+# The reference's two predictor layouts, over MobileNetV3 (5 units of at most 4 blocks, kernels
+# 3/5/7, expands 3/4/6), with random weights; the predictions their own formulas give for random
+# subnets are written beside them for the test to compare with.
+KERNELS, EXPANDS, SLOTS = [3, 5, 7], [3, 4, 6], 20
+RESOLUTIONS = list(range(128, 225, 4))
+
+
+def random_config(g):
+    depth = [int(torch.randint(2, 5, (1,), generator=g)) for _ in range(5)]
+    ks = [KERNELS[int(torch.randint(0, 3, (1,), generator=g))] for _ in range(SLOTS)]
+    e = [EXPANDS[int(torch.randint(0, 3, (1,), generator=g))] for _ in range(SLOTS)]
+    r = RESOLUTIONS[int(torch.randint(0, len(RESOLUTIONS), (1,), generator=g))]
+    return {"ks": ks, "e": e, "d": depth, "r": [r]}
+
+
+def block_one_hots(config, values, key):
+    out = []
+    for unit in range(5):
+        for i in range(4):
+            hot = [0.0] * 3
+            if i < config["d"][unit]:
+                hot[values.index(config[key][unit * 4 + i])] = 1.0
+            out += hot
+    return out
+
+
+def tutorial_encoding(config):  # kernels, expands, then 8 resolution bins
+    r = [0.0] * 8
+    r[(config["r"][0] - 112) // 16] = 1.0
+    return block_one_hots(config, KERNELS, "ks") + block_one_hots(config, EXPANDS, "e") + r
+
+
+def nas_encoding(config):  # the resolution one-hot first
+    r = [0.0] * len(RESOLUTIONS)
+    r[RESOLUTIONS.index(config["r"][0])] = 1.0
+    return r + block_one_hots(config, KERNELS, "ks") + block_one_hots(config, EXPANDS, "e")
+
+
+def write_predictors(folder, hidden=16):
+    import json
+    g = torch.Generator().manual_seed(5)
+    tutorial = torch.nn.Sequential(torch.nn.Linear(128, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, hidden),
+                                   torch.nn.ReLU(), torch.nn.Linear(hidden, hidden), torch.nn.ReLU(),
+                                   torch.nn.Linear(hidden, 1))
+    with torch.no_grad():
+        tutorial[6].bias.fill_(0.7587)
+    nas = collections.OrderedDict()
+    sizes = [len(nas_encoding(random_config(g)))] + [hidden] * 3
+    for i in range(3):
+        nas["layers.%d.0.weight" % i] = torch.randn(hidden, sizes[i], generator=g) * 0.2
+        nas["layers.%d.0.bias" % i] = torch.randn(hidden, generator=g) * 0.1
+    nas["layers.3.weight"] = torch.randn(1, hidden, generator=g) * 0.01
+    nas["base_acc"] = torch.tensor([0.8056])
+
+    def nas_forward(x):
+        for i in range(3):
+            x = torch.relu(x @ nas["layers.%d.0.weight" % i].t() + nas["layers.%d.0.bias" % i])
+        return (x @ nas["layers.3.weight"].t() + nas["base_acc"]).item()
+
+    configs = [random_config(g) for _ in range(20)]
+    expected = []
+    with torch.no_grad():
+        for c in configs:
+            expected.append({"config": c, "tutorial": tutorial(torch.tensor(tutorial_encoding(c))).item(),
+                             "nas": nas_forward(torch.tensor(nas_encoding(c)))})
+    torch.save(tutorial.state_dict(), os.path.join(folder, "predictor_tutorial.pth"),
+               _use_new_zipfile_serialization=False)
+    torch.save(nas, os.path.join(folder, "predictor_nas.pth"))
+    with open(os.path.join(folder, "predictor_expected.json"), "w") as f:
+        json.dump(expected, f, indent=0)
 
 
 if __name__ == "__main__":

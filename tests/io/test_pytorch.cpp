@@ -10,10 +10,15 @@
 #include <fstream>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include <ofa/io/pytorch.hpp>
 #include <ofa/nn/import_pytorch.hpp>
 #include <ofa/nn/serialize.hpp>
 #include <ofa/random.hpp>
+#include <ofa/search/import_pytorch_predictor.hpp>
+#include <ofa/space/config_json.hpp>
+#include <ofa/spaces/mobilenet_v3.hpp>
 
 #include "../small_space.hpp"
 
@@ -119,4 +124,26 @@ TEST_CASE("malformed PyTorch files are refused, naming the file and the problem"
   tensors.emplace_back("blocks.99.conv.extra.weight", tensors.front().second);
   CHECK_THROWS_WITH(ofa::nn::import_pytorch(other, tensors, "extra.pth"),
                     Contains("not of this space") && Contains("blocks.99.conv.extra.weight"));
+}
+
+TEST_CASE("the reference's two predictor layouts predict what the reference predicts", "[io][pytorch][predictor]") {
+  using mbv3 = ofa::spaces::mobilenet_v3;
+  const auto tutorial = ofa::search::import_pytorch_predictor<mbv3>(fixture("predictor_tutorial.pth"));
+  const auto nas = ofa::search::import_pytorch_predictor<mbv3>(fixture("predictor_nas.pth"));
+  CHECK(tutorial.base_accuracy() == Approx(0.7587));
+  CHECK(nas.base_accuracy() == Approx(0.8056));
+  std::ifstream in(fixture("predictor_expected.json"));
+  const auto expected = nlohmann::json::parse(in);
+  REQUIRE(expected.size() == 20);
+  for (const auto& row : expected) {
+    const auto config = ofa::config_from_json<mbv3>(row["config"]);
+    INFO(row["config"].dump());
+    CHECK(tutorial.predict(config) == Approx(row["tutorial"].get<double>()).margin(1e-5));
+    CHECK(nas.predict(config) == Approx(row["nas"].get<double>()).margin(1e-5));
+  }
+  // A supernet's file is no predictor; a predictor of another space is refused by its input size.
+  CHECK_THROWS_WITH(ofa::search::import_pytorch_predictor<mbv3>(fixture("small_zip.pth")),
+                    Contains("neither the tutorial's Sequential"));
+  CHECK_THROWS_WITH(ofa::search::import_pytorch_predictor<small_space>(fixture("predictor_nas.pth")),
+                    Contains("inputs; this space's encoding has"));
 }

@@ -17,6 +17,7 @@
 #include <algorithm>  // shuffle, min
 #include <cmath>
 #include <cstdint>
+#include <map>
 #include <numeric>  // iota
 #include <span>
 #include <string>
@@ -75,6 +76,12 @@ class accuracy_predictor {
   void save(const std::string& path) const;
   /** @brief Loads a predictor saved for `Space`; another space's throws io_error naming both. */
   static accuracy_predictor load(const std::string& path);
+  /** @brief A predictor of `layers` hidden layers of `hidden` units from its weights, by name
+   *  ("layers.<l>.weight" [out][in], "layers.<l>.bias"; the output layer has no bias: its output,
+   *  in percentage points, is added to `base`). Throws io_error naming `source` and what is wrong. */
+  static accuracy_predictor from_weights(int hidden, int layers, double base,
+                                         const std::map<std::string, tensor<float>>& weights,
+                                         const std::string& source);
 
  private:
   autograd::variable<float> forward(const tensor<float>& encoded) const;
@@ -321,17 +328,27 @@ accuracy_predictor<Space> accuracy_predictor<Space>::load(const std::string& pat
   if (!meta.contains("base_accuracy") || !meta["base_accuracy"].is_number() ||
       !std::isfinite(meta["base_accuracy"].get<double>()) || std::fabs(meta["base_accuracy"].get<double>()) > 1)
     bad("its base_accuracy is not a top-1 fraction");
-  accuracy_predictor p(static_cast<int>(hidden), static_cast<int>(layers));
-  p.base_ = meta["base_accuracy"].get<double>();
+  return from_weights(static_cast<int>(hidden), static_cast<int>(layers), meta["base_accuracy"].get<double>(),
+                      ckpt.tensors, path);
+}
+
+template <class Space>
+accuracy_predictor<Space> accuracy_predictor<Space>::from_weights(int hidden, int layers, double base,
+                                                                  const std::map<std::string, tensor<float>>& weights,
+                                                                  const std::string& source) {
+  accuracy_predictor p(hidden, layers);
+  p.base_ = base;
   for (auto& named : p.state().parameters) {
-    const auto it = ckpt.tensors.find(named.name);
-    if (it == ckpt.tensors.end() || it->second.shape() != named.value.value().shape())
-      throw io_error("ofa::search::accuracy_predictor::load: " + path + " lacks " + named.name +
-                     " of shape " + shape_string(named.value.value().shape()) +
-                     "; it was not written by this version of ofa, fit the predictor again");
+    const auto it = weights.find(named.name);
+    if (it == weights.end() || it->second.shape() != named.value.value().shape())
+      throw io_error("ofa::search::accuracy_predictor: " + source + " lacks " + named.name + " of shape " +
+                     shape_string(named.value.value().shape()) + " (" + std::to_string(layers) +
+                     " hidden layers of " + std::to_string(hidden) + " over this space's encoding of " +
+                     std::to_string(arch_encoding_size<Space>()) + "); fit the predictor again");
     named.value.value() = it->second;
   }
-  if (!p.all_finite()) bad("some weights are NaN or infinite");
+  if (!p.all_finite())
+    throw io_error("ofa::search::accuracy_predictor: " + source + ": some weights are NaN or infinite");
   p.prepare();
   return p;
 }

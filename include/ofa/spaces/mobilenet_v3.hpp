@@ -1,7 +1,7 @@
 #pragma once
 /// @file
-/// The OFA MobileNetV3 space of the paper and the reference implementation
-/// (OFAMobileNetV3, width multiplier 1.0, ImageNet's 1000 classes).
+/// The OFA MobileNetV3 spaces of the paper and the reference implementation (OFAMobileNetV3,
+/// ImageNet's 1000 classes): width multiplier 1.0 and 1.2, the two published supernets.
 
 #include "ofa/space/activation.hpp"
 #include "ofa/space/choices.hpp"
@@ -20,5 +20,15 @@ using mobilenet_v3 = space::network<
         detail::paper_unit<80, 2, space::hswish, space::no_se>, detail::paper_unit<112, 1, space::hswish, space::se>,
         detail::paper_unit<160, 2, space::hswish, space::se>>,
     space::head<960, 1280>, space::classes<1000>>;
+
+/** @brief OFA MobileNetV3 at width multiplier 1.2 (`ofa_mbv3_d234_e346_k357_w1.2`): every width of
+ *  mobilenet_v3 times 1.2, rounded as the reference's make_divisible(w * 1.2, 8) rounds it. */
+using mobilenet_v3_w12 = space::network<
+    space::resolution_range<128, 224, 4>, space::stem<24, 2, space::hswish>, space::first_block<24, space::relu>,
+    space::units<
+        detail::paper_unit<32, 2, space::relu, space::no_se>, detail::paper_unit<48, 2, space::relu, space::se>,
+        detail::paper_unit<96, 2, space::hswish, space::no_se>, detail::paper_unit<136, 1, space::hswish, space::se>,
+        detail::paper_unit<192, 2, space::hswish, space::se>>,
+    space::head<1152, 1536>, space::classes<1000>>;
 
 }  // namespace ofa::spaces

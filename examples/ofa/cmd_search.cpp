@@ -324,13 +324,15 @@ struct measurement {
   /// Training images at resolution r, decoded once (recalibration takes any training images).
   const std::vector<ofa::tensor<float>>& calibration_at(int r) {
     auto& cal = calibration[r];
-    if (cal.empty()) cal = ofa::train::first_images(train, calibration_images, 100, r, {}, 0xca1ULL);
+    if (cal.empty())
+      cal = ofa::train::first_images(train, calibration_images, 100, r, ofa::data::default_augmentation<Space>(true),
+                                     0xca1ULL);
     return cal;
   }
   double top1(const ofa::subnet_config<Space>& c) {
-    ofa::data::augmentation eval_aug;
-    eval_aug.train = false;
-    return ofa::train::evaluate_subnet(net, c, calibration_at(c.resolution), test, images, 100, eval_aug).top1;
+    return ofa::train::evaluate_subnet(net, c, calibration_at(c.resolution), test, images, 100,
+                                       ofa::data::default_augmentation<Space>(false))
+        .top1;
   }
   /// On `threads` threads: the latency table's, so that prediction and measurement compare.
   double latency(const ofa::subnet_config<Space>& c, int batch, int threads) {
@@ -580,7 +582,7 @@ void run_export(const export_options& o) {
   ofa::nn::elastic_net<Space> net(0);
   ofa::nn::load(net, o.checkpoint);
   const auto train = ofa::data::open_dataset(data, true, 0);
-  ofa::data::augmentation aug;
+  const auto aug = ofa::data::default_augmentation<Space>(true);
   const auto calibration =
       ofa::train::first_images(train, o.calibration_images, o.batch, config.resolution, aug, o.seed ^ 0xca1ULL);
   const auto stats = net.recalibrate(config, calibration);

@@ -114,6 +114,7 @@ int run_train(const train_options& o, ofa::parallel::process_group& group) {
   to.resolutions = o.resolutions;
   to.quiet = o.quiet;
   to.skip_corrupt = o.skip_corrupt;
+  to.train_aug = ofa::data::default_augmentation<Space>(true);
   to.data_identity = data_identity;
   to.group = &group;
   to.accumulate = o.accumulate;
@@ -160,7 +161,7 @@ void run_eval_model(const eval_options& o) {
   lo.resolutions = {net.config().resolution};
   lo.shuffle = false;
   lo.drop_last = false;
-  lo.aug.train = false;
+  lo.aug = ofa::data::default_augmentation<Space>(false);
   ofa::data::loader<ofa::data::any_dataset> loader(test, lo);
   ofa::train::accuracy_meter meter;
   const auto start = std::chrono::steady_clock::now();
@@ -214,8 +215,8 @@ void run_eval(const eval_options& o) {
   check_class_count(test, Space::class_count, o.data);
   ofa::nn::elastic_net<Space> net(0);
   ofa::nn::load(net, o.checkpoint);
-  ofa::data::augmentation train_aug, eval_aug;
-  eval_aug.train = false;
+  const auto train_aug = ofa::data::default_augmentation<Space>(true),
+             eval_aug = ofa::data::default_augmentation<Space>(false);
   nlohmann::json out = nlohmann::json::array();
   if (!o.json) std::printf("%-24s %6s %8s %8s %8s %8s\n", "subnet", "res", "MACs", "top-1", "loss", "images");
   for (const auto& [name, config] : subnets) {

@@ -62,7 +62,7 @@ inline image decode_jpeg(const std::vector<std::uint8_t>& bytes, const std::stri
   img.height = height;
   img.pixels.resize(static_cast<std::size_t>(width) * height * 3);
   if (tjDecompress2(handle, data, static_cast<unsigned long>(bytes.size()), img.pixels.data(), width, 0, height,
-                    TJPF_RGB, TJFLAG_FASTDCT) != 0) {
+                    TJPF_RGB, TJFLAG_ACCURATEDCT) != 0) {
     // Truncated files decode with a warning; anything else is an error.
     if (tjGetErrorCode(handle) != TJERR_WARNING)
       bad_image(source, std::string("corrupt JPEG data (") + tjGetErrorStr2(handle) + ")");

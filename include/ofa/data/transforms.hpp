@@ -10,6 +10,7 @@
 #include <cmath>
 
 #include "ofa/data/image.hpp"
+#include "ofa/data/resize_pil.hpp"
 #include "ofa/random.hpp"
 
 namespace ofa::data {
@@ -18,7 +19,7 @@ namespace ofa::data {
 struct augmentation {
   enum class recipe {
     cifar,     ///< random crop with padding + horizontal flip (train); the whole image (eval)
-    imagenet,  ///< random-resized crop + flip (train); centre crop of 87.5% (eval)
+    imagenet,  ///< random-resized crop + flip (train); the reference's resize to r / 87.5% and centre crop (eval)
     none       ///< the whole image, resized
   };
   recipe kind = recipe::cifar;
@@ -33,6 +34,20 @@ struct augmentation {
   std::array<float, 3> stddev{0.2470f, 0.2435f, 0.2616f};
 };
 
+/** @brief The preprocessing of a space's images: the reference's ImageNet recipe and statistics for
+ *  spaces of ImageNet resolutions (the largest 128 or more), CIFAR's otherwise. */
+template <class Space>
+augmentation default_augmentation(bool train) {
+  augmentation a;
+  a.train = train;
+  if (Space::resolution_set.max() >= 128) {
+    a.kind = augmentation::recipe::imagenet;
+    a.mean = {0.485f, 0.456f, 0.406f};
+    a.stddev = {0.229f, 0.224f, 0.225f};
+  }
+  return a;
+}
+
 /** @brief Writes `resolution`×`resolution`×3 normalised floats (HWC) of `img` to `out`. */
 void transform_image(const image& img, const augmentation& aug, int resolution, rng& engine, float* out);
 
@@ -40,10 +55,17 @@ void transform_image(const image& img, const augmentation& aug, int resolution, 
 // implementation
 
 inline void transform_image(const image& img, const augmentation& aug, int resolution, rng& engine, float* out) {
+  using R = augmentation::recipe;
+  if (aug.kind == R::imagenet && !aug.train) {
+    // Evaluation as the reference measures the published accuracies: PIL's resize, centre crop.
+    const image crop = resize_and_centre_crop_like_reference(img, resolution, aug.eval_crop);
+    for (std::size_t i = 0; i < crop.pixels.size(); ++i)
+      out[i] = static_cast<float>((crop.pixels[i] / 255.0 - aug.mean[i % 3]) / aug.stddev[i % 3]);
+    return;
+  }
   const double H = img.height, W = img.width;
   double x0 = 0, y0 = 0, bw = W, bh = H;  // source box
   bool flip = false;
-  using R = augmentation::recipe;
   if (aug.kind == R::cifar && aug.train) {
     const int p = aug.padding;
     x0 = static_cast<double>(engine.uniform_index(std::uint64_t(2 * p + 1))) - p;
@@ -69,10 +91,6 @@ inline void transform_image(const image& img, const augmentation& aug, int resol
       x0 = (W - bw) / 2;
       y0 = (H - bh) / 2;
     }
-  } else if (aug.kind == R::imagenet) {
-    bw = bh = std::min(W, H) * aug.eval_crop;
-    x0 = (W - bw) / 2;
-    y0 = (H - bh) / 2;
   }
   if (aug.train && aug.flip) flip = engine.bernoulli(0.5);
   double brightness = 1, contrast = 1, saturation = 1;

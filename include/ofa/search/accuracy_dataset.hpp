@@ -187,6 +187,7 @@ evaluation_images prepare_evaluation_images(const D& calibration_source, const D
     c.resolutions = {r};
     c.seed = seed;
     c.drop_last = false;
+    c.aug = data::default_augmentation<Space>(true);  // the reference recalibrates on training transforms
     data::loader<D> calibration(calibration_source, c);
     auto cursor = calibration.epoch(0);
     std::size_t seen = 0;
@@ -202,7 +203,7 @@ evaluation_images prepare_evaluation_images(const D& calibration_source, const D
     h.resolutions = {r};
     h.shuffle = false;
     h.drop_last = false;
-    h.aug.train = false;
+    h.aug = data::default_augmentation<Space>(false);
     data::loader<D> test(held_out, h);
     auto tc = test.epoch(0);
     while (auto b = tc.next()) images.held_out[r].push_back(std::move(*b));

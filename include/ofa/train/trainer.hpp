@@ -55,7 +55,7 @@ struct trainer_options {
   std::size_t recalibration_images = 2000;
   std::size_t eval_images = 2000;  ///< test images per subnet after each epoch (0: all)
   bool evaluate_epochs = true;     ///< the grid after every epoch (always after each phase, on all)
-  data::augmentation train_aug{};  ///< CIFAR recipe by default
+  data::augmentation train_aug{};  ///< CIFAR recipe by default (ImageNet spaces: data::default_augmentation)
   std::vector<int> resolutions;    ///< training resolutions, one drawn per batch (empty: the space's)
   bool quiet = false;              ///< no status lines (the log is still written)
   bool skip_corrupt = false;       ///< training images that fail to decode are skipped, not fatal

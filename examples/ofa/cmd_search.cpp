@@ -19,6 +19,7 @@
 #include <ofa/data/spec.hpp>
 #include <ofa/data/split.hpp>
 #include <ofa/io/onnx_export.hpp>
+#include <ofa/io/write_atomically.hpp>
 #include <ofa/io/svg_plot.hpp>
 #include <ofa/nn/extract.hpp>
 #include <ofa/nn/serialize.hpp>
@@ -51,11 +52,7 @@ std::string short_config(const ofa::subnet_config<Space>& c) {
   return s + "]";
 }
 
-void write_text(const std::string& path, const std::string& text) {
-  std::ofstream f(path);
-  f << text;
-  if (!f) throw ofa::io_error("cannot write '" + path + "'; check the folder exists and is writable");
-}
+void write_text(const std::string& path, const std::string& text) { ofa::io::write_atomically(path, text); }
 
 // --- ofa latency-table ------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@
 #include <ofa/data/any_dataset.hpp>
 #include <ofa/data/split.hpp>
 #include <ofa/errors.hpp>
+#include <ofa/io/write_atomically.hpp>
 
 namespace ofa_cli {
 
@@ -38,9 +39,7 @@ inline const ofa::data::any_dataset& check_class_count(const ofa::data::any_data
 }
 
 inline void write_data_identity(const std::string& dir, const nlohmann::json& identity) {
-  std::ofstream f(std::filesystem::path(dir) / "data.json");
-  f << identity.dump(1) << "\n";
-  if (!f) throw ofa::io_error("cannot write '" + dir + "/data.json'; check the folder is writable");
+  ofa::io::write_atomically((std::filesystem::path(dir) / "data.json").string(), identity.dump(1) + "\n");
 }
 
 /** @brief DIR/data.json of the run that wrote `checkpoint` (beside it), or null when absent. */

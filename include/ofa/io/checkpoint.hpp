@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "ofa/errors.hpp"
+#include "ofa/io/write_atomically.hpp"
 #include "ofa/tensor/tensor.hpp"
 
 namespace ofa::io {
@@ -139,22 +140,7 @@ inline void save_checkpoint(const std::string& path, checkpoint_kind kind, const
   }
   w.pod<std::uint64_t>(detail::fnv1a(w.buffer().data(), w.buffer().size()));
 
-  const std::string temporary = path + ".tmp";
-  {
-    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-    if (!out)
-      throw io_error("ofa: cannot write checkpoint '" + temporary +
-                     "'; check that the directory exists and is writable");
-    out.write(w.buffer().data(), static_cast<std::streamsize>(w.buffer().size()));
-    out.flush();
-    if (!out) {
-      std::remove(temporary.c_str());
-      throw io_error("ofa: writing checkpoint '" + temporary + "' failed (disk full?)");
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(temporary, path, ec);
-  if (ec) throw io_error("ofa: cannot move '" + temporary + "' to '" + path + "': " + ec.message());
+  write_atomically(path, w.buffer());
 }
 
 inline checkpoint load_checkpoint(const std::string& path, checkpoint_kind expected_kind,

@@ -21,6 +21,7 @@
 
 #include "ofa/errors.hpp"
 #include "ofa/io/protobuf.hpp"
+#include "ofa/io/write_atomically.hpp"
 #include "ofa/nn/static_net.hpp"
 #include "ofa/version.hpp"
 
@@ -241,14 +242,7 @@ std::string onnx_model(const nn::static_net<Space>& net) {
 
 template <class Space>
 void export_onnx(const nn::static_net<Space>& net, const std::string& path) {
-  const auto bytes = onnx_model(net);
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary);
-    f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    if (!f) throw io_error("ofa::io::export_onnx: cannot write '" + tmp + "'; check the folder exists and is writable");
-  }
-  std::filesystem::rename(tmp, path);
+  write_atomically(path, onnx_model(net));
 }
 
 }  // namespace ofa::io

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "ofa/errors.hpp"
+#include "ofa/io/write_atomically.hpp"
 
 namespace ofa::io {
 
@@ -141,14 +142,7 @@ inline std::string to_svg(const plot& p) {
 }
 
 inline void save_svg(const plot& p, const std::string& path) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    if (!out) throw io_error("ofa: cannot write '" + tmp + "'; check that the directory exists and is writable");
-    out << to_svg(p);
-    if (!out) throw io_error("ofa: writing '" + tmp + "' failed (disk full?)");
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) throw io_error("ofa: cannot move '" + tmp + "' to '" + path + "'");
+  write_atomically(path, to_svg(p));
 }
 
 }  // namespace ofa::io

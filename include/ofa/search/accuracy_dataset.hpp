@@ -33,6 +33,7 @@
 
 #include "ofa/data/loader.hpp"
 #include "ofa/errors.hpp"
+#include "ofa/io/write_atomically.hpp"
 #include "ofa/nn/elastic_net.hpp"
 #include "ofa/parallel/process_group.hpp"
 #include "ofa/random.hpp"
@@ -322,11 +323,10 @@ std::vector<accuracy_record<Space>> build_accuracy_dataset(
 
   // Rewrite the file without a line a crash cut short, so appends start on a fresh line.
   {
-    std::ofstream rewrite(path + ".tmp");
-    for (const auto& r : records) rewrite << to_json(r).dump() << "\n";
-    if (!rewrite) throw io_error("ofa::search: cannot write " + path + ".tmp; check the folder is writable");
+    std::string text;
+    for (const auto& r : records) text += to_json(r).dump() + "\n";
+    io::write_atomically(path, text);
   }
-  std::filesystem::rename(path + ".tmp", path);
   std::ofstream out(path, std::ios::app);
   if (!out) throw io_error("ofa::search: cannot append to " + path + "; check the folder is writable");
 

@@ -26,6 +26,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ofa/errors.hpp"
+#include "ofa/io/write_atomically.hpp"
 #include "ofa/kernels/fma_peak.hpp"
 #include "ofa/kernels/simd.hpp"
 #include "ofa/nn/static_net.hpp"
@@ -524,13 +525,7 @@ latency_table<Space> latency_table<Space>::from_json(const nlohmann::json& j, co
 
 template <class Space>
 void latency_table<Space>::save(const std::string& path) const {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp);
-    f << to_json().dump(1) << "\n";
-    if (!f) throw io_error("ofa::search::latency_table::save: cannot write " + tmp + "; check the folder exists");
-  }
-  std::filesystem::rename(tmp, path);
+  io::write_atomically(path, to_json().dump(1) + "\n");
 }
 
 template <class Space>

@@ -36,4 +36,5 @@ for t in "${targets[@]}"; do
   printf 'fuzz_%s: %s runs in %s s (%s/s), coverage %s edges, no finding\n' "$t" "$runs" "$seconds" \
     "$(( runs / seconds ))" "$cov"
 done
-[ $failed -eq 0 ] || { echo "$failed fuzz targets found a problem"; exit 1; }
+echo "fuzz: $(( ${#targets[@]} - failed )) passed, $failed failed"
+[ $failed -eq 0 ]

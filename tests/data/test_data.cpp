@@ -15,6 +15,7 @@
 #include <ofa/data/idx.hpp>
 #include <ofa/data/image_folder.hpp>
 #include <ofa/data/loader.hpp>
+#include <ofa/data/spec.hpp>
 #include <ofa/data/split.hpp>
 #include <ofa/data/synthetic.hpp>
 
@@ -101,6 +102,20 @@ TEST_CASE("image folders: JPEG and PNG, classes by sorted folder name", "[data][
   double err = 0;
   for (std::size_t i = 0; i < original.size(); ++i) err += std::abs(int(jpg.pixels[i]) - int(original[i]));
   CHECK(err / original.size() < 12);
+}
+
+TEST_CASE("ImageNet's layout: train and val folders, .JPEG files, classes by sorted wnid", "[data][folder]") {
+  const auto root = fresh_dir("imagenet_layout");
+  for (const char* split : {"train", "val"})
+    for (const char* wnid : {"n01440764", "n01443537"}) {
+      fs::create_directories(root / split / wnid);
+      write_file(root / split / wnid / (std::string(wnid) + "_1.JPEG"), encode_jpeg(8, 8, 1));
+    }
+  const auto val = od::open_dataset("folder:" + root.string(), false);
+  CHECK(val.size() == 2);
+  CHECK(val.class_count() == 2);
+  CHECK(val.label(1) == 1);
+  fs::remove_all(root);
 }
 
 TEST_CASE("image folders: every bad input is a data_error naming it", "[data][folder]") {

@@ -4,7 +4,7 @@
 ///   synthetic[:COUNT]   the embedded synthetic set (default 50000 images)
 ///   cifar10-bin:DIR     CIFAR-10 binary release (data_batch_*.bin / test_batch.bin)
 ///   idx:DIR             MNIST-family IDX files (train-* / t10k-*)
-///   folder:DIR          image folders, DIR/<class>/<image>; DIR/train and DIR/test if present
+///   folder:DIR          image folders, DIR/<class>/<image>; DIR/train and DIR/test (or val) if present
 
 #include <filesystem>
 #include <string>
@@ -45,7 +45,10 @@ inline any_dataset open_dataset(const std::string& spec, bool train = true, std:
   if (kind == "idx") return any_dataset(idx_dataset(arg, train ? "train" : "t10k"));
   if (kind == "folder") {
 #if OFA_WITH_IMAGE_CODECS
-    const auto split = std::filesystem::path(arg) / (train ? "train" : "test");
+    // DIR/train and DIR/test, or ImageNet's DIR/train and DIR/val.
+    auto split = std::filesystem::path(arg) / (train ? "train" : "test");
+    if (!train && !std::filesystem::is_directory(split) && std::filesystem::is_directory(std::filesystem::path(arg) / "val"))
+      split = std::filesystem::path(arg) / "val";
     return any_dataset(image_folder(std::filesystem::is_directory(split) ? split.string() : arg));
 #else
     throw config_error("ofa: data spec '" + spec + "' needs image decoding, which this build lacks; install "

@@ -8,10 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-30}
 shift || true
-if ! command -v clang++ >/dev/null || ! ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1; then
-  echo "ofa fuzz: installing clang and libfuzzer-14-dev"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q clang libfuzzer-14-dev >/dev/null
-fi
+scripts/setup.sh --tests  # clang and libFuzzer among them
 export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
 cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz -j "$(nproc)"

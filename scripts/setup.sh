@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what ofa needs from Debian 12 packages, and nothing when all is there.
-# With --tests, also what only the tests use: the ONNX checker (python3-onnx) and ONNX Runtime
-# (npm's onnxruntime-node, into build/tools; its CPU binaries ship in the package).
+# With --tests, also what only the tests use: the ONNX checker (python3-onnx), ONNX Runtime
+# (npm's onnxruntime-node, into build/tools; its CPU binaries ship in the package) and clang with
+# libFuzzer for the fuzz targets.
 # Run as root (or with sudo available); safe to run again and again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +20,7 @@ packages=(
 
 if [ $tests -eq 1 ]; then
   packages+=(python3-onnx)                           # onnx.checker for the ONNX export test
+  packages+=(clang libfuzzer-14-dev)                 # the fuzz preset (scripts/fuzz.sh)
   command -v npm >/dev/null 2>&1 || packages+=(npm)  # to fetch onnxruntime-node
 fi
 

@@ -97,11 +97,14 @@ int run_train(const train_options& o, ofa::parallel::process_group& group) {
   namespace fs = std::filesystem;
   if (writer && o.resume && !fs::exists(fs::path(o.out) / "checkpoint.ofa"))
     throw ofa::io_error("cannot resume: '" + o.out + "/checkpoint.ofa' does not exist; start without --resume");
-  if (writer && !o.resume)
-    for (const char* f : {"checkpoint.ofa", "final.ofa", "log.jsonl"})
+  if (writer && !o.resume) {
+    for (const char* f : {"checkpoint.ofa", "final.ofa"})
       if (fs::exists(fs::path(o.out) / f))
         throw ofa::config_error("'" + o.out + "' already holds a run (its " + f +
                                 "); continue it with --resume, or use another --out");
+    // A run killed before its first checkpoint left only its log: it starts again from the beginning.
+    fs::remove(fs::path(o.out) / "log.jsonl");
+  }
   ofa::train::trainer_options to;
   to.out_dir = o.out;
   to.batch_size = o.batch;

@@ -59,12 +59,12 @@ refused "is the --checkpoint it reads" acc-dataset --space cifar --checkpoint "$
   --out "$work/./input.jsonl"
 [ "$(cat "$work/input.jsonl")" = "keep me" ] || { echo "FAILED: an input was overwritten" >&2; failures=$((failures + 1)); }
 
-# A folder that holds a run (here only its log, as after a finished run's checkpoint was removed),
-# and a folder another run holds locked.
+# A folder that holds a finished run (here its final network alone, the checkpoint removed), and a
+# folder another run holds locked.
 mkdir -p "$work/done" "$work/busy"
-printf '{"event": "finished"}\n' >"$work/done/log.jsonl"
-refused "already holds a run (its log.jsonl)" train --data synthetic:64 --out "$work/done"
-[ "$(cat "$work/done/log.jsonl")" = '{"event": "finished"}' ] || { echo "FAILED: the log changed" >&2; failures=$((failures + 1)); }
+printf 'weights' >"$work/done/final.ofa"
+refused "already holds a run (its final.ofa)" train --data synthetic:64 --out "$work/done"
+[ "$(cat "$work/done/final.ofa")" = 'weights' ] || { echo "FAILED: final.ofa changed" >&2; failures=$((failures + 1)); }
 flock "$work/busy/.lock" sleep 30 &
 holder=$!
 sleep 0.3

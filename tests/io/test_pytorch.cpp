@@ -118,6 +118,8 @@ TEST_CASE("malformed PyTorch files are refused, naming the file and the problem"
   refused(written("legacy_start.pth", legacy.substr(0, 100)), "truncated");
   refused(written("text.pth", "not a checkpoint at all"), "not a torch.save file");
   refused("/no/such/file.pth", "cannot open");
+  // Found by fuzzing: a legacy pickle whose dict holds itself leaked under shared ownership.
+  refused(fixture("cyclic_pickle.pth"), "cannot import");
   // A file of another space: the first tensor that differs is named with both shapes.
   ofa::nn::elastic_net<small_space> other(1);
   auto tensors = ofa::io::read_pytorch_state_dict(fixture("small_zip.pth"));

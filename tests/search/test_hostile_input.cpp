@@ -113,5 +113,11 @@ TEST_CASE("an accuracy data set over another file is refused, never rewritten", 
         << R"(, "top1": 7.5, "loss": 1.0, "images": 10, "seed": 0})" << "\n";
   }
   CHECK_THROWS_WITH(se::load_accuracy_dataset<small_space>(path), Contains("impossible"));
+  {  // found by fuzzing: a count of 2.2e25 was cast to an integer (undefined behaviour)
+    std::ofstream out(path);
+    out << R"({"index": 0, "config": )" << ofa::to_json(ofa::subnet_config<small_space>::max()).dump()
+        << R"(, "top1": 0.5, "loss": 1.0, "images": 2.2e25, "seed": 0})" << "\n";
+  }
+  CHECK_THROWS_WITH(se::load_accuracy_dataset<small_space>(path), Contains("\"images\" is not a whole number"));
   fs::remove(path);
 }

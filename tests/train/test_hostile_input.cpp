@@ -67,6 +67,11 @@ TEST_CASE("schedule sizes that overflowed or truncated are refused", "[train][ho
   CHECK_THROWS_WITH(tr::parse_schedule<small_space>(with(R"({"subnets_per_step": 2000000000})"), "s"),
                     Contains("subnets_per_step must be a whole number from 1 to 1024"));
   CHECK_THROWS_WITH(tr::parse_schedule<small_space>(with(R"({"lr": 0})"), "s"), Contains("lr must be"));
+  // Found by fuzzing: a float past int's range in a list was cast to int (undefined behaviour).
+  CHECK_THROWS_WITH(tr::parse_schedule<small_space>(with(R"({"expands": [6e116]})"), "s"),
+                    Contains("expands must be a list of whole numbers, got 6e+116"));
+  CHECK_THROWS_WITH(tr::parse_schedule<small_space>(with(R"({"reorganize_stage": 1e30})"), "s"),
+                    Contains("reorganize_stage must be a whole number"));
   CHECK_THROWS_WITH(tr::parse_schedule<small_space>(with(R"({"kd_ratio": -1})"), "s"), Contains("kd_ratio"));
   for (double scale : {1e9, std::numeric_limits<double>::infinity(), std::numeric_limits<double>::quiet_NaN(), -1.0})
     CHECK_THROWS_WITH(tr::progressive_shrinking<small_space>(scale), Contains("--epochs-scale"));

@@ -59,7 +59,9 @@ struct storage_ref {
 };
 
 struct value;
-using value_ptr = std::shared_ptr<value>;
+/// Values live in an arena for the whole read: a pickle may build cycles (a dict memoised, then
+/// put into itself), which shared ownership would leak.
+using value_ptr = value*;
 
 /// A pickled value: the few kinds a state dict is made of.
 struct value {
@@ -74,12 +76,6 @@ struct value {
   std::uint64_t offset = 0;                         // tensor: in elements
   std::vector<std::int64_t> size, stride;           // tensor
 };
-
-inline value_ptr make(value::kind k) {
-  auto v = std::make_shared<value>();
-  v->k = k;
-  return v;
-}
 
 inline std::size_t element_size(const std::string& path, const std::string& type) {
   static const std::map<std::string, std::size_t> sizes{
@@ -104,8 +100,8 @@ inline std::string dtype_of(const std::string& type) {
 class unpickler {
  public:
   unpickler(const std::string& path, const char* data, std::size_t size,
-            std::map<std::string, std::shared_ptr<storage_ref>>& storages)
-      : path_(path), p_(data), end_(data + size), storages_(storages) {}
+            std::map<std::string, std::shared_ptr<storage_ref>>& storages, std::vector<std::unique_ptr<value>>& arena)
+      : path_(path), p_(data), end_(data + size), storages_(storages), arena_(arena) {}
 
   /// Reads one pickle (up to its STOP); returns its value.
   value_ptr load() {
@@ -204,6 +200,12 @@ class unpickler {
 
  private:
   static constexpr std::size_t max_stack = 1 << 20;
+
+  value_ptr make(value::kind k) {
+    arena_.push_back(std::make_unique<value>());
+    arena_.back()->k = k;
+    return arena_.back().get();
+  }
 
   char byte() {
     if (p_ >= end_) fail(path_, "its pickle ends early (the file is truncated)");
@@ -391,6 +393,7 @@ class unpickler {
   const char* p_;
   const char* end_;
   std::map<std::string, std::shared_ptr<storage_ref>>& storages_;
+  std::vector<std::unique_ptr<value>>& arena_;
   std::vector<value_ptr> stack_, memo_;
   std::vector<std::size_t> marks_;
 };
@@ -520,7 +523,8 @@ inline std::vector<std::pair<std::string, pytorch_tensor>> read_pytorch_state_di
   if (!in) throw io_error("ofa: cannot open '" + path + "'; check the path");
   const std::string file((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   std::map<std::string, std::shared_ptr<pt::storage_ref>> storages;
-  pt::value_ptr root;
+  std::vector<std::unique_ptr<pt::value>> arena;
+  pt::value_ptr root = nullptr;
   if (file.size() >= 4 && file.compare(0, 4, "PK\x03\x04") == 0) {
     const auto entries = pt::zip_entries(path, file);
     std::string prefix;
@@ -532,7 +536,7 @@ inline std::vector<std::pair<std::string, pytorch_tensor>> read_pytorch_state_di
       if (file.substr(order->second.first, order->second.second) != "little")
         pt::fail(path, "it was saved on a big-endian machine; load and save it again on a little-endian one");
     const auto& pickle = entries.at(prefix + "data.pkl");
-    pt::unpickler u(path, file.data() + pickle.first, pickle.second, storages);
+    pt::unpickler u(path, file.data() + pickle.first, pickle.second, storages, arena);
     root = u.load();
     for (auto& [key, s] : storages) {
       const auto it = entries.find(prefix + "data/" + key);
@@ -543,7 +547,7 @@ inline std::vector<std::pair<std::string, pytorch_tensor>> read_pytorch_state_di
     }
   } else {
     // Legacy: magic number, protocol, system info, the object, the storage keys; then the storages.
-    pt::unpickler u(path, file.data(), file.size(), storages);
+    pt::unpickler u(path, file.data(), file.size(), storages, arena);
     static const std::string legacy_magic{"\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19", 10};  // 0x1950a86a20f9469cfc6c
     if (file.size() < 2 || file[0] != '\x80')
       pt::fail(path, "it is neither a zip archive nor a pickle: not a torch.save file");

@@ -32,6 +32,7 @@
 #include <tbb/task_arena.h>
 
 #include "ofa/data/loader.hpp"
+#include "ofa/detail/json_number.hpp"
 #include "ofa/errors.hpp"
 #include "ofa/io/write_atomically.hpp"
 #include "ofa/nn/elastic_net.hpp"
@@ -148,13 +149,18 @@ std::vector<accuracy_record<Space>> load_accuracy_dataset(const std::string& pat
     try {
       const auto j = nlohmann::json::parse(lines[i]);
       accuracy_record<Space> r;
-      r.index = j.at("index").get<std::size_t>();
+      const auto whole = [&]<class T>(const char* name, T) {
+        const auto w = ofa::detail::json_whole<T>(j.at(name));
+        if (!w) throw data_error(std::string("\"") + name + "\" is not a whole number in range");
+        return *w;
+      };
+      r.index = whole("index", std::size_t{});
       r.config = config_from_json<Space>(j.at("config"));
       r.top1 = j.at("top1").get<double>();
       r.loss = j.at("loss").get<double>();
-      r.images = j.at("images").get<std::size_t>();
+      r.images = whole("images", std::size_t{});
       r.seconds = j.value("seconds", 0.0);
-      r.seed = j.at("seed").get<std::uint64_t>();
+      r.seed = whole("seed", std::uint64_t{});
       if (j.contains("half_top1")) r.half_top1 = j.at("half_top1").get<std::array<double, 2>>();
       const auto fraction = [](double v) { return v >= 0 && v <= 1; };
       const bool halves = !j.contains("half_top1") || (fraction(r.half_top1[0]) && fraction(r.half_top1[1]));

@@ -26,6 +26,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ofa/errors.hpp"
+#include "ofa/detail/json_number.hpp"
 #include "ofa/io/write_atomically.hpp"
 #include "ofa/kernels/fma_peak.hpp"
 #include "ofa/kernels/simd.hpp"
@@ -480,8 +481,13 @@ latency_table<Space> latency_table<Space>::from_json(const nlohmann::json& j, co
     latency_table t;
     t.cpu = j.at("cpu").get<std::string>();
     t.isa = j.value("isa", std::string());
-    t.threads = j.at("threads").get<int>();
-    t.batch = j.at("batch").get<int>();
+    const auto whole = [&]<class T>(const nlohmann::json& v, const char* name, T) {
+      const auto w = ofa::detail::json_whole<T>(v);
+      if (!w) throw fail(std::string(name) + " is not a whole number in range");
+      return *w;
+    };
+    t.threads = whole(j.at("threads"), "threads", int{});
+    t.batch = whole(j.at("batch"), "batch", int{});
     t.table.overhead = j.at("overhead_ms").get<double>();
     t.scale = j.value("scale", 1.0);  // tables written before the whole-network fit: sums as they are
     t.fit_error = j.value("fit_error", 0.0);
@@ -500,7 +506,7 @@ latency_table<Space> latency_table<Space>::from_json(const nlohmann::json& j, co
       const auto it = index.find(key);
       if (it == index.end()) throw fail("layer '" + key + "' is not a layer of this space");
       auto& e = t.entries[it->second];
-      e.count = layer.at("count").get<std::size_t>();
+      e.count = whole(layer.at("count"), "count", std::size_t{});
       e.mean = layer.at("mean_ms").get<double>();
       e.stddev = layer.at("stddev_ms").get<double>();
       e.median = layer.at("median_ms").get<double>();

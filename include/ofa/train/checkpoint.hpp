@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "ofa/detail/json_number.hpp"
 #include "ofa/io/checkpoint.hpp"
 #include "ofa/nn/serialize.hpp"
 #include "ofa/train/optimizer.hpp"
@@ -53,8 +54,15 @@ trainer_state load_checkpoint(const std::string& path, nn::elastic_net<Space, fl
                    "ofa::nn::load to use its weights, or resume from a training checkpoint");
   const trainer_state state = trainer_state_from_json(meta["trainer_state"], path);
   optimizer_state o;
-  o.steps = meta.value("optimizer_steps", std::int64_t{0});
-  o.updated = meta.value("optimizer_updated", std::vector<std::string>{});
+  try {
+    const auto steps = ofa::detail::json_whole<std::int64_t>(meta.value("optimizer_steps", nlohmann::json(0)));
+    if (!steps) throw io_error("optimizer_steps is not a whole number");
+    o.steps = *steps;
+    o.updated = meta.value("optimizer_updated", std::vector<std::string>{});
+  } catch (const std::exception& e) {  // nlohmann's type errors, and the one above
+    throw io_error("ofa: checkpoint '" + path + "' has a damaged optimizer state (" + e.what() +
+                   "); resume from another checkpoint");
+  }
   const std::string prefix = optimizer_prefix;
   for (auto& [name, t] : c.tensors)
     if (name.rfind(prefix, 0) == 0) o.tensors.emplace(name.substr(prefix.size()), std::move(t));

@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ofa/detail/json_excerpt.hpp"
+#include "ofa/detail/json_number.hpp"
 #include "ofa/errors.hpp"
 #include "ofa/space/config_json.hpp"
 #include "ofa/space/sampling.hpp"
@@ -285,7 +286,15 @@ schedule<Space> parse_schedule(const std::string& text, const std::string& sourc
       else
         throw fail(where + ": rule '" + rule + "' is not one of random, sandwich, fixed");
       auto list = [&](const char* key, const std::vector<int>& allowed) {
-        std::vector<int> v = pj.value(key, std::vector<int>{});
+        std::vector<int> v;
+        if (pj.contains(key)) {
+          if (!pj[key].is_array()) throw fail(where + ": " + key + " must be a list of whole numbers");
+          for (const auto& x : pj[key]) {
+            const auto w = ofa::detail::json_whole<int>(x);
+            if (!w) throw fail(where + ": " + key + " must be a list of whole numbers, got " + ofa::detail::json_excerpt(x));
+            v.push_back(*w);
+          }
+        }
         for (int x : v)
           if (std::find(allowed.begin(), allowed.end(), x) == allowed.end()) {
             std::string options;
@@ -297,7 +306,11 @@ schedule<Space> parse_schedule(const std::string& text, const std::string& sourc
       p.kernels = list("kernels", all_kernels);
       p.depths = list("depths", all_depths);
       p.expands = list("expands", all_expands);
-      if (pj.contains("reorganize_stage")) p.reorganize_stage = pj["reorganize_stage"].get<int>();
+      if (pj.contains("reorganize_stage")) {
+        const auto w = ofa::detail::json_whole<int>(pj["reorganize_stage"]);
+        if (!w) throw fail(where + ": reorganize_stage must be a whole number");
+        p.reorganize_stage = *w;
+      }
       if (pj.contains("config")) {
         const auto& c = pj["config"];
         if (c.is_string() && c.get<std::string>() == "max")

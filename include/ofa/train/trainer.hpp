@@ -27,6 +27,7 @@
 
 #include "ofa/data/loader.hpp"
 #include "ofa/detail/json_excerpt.hpp"
+#include "ofa/detail/json_number.hpp"
 #include "ofa/nn/elastic_net.hpp"
 #include "ofa/nn/serialize.hpp"
 #include "ofa/parallel/process_group.hpp"
@@ -652,10 +653,11 @@ void trainer<Space, D>::check_resumed_settings(const nlohmann::json& extra) try 
     throw config_error("ofa: the checkpoint in '" + dir_.string() +
                        "' was made by another schedule; resume with the same --schedule and --epochs-scale, or "
                        "train into a new --out");
-  if (extra.value("batch_size", 0) != o_.batch_size)
+  if (const auto batch = ofa::detail::json_whole<int>(extra.value("batch_size", nlohmann::json())); batch != o_.batch_size)
     throw config_error("ofa: the checkpoint in '" + dir_.string() + "' was made with --batch " +
-                       std::to_string(extra.value("batch_size", 0)) + "; resume with the same batch size");
-  if (extra.value("resolutions", std::vector<int>{}) != loader_.options().resolutions)
+                       (batch ? std::to_string(*batch) : std::string("(unreadable)")) +
+                       "; resume with the same batch size");
+  if (extra.value("resolutions", nlohmann::json::array()) != nlohmann::json(loader_.options().resolutions))
     throw config_error("ofa: the checkpoint in '" + dir_.string() +
                        "' was made with other training resolutions; resume with the same --resolutions");
   if (extra.value("data", nlohmann::json::object()) != o_.data_identity)
@@ -666,7 +668,8 @@ void trainer<Space, D>::check_resumed_settings(const nlohmann::json& extra) try 
   if (state_.seed != o_.seed)
     throw config_error("ofa: the checkpoint was made with --seed " + std::to_string(state_.seed) +
                        "; resume with the same seed");
-  if (const int before = extra.value("processes", 1); before != group_.size()) {
+  if (const int before = ofa::detail::json_whole<int>(extra.value("processes", nlohmann::json(1))).value_or(-1);
+      before != group_.size()) {
     // The saved position in the shard's order was process 0's; no image was skipped (several
     // processes refuse --skip-corrupt), so the batch number gives this run's.
     state_.next_item = state_.batch * std::size_t(loader_.options().batch_size);

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ofa/errors.hpp"
+#include "ofa/detail/json_number.hpp"
 #include "ofa/random.hpp"
 
 namespace ofa::train {
@@ -55,16 +56,21 @@ inline trainer_state trainer_state_from_json(const nlohmann::json& j, const std:
   trainer_state s;
   try {
     s.phase = j.at("phase").get<std::string>();
-    s.phase_index = j.at("phase_index").get<std::size_t>();
-    s.epoch = j.at("epoch").get<std::size_t>();
-    s.batch = j.at("batch").get<std::size_t>();
-    s.next_item = j.at("next_item").get<std::size_t>();
-    s.step = j.at("step").get<std::int64_t>();
+    const auto whole = [&]<class T>(const nlohmann::json& v, const char* name, T) {
+      const auto w = ofa::detail::json_whole<T>(v);
+      if (!w) throw io_error(std::string(name) + " is not a whole number in range");
+      return *w;
+    };
+    s.phase_index = whole(j.at("phase_index"), "phase_index", std::size_t{});
+    s.epoch = whole(j.at("epoch"), "epoch", std::size_t{});
+    s.batch = whole(j.at("batch"), "batch", std::size_t{});
+    s.next_item = whole(j.at("next_item"), "next_item", std::size_t{});
+    s.step = whole(j.at("step"), "step", std::int64_t{});
     s.learning_rate = j.at("learning_rate").get<double>();
-    s.seed = j.at("seed").get<std::uint64_t>();
+    s.seed = whole(j.at("seed"), "seed", std::uint64_t{});
     const auto& words = j.at("dropout_rng");
     if (!words.is_array() || words.size() != 4) throw io_error("dropout_rng must hold 4 words");
-    for (std::size_t i = 0; i < 4; ++i) s.dropout[i] = words[i].get<std::uint64_t>();
+    for (std::size_t i = 0; i < 4; ++i) s.dropout[i] = whole(words[i], "dropout_rng", std::uint64_t{});
   } catch (const nlohmann::json::exception& e) {
     throw io_error("ofa: the trainer state in '" + source + "' is incomplete or corrupt (" + e.what() +
                    "); resume from another checkpoint");

@@ -487,7 +487,12 @@ inline pytorch_tensor materialise(const std::string& path, const std::string& na
       if (std::uint64_t(t.size[d]) > (std::uint64_t{1} << 40) / std::max<std::uint64_t>(count, 1))
         fail(path, "tensor '" + name + "' is impossibly large");
       count *= std::uint64_t(t.size[d]);
-      last += std::uint64_t(t.size[d] - 1) * std::uint64_t(t.stride[d]);
+      // Each step bounded by the storage before it is taken, so the sum cannot wrap around.
+      const std::uint64_t span = std::uint64_t(t.size[d] - 1);
+      if (span != 0 && std::uint64_t(t.stride[d]) > s.numel / span)
+        fail(path, "tensor '" + name + "' reaches past its storage (" + std::to_string(s.numel) + " elements)");
+      last += span * std::uint64_t(t.stride[d]);
+      if (last > s.numel) fail(path, "tensor '" + name + "' reaches past its storage (" + std::to_string(s.numel) + " elements)");
     }
   }
   if (count > 0 && last >= s.numel)

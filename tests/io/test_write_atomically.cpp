@@ -4,7 +4,9 @@
 #include <catch2/catch.hpp>
 
 #include <sys/resource.h>  // setrlimit
-#include <csignal>         // SIGXFSZ
+#include <unistd.h>        // getppid
+
+#include <csignal>  // SIGXFSZ
 
 #include <algorithm>  // equal
 #include <filesystem>
@@ -58,6 +60,18 @@ TEST_CASE("write_atomically replaces a file whole", "[io][atomic]") {
   ofa::io::write_atomically(path, "second, longer");
   CHECK(read_all(path) == "second, longer");
   CHECK(files_in(dir) == 1);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("the temporary file of a killed writer is removed by the next write", "[io][atomic]") {
+  const auto dir = fresh_dir("stale");
+  const auto path = (dir / "checkpoint.ofa").string();
+  std::ofstream(path + ".tmp.999999999.0") << "half written";          // no such process
+  std::ofstream(path + ".tmp." + std::to_string(::getppid()) + ".0") << "a live writer's";
+  ofa::io::write_atomically(path, "whole");
+  CHECK(read_all(path) == "whole");
+  CHECK_FALSE(fs::exists(path + ".tmp.999999999.0"));
+  CHECK(fs::exists(path + ".tmp." + std::to_string(::getppid()) + ".0"));  // still being written
   fs::remove_all(dir);
 }
 

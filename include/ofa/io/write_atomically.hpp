@@ -4,14 +4,17 @@
 /// to the disk (fsync), renamed over the target, then the folder flushed so that the rename itself
 /// survives a power loss. A reader sees the old file or the new one, never a part; on any failure
 /// (a full disk, a folder that turned read-only, a short write) the temporary file is removed, the
-/// old file is left as it was, and the io_error names the path and the cause.
+/// old file is left as it was, and the io_error names the path and the cause. A process killed in
+/// the middle of a write cannot remove its temporary file: the next write of the same file does.
 
 #include <fcntl.h>   // open
+#include <signal.h>  // kill(pid, 0): is the process alive
 #include <unistd.h>  // write, fsync, close, unlink, getpid
 
 #include <atomic>
 #include <cerrno>
 #include <cstdio>  // rename
+#include <cstdlib>  // strtol
 #include <cstring>  // strerror
 #include <filesystem>
 #include <string>
@@ -41,7 +44,26 @@ inline void sync_folder_of(const std::string& path) {
 }
 }  // namespace detail
 
+namespace detail {
+/// Removes the temporary files of `path` that processes no longer alive left behind (a SIGKILL in
+/// the middle of a write): `<path>.tmp.<pid>.<n>` whose pid does not exist.
+inline void remove_stale_temporaries(const std::string& path) {
+  namespace fs = std::filesystem;
+  const fs::path target(path);
+  const std::string prefix = target.filename().string() + ".tmp.";
+  std::error_code ec;
+  const fs::path folder = target.has_parent_path() ? target.parent_path() : fs::path(".");
+  for (fs::directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.rfind(prefix, 0) != 0) continue;
+    const long pid = std::strtol(name.c_str() + prefix.size(), nullptr, 10);
+    if (pid > 0 && pid != long(::getpid()) && ::kill(pid_t(pid), 0) != 0 && errno == ESRCH) fs::remove(it->path(), ec);
+  }
+}
+}  // namespace detail
+
 inline void write_atomically(const std::string& path, std::string_view bytes) {
+  detail::remove_stale_temporaries(path);
   // A name of its own per process and call: two writers of one file never share a temporary.
   static std::atomic<unsigned> counter{0};
   const std::string temporary =

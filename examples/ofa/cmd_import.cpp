@@ -1,8 +1,10 @@
 // `ofa import`: a supernet trained by the reference implementation (the published Once-for-All
 // files, or one saved by its training code) as an ofa supernet file, read natively from the
-// PyTorch file: no Python at run time.
+// PyTorch file: no Python at run time. `ofa init`: an untrained supernet file, initialised as
+// the reference initialises one (to time a space's subnets, or to run the walk without weights).
 
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <memory>  // make_shared: options outlive add_* for the callbacks
 #include <string>
@@ -49,9 +51,29 @@ void run_import(const import_options& o) {
               o.out.c_str(), tensors.size(), o.file.c_str(), grouped(net.parameter_count()).c_str(), read_s, total_s);
 }
 
+struct init_options {
+  std::string space = "mbv3", out;
+  std::uint64_t seed = 0;
+};
+
+template <class Space>
+void run_init(const init_options& o) {
+  ofa::nn::elastic_net<Space> net(o.seed);
+  ofa::nn::save(net, o.out, R"({"untrained": true})");
+  std::printf("%s: an untrained %s supernet, %s parameters (seed %llu)\n", o.out.c_str(), o.space.c_str(),
+              grouped(net.parameter_count()).c_str(), static_cast<unsigned long long>(o.seed));
+}
+
 }  // namespace
 
 void add_import(CLI::App& app) {
+  auto* init = app.add_subcommand("init", "Write an untrained supernet, initialised as the reference does");
+  auto io = std::make_shared<init_options>();
+  init->add_option("--space", io->space, std::string("Space name (") + space_names + ")");
+  init->add_option("--out", io->out, "The ofa supernet file to write")->required();
+  init->add_option("--seed", io->seed, "Seed of the initialisation");
+  init->callback([io] { with_space(io->space, [&]<class Space>(std::type_identity<Space>) { run_init<Space>(*io); }); });
+
   auto* cmd = app.add_subcommand("import", "Read a supernet saved by the reference implementation (PyTorch)");
   auto o = std::make_shared<import_options>();
   cmd->add_option("--from", o->from, "The file's framework: pytorch (torch.save, zip or legacy format)");

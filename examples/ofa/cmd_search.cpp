@@ -60,6 +60,7 @@ struct latency_options {
   std::string space = "cifar", out, load, validate_csv;
   int batch = 1, threads = 1, repeats = 30, networks = 400, validate = 0, passes = 10;
   std::uint64_t seed = 0;
+  std::vector<int> resolutions;
 };
 
 template <class Space>
@@ -79,6 +80,7 @@ void run_latency_table(const latency_options& o) {
     lo.repeats = o.repeats;
     lo.networks = o.networks;
     lo.seed = o.seed;
+    lo.resolutions = o.resolutions;
     const auto start = std::chrono::steady_clock::now();
     table = se::measure_latency_table<Space>(lo, [](int done, int total) {
       std::printf("\rmeasuring: network %d of %d", done, total);
@@ -87,9 +89,10 @@ void run_latency_table(const latency_options& o) {
     table.save(o.out);
     std::size_t layers = 0;
     for (const auto& e : table.entries) layers += e.count > 0;
-    std::printf("\n%zu layers measured in %.1f s on %s (%s), batch %d, %d threads\n", layers,
+    std::printf("\n%zu layers measured in %.1f s on %s (%s), batch %d, %d threads, resolution%s %s\n", layers,
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), table.cpu.c_str(),
-                table.isa.c_str(), table.batch, table.threads);
+                table.isa.c_str(), table.batch, table.threads, table.resolutions.size() > 1 ? "s" : "",
+                table.covers_space() ? "all of the space's" : table.resolution_list().c_str());
     std::printf("whole networks = %.3f x the sum of their layers %+.4f ms (rms miss %.1f%%), the %s;\n"
                 "  held out, the sum plus overhead misses by %.1f%% (median), the scale-and-offset fit by %.1f%%\n"
                 "wrote %s\n",
@@ -98,8 +101,17 @@ void run_latency_table(const latency_options& o) {
                 100 * table.held_out_fit, o.out.c_str());
   }
   std::printf("%-8s %12s\n", "subnet", "predicted");
-  for (const auto& [name, c] : ofa::train::evaluation_grid<Space>())
+  // The grid's subnets at the table's resolutions (at the largest one where it has none of the grid's).
+  std::vector<std::string> printed;
+  for (auto [name, c] : ofa::train::evaluation_grid<Space>()) {
+    if (!table.covers(c.resolution)) {
+      c.resolution = table.resolutions.back();
+      name = name.substr(0, name.find('@')) + "@" + std::to_string(c.resolution);
+    }
+    if (std::find(printed.begin(), printed.end(), name) != printed.end()) continue;
+    printed.push_back(name);
     std::printf("%-8s %9.3f ms\n", name.c_str(), table(c));
+  }
   if (o.validate <= 0) return;
   // The check the table exists for: predicted against measured end to end, on random subnets.
   ofa::parallel::arena arena(o.threads);
@@ -297,6 +309,7 @@ void run_fit_predictor(const fit_options& o) {
 struct search_options {
   std::string space = "cifar", predictor, latency_table, out, checkpoint, data;
   std::vector<std::string> constraints;
+  std::vector<int> resolutions;
   int pareto = 0, population = 100, generations = 500, threads = 0, batch = 1, baseline = 0, rerank = 0;
   std::size_t images = 0, calibration_images = 2000;
   std::uint64_t seed = 0;
@@ -360,6 +373,11 @@ void run_search(const search_options& o) {
   for (const auto& c : o.constraints) constraints.push_back(se::constraint::parse(c));
   const auto predictor = se::accuracy_predictor<Space>::load(o.predictor);
   se::cost_models<Space> costs;
+  for (int r : o.resolutions)
+    if (!Space::resolution_set.contains(r))
+      throw ofa::config_error("--resolutions: " + std::to_string(r) + " is not a resolution of the space (" +
+                              Space::resolution_set.to_string() + ")");
+  costs.resolutions = o.resolutions;
   int latency_threads = 1;  // measured latency: on the table's threads, else one
   if (!o.latency_table.empty()) {
     auto table = se::latency_table<Space>::load(o.latency_table);
@@ -368,12 +386,21 @@ void run_search(const search_options& o) {
       std::fprintf(stderr, "ofa: warning: latency table %s: %s; its milliseconds may not be this deployment's\n",
                    o.latency_table.c_str(), why.c_str());
     costs.latency = table.table;
+    if (!table.covers_space()) {  // search where the table knows the latency
+      if (costs.resolutions.empty()) costs.resolutions = table.resolutions;
+      for (int r : costs.resolutions)
+        if (!table.covers(r))
+          throw ofa::config_error("--resolutions: the latency table " + o.latency_table + " was measured at " +
+                                  table.resolution_list() + " only, not at " + std::to_string(r) +
+                                  "; measure it there (ofa latency-table --resolutions) or search at those");
+    }
   }
   const bool latency = costs.latency.has_value();
   se::evolution_options eo;
   eo.population = o.population;
   eo.generations = o.generations;
   eo.seed = o.seed;
+  eo.resolutions = costs.resolutions;
   const se::accuracy_model<Space> model = [&](std::span<const ofa::subnet_config<Space>> cs) {
     return predictor.predict(cs);
   };
@@ -475,7 +502,8 @@ void run_search(const search_options& o) {
       double best_random = 0;
       std::size_t position = 0;
       for (int i = 0; i < o.baseline; ++position) {
-        if (position == baseline_draws.size()) baseline_draws.push_back({ofa::sample_config<Space>(baseline_engine), -1});
+        if (position == baseline_draws.size())
+          baseline_draws.push_back({ofa::sample_config<Space>(baseline_engine, {{}, {}, {}, costs.resolutions}), -1});
         auto& [c, top1] = baseline_draws[position];
         if (!costs.satisfies(c, limits)) continue;
         if (top1 < 0) {
@@ -617,6 +645,9 @@ void add_search(CLI::App& app) {
         ->check(CLI::Range(2, 1000));
     cmd->add_option("--validate-csv", o->validate_csv, "Write each checked subnet's predicted and measured ms (CSV)");
     cmd->add_option("--seed", o->seed, "Seed of the random weights and subnets");
+    cmd->add_option("--resolutions", o->resolutions,
+                    "Measure at these input resolutions only, e.g. --resolutions 224 (default: all of the space's)")
+        ->delimiter(',');
     dispatch(cmd, o, []<class Space>(std::type_identity<Space>, const latency_options& x) { run_latency_table<Space>(x); });
   }
   {
@@ -661,6 +692,10 @@ void add_search(CLI::App& app) {
     cmd->add_option("--constraint", o->constraints, "'macs<=40M', 'params<=2M' or 'latency<=5ms' (repeatable)");
     cmd->add_option("--latency-table", o->latency_table, "This CPU's latency table (for latency constraints)");
     cmd->add_option("--batch", o->batch, "Deployment batch size (checked against the latency table)");
+    cmd->add_option("--resolutions", o->resolutions,
+                    "Search at these input resolutions only, e.g. --resolutions 224 (default: all of the space's, or "
+                    "the latency table's)")
+        ->delimiter(',');
     cmd->add_option("--pareto", o->pareto, "K budgets of the first constraint, up to its limit");
     cmd->add_option("--population", o->population, "Population size");
     cmd->add_option("--generations", o->generations, "Generations");

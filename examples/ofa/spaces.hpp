@@ -7,16 +7,18 @@
 #include <ofa/errors.hpp>
 #include <ofa/spaces/cifar.hpp>
 #include <ofa/spaces/mobilenet_v3.hpp>
+#include <ofa/spaces/proxyless.hpp>
 
 namespace ofa_cli {
 
-inline constexpr const char* space_names = "mbv3, mbv3-w1.2, cifar";
+inline constexpr const char* space_names = "mbv3, mbv3-w1.2, proxyless-w1.3, cifar";
 
 /// Calls f(std::type_identity<Space>{}) for the space called `name`.
 template <class F>
 decltype(auto) with_space(const std::string& name, F&& f) {
   if (name == "mbv3") return f(std::type_identity<ofa::spaces::mobilenet_v3>{});
   if (name == "mbv3-w1.2") return f(std::type_identity<ofa::spaces::mobilenet_v3_w12>{});
+  if (name == "proxyless-w1.3") return f(std::type_identity<ofa::spaces::proxyless_w13>{});
   if (name == "cifar") return f(std::type_identity<ofa::spaces::cifar>{});
   throw ofa::config_error("unknown space '" + name + "'; use one of: " + space_names);
 }

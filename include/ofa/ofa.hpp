@@ -21,6 +21,7 @@
 #include "ofa/space/subnet_config.hpp"
 #include "ofa/spaces/cifar.hpp"
 #include "ofa/spaces/mobilenet_v3.hpp"
+#include "ofa/spaces/proxyless.hpp"
 
 // tensors, kernels, autograd
 #include "ofa/autograd/batch_norm_depthwise.hpp"

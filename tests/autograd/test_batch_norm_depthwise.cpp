@@ -35,7 +35,7 @@ TEST_CASE("batch_norm_depthwise equals batch norm then depthwise, values and gra
   std::uint64_t seed = 400;
   for (int k : {3, 5, 7})
     for (int stride : {1, 2})
-      for (auto act : {ofa::activation::none, ofa::activation::relu, ofa::activation::hswish}) {
+      for (auto act : {ofa::activation::none, ofa::activation::relu, ofa::activation::relu6, ofa::activation::hswish}) {
         INFO("k=" << k << " stride=" << stride << " act=" << int(act));
         auto x = random_var<float>({n, h, w, c}, seed++, -2, 3);
         auto gamma = random_var<float>({max_c}, seed++, 0.5, 1.5), beta = random_var<float>({max_c}, seed++);
@@ -71,7 +71,7 @@ TEST_CASE("gradcheck: batch_norm_depthwise, every kernel, stride and activation"
   std::uint64_t seed = 500;
   for (int k : {3, 5, 7})
     for (int stride : {1, 2})
-      for (auto act : {ofa::activation::none, ofa::activation::relu, ofa::activation::hswish}) {
+      for (auto act : {ofa::activation::none, ofa::activation::relu, ofa::activation::relu6, ofa::activation::hswish}) {
         INFO("k=" << k << " stride=" << stride << " act=" << int(act));
         auto x = random_var<double>({2, 5, 6, 3}, seed++, -2, 3);
         auto gamma = random_var<double>({5}, seed++, 0.5, 1.5), beta = random_var<double>({5}, seed++);

@@ -41,7 +41,7 @@ TEST_CASE("batch norm and channel scale overwrite the output gradient with the i
   auto s = param({n, c}, 14, 1.0);
   ofa::tensor<float> rm = ofa::make_tensor<float>({c + 3}, 0.0f), rv = ofa::make_tensor<float>({c + 3}, 1.0f);
   const auto r = param({n, h, w, c}, 15, 1.0).value();
-  for (auto act : {ofa::activation::none, ofa::activation::relu, ofa::activation::hswish}) {
+  for (auto act : {ofa::activation::none, ofa::activation::relu, ofa::activation::relu6, ofa::activation::hswish}) {
     INFO("activation " << int(act));
     x.zero_grad();
     gamma.zero_grad();

@@ -13,6 +13,7 @@
 #include <ofa/space/sampling.hpp>
 #include <ofa/spaces/cifar.hpp>
 #include <ofa/spaces/mobilenet_v3.hpp>
+#include <ofa/spaces/proxyless.hpp>
 
 #include "../nn/net_helpers.hpp"
 
@@ -103,4 +104,8 @@ TEST_CASE("exported subnets pass the ONNX checker and match ONNX Runtime", "[io]
   // MobileNetV3: stride-2 stem, h-swish and SE in several units, 1000 classes.
   auto small = ofa::subnet_config<ofa::spaces::mobilenet_v3>::min();
   check_export(small, "mbv3_min", 1);
+  // ProxylessNAS: ReLU6 (Clip) everywhere, the one-layer head before pooling, a one-block unit.
+  auto proxyless = ofa::subnet_config<ofa::spaces::proxyless_w13>::min();
+  proxyless.resolution = 128;
+  check_export(proxyless, "proxyless_min", 1);
 }

@@ -61,7 +61,7 @@ TEST_CASE("fused batch norm + depthwise backward equals the separate kernels", "
     for (int k : {3, 5, 7})
       for (int stride : {1, 2})
         for (int channels : {5, 16, 37, 72})
-          for (auto act : {activation::none, activation::relu, activation::hswish}) {
+          for (auto act : {activation::none, activation::relu, activation::relu6, activation::hswish}) {
             INFO("k=" << k << " stride=" << stride << " channels=" << channels << " map=" << h << "x" << wd
                       << " act=" << int(act));
             const problem p(conv_shape{2, h, wd, channels, k, stride}, seed);

@@ -16,12 +16,13 @@ using ofa::activation;
 
 TEST_CASE("activations equal the reference, including around the kinks", "[kernels][activation]") {
   const std::size_t n = 1000 + 7;  // not a multiple of any vector width
-  auto x = test::random_vector<float>(n, 1, -5.0, 5.0);
+  auto x = test::random_vector<float>(n, 1, -8.0, 8.0);
   x[0] = -3.0f;
   x[1] = 3.0f;
   x[2] = 0.0f;
+  x[3] = 6.0f;
   const auto dy = test::random_vector<float>(n, 2);
-  for (activation a : {activation::relu, activation::hswish, activation::none}) {
+  for (activation a : {activation::relu, activation::relu6, activation::hswish, activation::none}) {
     std::vector<float> y(n), y_ref(n), dx(n), dx_ref(n);
     ofa::kernels::activation_forward(a, n, x.data(), y.data());
     ofa::kernels::activation_forward_reference(a, n, x.data(), y_ref.data());
@@ -41,6 +42,12 @@ TEST_CASE("activations equal the reference, including around the kinks", "[kerne
   float one = 1.0f, out = 0;
   ofa::kernels::activation_forward(activation::hswish, 1, &one, &out);
   CHECK(out == Approx(4.0 / 6.0));
+  const float relu6_in[3] = {-1.0f, 2.5f, 7.0f};
+  float relu6_out[3];
+  ofa::kernels::activation_forward(activation::relu6, 3, relu6_in, relu6_out);
+  CHECK(relu6_out[0] == 0.0f);
+  CHECK(relu6_out[1] == 2.5f);
+  CHECK(relu6_out[2] == 6.0f);
 }
 
 TEST_CASE("batch norm with a fused activation equals the double reference, forward and backward", "[kernels][bn]") {
@@ -51,7 +58,7 @@ TEST_CASE("batch norm with a fused activation equals the double reference, forwa
     std::size_t m, c;
   };
   for (auto [m, c] : {shape{3000, 19}, shape{3000, 48}, shape{3000, 72}, shape{7, 19}, shape{2, 3}})
-    for (auto act : {activation::none, activation::relu, activation::hswish}) {
+    for (auto act : {activation::none, activation::relu, activation::relu6, activation::hswish}) {
       INFO("m=" << m << " c=" << c << " act=" << int(act));
       const auto x = test::random_vector<float>(m * c, 3, -2.0, 3.0);
       auto dy = test::random_vector<float>(m * c, 8);
@@ -72,6 +79,7 @@ TEST_CASE("batch norm with a fused activation equals the double reference, forwa
         const std::size_t j = i % c;
         const double z = (xd[i] - saved_d.mean[j]) * saved_d.inv_std[j] * gd[j] + bd[j];
         if ((act == activation::relu && std::abs(z) < 1e-4) ||
+            (act == activation::relu6 && (std::abs(z) < 1e-4 || std::abs(z - 6.0) < 1e-4)) ||
             (act == activation::hswish && std::abs(std::abs(z) - 3.0) < 1e-4))
           dy[i] = 0.0f;
       }

@@ -162,7 +162,7 @@ TEST_CASE("gemm with pre-packed weights adds beta times C, on both paths", "[ker
 }
 
 TEST_CASE("the fused bias + activation epilogue", "[kernels][gemm]") {
-  for (auto act : {ofa::activation::none, ofa::activation::relu, ofa::activation::hswish})
+  for (auto act : {ofa::activation::none, ofa::activation::relu, ofa::activation::relu6, ofa::activation::hswish})
     for (auto [m, n, k] : {std::tuple{5, 7, 3}, {64, 96, 600}, {1, 7, 3}, {2, 96, 600}, {29, 24, 40}, {13, 70, 300}}) {
       const auto w = test::random_vector<float>(static_cast<std::size_t>(n) * k, 40);
       const auto a = test::random_vector<float>(static_cast<std::size_t>(m) * k, 41, -3, 3);

@@ -6,6 +6,7 @@
 #include <ofa/space/profile.hpp>
 #include <ofa/spaces/cifar.hpp>
 #include <ofa/spaces/mobilenet_v3.hpp>
+#include <ofa/spaces/proxyless.hpp>
 
 #include "../sanitized.hpp"
 #include "net_helpers.hpp"
@@ -48,7 +49,16 @@ TEST_CASE("extracted mbv3 subnets equal the elastic net", "[nn][extract]") {
   check_equivalence<ofa::spaces::mobilenet_v3>(test::sanitized ? 5 : 100, 21);
 }
 
+TEST_CASE("extracted ProxylessNAS subnets equal the elastic net", "[nn][extract]") {
+  // ReLU6 everywhere, a one-block last unit, a head with one 1×1 layer before pooling
+  check_equivalence<ofa::spaces::proxyless_w13>(test::sanitized ? 3 : 20, 31);
+}
+
 TEST_CASE("the supernet's parameter count is the analytic one", "[nn]") {
+  ofa::nn::elastic_net<ofa::spaces::proxyless_w13> proxyless(1);
+  CHECK(proxyless.parameter_count() == 7956882);
+  // the reference's state dict has 446 entries, 67 of them BN's num_batches_tracked
+  CHECK(proxyless.state().parameters.size() + proxyless.state().buffers.size() == 446 - 67);
   ofa::nn::elastic_net<ofa::spaces::mobilenet_v3> mbv3(1);
   CHECK(mbv3.parameter_count() == ofa::supernet_param_count<ofa::spaces::mobilenet_v3>());
   ofa::nn::elastic_net<ofa::spaces::cifar> cifar(1);

@@ -132,3 +132,19 @@ TEST_CASE("impossible constraints are refused with the cheapest cost", "[search]
                               {se::constraint{se::metric::macs, costs.lower_bound(se::metric::macs)}}, o),
       Contains("relax one of them"));
 }
+
+TEST_CASE("a search restricted to some resolutions draws, mutates and crosses only there", "[search][evolution]") {
+  se::cost_models<cifar> costs;
+  auto o = quick(3);
+  o.resolutions = {24, 28};
+  costs.resolutions = o.resolutions;
+  std::vector<se::candidate<cifar>> archive;
+  const auto r = se::evolutionary_search(synthetic_model(), costs, {se::constraint::parse("macs<=60M")}, o, &archive);
+  for (const auto& c : archive) REQUIRE((c.config.resolution == 24 || c.config.resolution == 28));
+  // The objective prefers 32; restricted, the best is at 28.
+  CHECK(r.best.config.resolution == 28);
+  // The cheapest subnet at 24 or 28 is the space's cheapest (24); at 32 alone it costs more.
+  const double anywhere = costs.lower_bound(se::metric::macs);
+  costs.resolutions = {32};
+  CHECK(costs.lower_bound(se::metric::macs) > anywhere);
+}

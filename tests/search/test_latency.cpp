@@ -166,3 +166,46 @@ TEST_CASE("checking a table times every subnet in every pass and compares with t
   o.rounds = 1;
   CHECK_THROWS_WITH(se::check_latency_table(t, o), Contains("rounds at least 2"));
 }
+
+TEST_CASE("a table of some resolutions covers only those, and searches stay there", "[search][latency]") {
+  se::latency_options o;
+  o.repeats = 2;
+  o.networks = 5;
+  o.warmup = 0;
+  o.resolutions = {32};
+  const auto t = se::measure_latency_table<cifar>(o);
+  REQUIRE(t.resolutions == std::vector<int>{32});
+  CHECK_FALSE(t.covers_space());
+  const auto& layers = t.table.layers;
+  // Every reachable layer at 32 measured, none at 24 or 28 (resolution index 2 is 32).
+  for (std::size_t l = 0; l < layers.size(); ++l) {
+    INFO(layers.key(l).to_string());
+    if (layers.key(l).resolution == 32)
+      CHECK((t.entries[l].count > 0 || !layers.reachable(l)));
+    else
+      CHECK(t.entries[l].count == 0);
+  }
+  auto c = ofa::subnet_config<cifar>::max();
+  CHECK(t(c) > 0);
+  c.resolution = 24;
+  CHECK_THROWS_WITH(t(c), Contains("measured at resolution 32 only, not at 24"));
+  // The JSON keeps the list; the missing-layer check applies at 32 only.
+  const auto back = se::latency_table<cifar>::from_json(t.to_json(), "t32.json");
+  CHECK(back.resolutions == t.resolutions);
+  auto bad = t.to_json();
+  bad["resolutions"] = {33};
+  CHECK_THROWS_WITH(se::latency_table<cifar>::from_json(bad, "t.json"), Contains("resolution 33 is not one"));
+  // A table written before subsets covers the space.
+  auto old = quick_table().to_json();
+  old.erase("resolutions");
+  CHECK(se::latency_table<cifar>::from_json(old, "old.json").covers_space());
+  o.resolutions = {30};
+  CHECK_THROWS_WITH(se::measure_latency_table<cifar>(o), Contains("resolution 30 is not one of the space's"));
+  // Its check samples subnets at 32 only.
+  se::latency_check_options co;
+  co.subnets = 4;
+  co.rounds = 2;
+  co.repeats = 1;
+  co.warmup = 0;
+  for (const auto& checked : se::check_latency_table(t, co).configs) CHECK(checked.resolution == 32);
+}

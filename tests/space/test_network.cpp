@@ -7,6 +7,8 @@
 #include <ofa/space/network.hpp>
 #include <ofa/spaces/cifar.hpp>
 #include <ofa/spaces/mobilenet_v3.hpp>
+#include <ofa/spaces/proxyless.hpp>
+#include <ofa/space/sampling.hpp>
 
 #include "hand_space.hpp"
 
@@ -40,6 +42,34 @@ TEST_CASE("space tables follow the type", "[space]") {
   CHECK(hand_space::unit_table[1].first_slot == 2);
   STATIC_REQUIRE(hand_space::block_slots == 4);
   STATIC_REQUIRE(cifar::class_count == 10);
+}
+
+TEST_CASE("the ProxylessNAS space is the reference's: ReLU6, a one-block last unit, a head before pooling, BN eps 1e-3",
+          "[space]") {
+  using proxyless = ofa::spaces::proxyless_w13;
+  STATIC_REQUIRE(proxyless::unit_count == 6);
+  STATIC_REQUIRE(proxyless::block_slots == 21);
+  STATIC_REQUIRE(proxyless::stem.width == 40 && proxyless::stem.act == ofa::activation::relu6);
+  STATIC_REQUIRE(proxyless::first_block.width == 24);
+  STATIC_REQUIRE(proxyless::unit_table[5].depths.size == 1 && proxyless::unit_table[5].depths.max() == 1);
+  STATIC_REQUIRE(!proxyless::head.has_feature_mix() && proxyless::head.classifier_inputs() == 1664);
+  STATIC_REQUIRE(std::string_view(proxyless::head.pre_pool_name()) == "feature_mix_layer");
+  // The reference sets bn_param (0.1, 1e-3) for ProxylessNAS; with MobileNetV3's 1e-5 an imported
+  // supernet's logits were 1e-3 off the reference's, with 1e-3 within 1e-6.
+  STATIC_REQUIRE(proxyless::bn_eps == 1e-3 && mbv3::bn_eps == 1e-5);
+  for (std::size_t u = 0; u < 6; ++u) {
+    CHECK(proxyless::unit_table[u].act == ofa::activation::relu6);
+    CHECK_FALSE(proxyless::unit_table[u].se);
+  }
+  // A fixed dimension is not constrained by a phase's list: depth {4} elsewhere, 1 here.
+  ofa::rng engine(1);
+  const auto c = ofa::sample_config<proxyless>(engine, {{}, {}, {4}, {}});
+  for (std::size_t u = 0; u < 5; ++u) CHECK(c.depth[u] == 4);
+  CHECK(c.depth[5] == 1);
+  // Existing spaces keep their signatures (checkpoints store them); the new parts show in its own.
+  CHECK(mbv3::signature().find(";bn=") == std::string::npos);
+  CHECK(proxyless::signature().find("head=1664,0,relu6") != std::string::npos);
+  CHECK(proxyless::signature().find(";bn=0.001") != std::string::npos);
 }
 
 TEST_CASE("subnet counts are exact", "[space]") {

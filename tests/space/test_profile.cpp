@@ -5,11 +5,29 @@
 #include <ofa/space/config_json.hpp>
 #include <ofa/space/profile.hpp>
 #include <ofa/spaces/mobilenet_v3.hpp>
+#include <ofa/spaces/proxyless.hpp>
 
 #include "hand_space.hpp"
 
 using mbv3 = ofa::spaces::mobilenet_v3;
 using test::hand_space;
+
+namespace {
+/// A subnet (the reference's JSON) and the MACs and parameters the reference's profiler gives it.
+struct reference_case {
+  const char* arch;
+  long long macs, params;
+};
+template <class Space, std::size_t N>
+void check_reference_cases(const reference_case (&cases)[N]) {
+  for (const auto& c : cases) {
+    INFO(c.arch);
+    const auto p = ofa::profile_subnet(ofa::parse_config<Space>(c.arch));
+    CHECK(p.macs == c.macs);
+    CHECK(p.params == c.params);
+  }
+}
+}  // namespace
 
 TEST_CASE("hand count: smallest subnet of the tiny space at 32", "[profile]") {
   const auto p = ofa::profile_subnet(ofa::subnet_config<hand_space>::min());
@@ -64,10 +82,6 @@ TEST_CASE("MobileNetV3 figures equal the PyTorch reference", "[profile]") {
   CHECK(ofa::profile_subnet(config::max(), 128).macs == 188248320);
   CHECK(ofa::profile_subnet(config::min(), 128).macs == 41476224);
 
-  struct reference_case {
-    const char* arch;
-    long long macs, params;
-  };
   const reference_case cases[] = {
       {R"({"ks": [5,3,5,7,3,3,7,3,5,7,3,7,3,3,3,5,5,3,3,3], "e": [6,4,3,6,3,3,6,6,6,3,6,6,4,3,3,3,6,3,4,4],
           "d": [2,4,2,4,3], "r": 196})",
@@ -85,11 +99,38 @@ TEST_CASE("MobileNetV3 figures equal the PyTorch reference", "[profile]") {
           "d": [2,4,3,3,4], "r": 172})",
        168059688 /* float32 sum: 168059680 */, 5278640},
   };
-  for (const auto& c : cases) {
-    const auto p = ofa::profile_subnet(ofa::parse_config<mbv3>(c.arch));
-    CHECK(p.macs == c.macs);
-    CHECK(p.params == c.params);
-  }
+  check_reference_cases<mbv3>(cases);
+}
+
+TEST_CASE("ProxylessNAS w1.3 figures equal the PyTorch reference", "[profile]") {
+  using proxyless = ofa::spaces::proxyless_w13;
+  using config = ofa::subnet_config<proxyless>;
+  // OFAProxylessNASNets(width_mult=1.3, ks_list=[3,5,7], expand_ratio_list=[3,4,6], depth_list=[2,3,4]);
+  // MACs from the reference's profiler with its sums in float64 (its float32 sums print
+  // 1,004,907,968 and 265,526,240 for the largest and smallest at 224).
+  CHECK(ofa::supernet_param_count<proxyless>() == 7956882);
+  const auto largest = ofa::profile_subnet(config::max(), 224);
+  CHECK(largest.macs == 1004908032);
+  CHECK(largest.params == 7942056);
+  const auto smallest = ofa::profile_subnet(config::min(), 224);
+  CHECK(smallest.macs == 265526256);
+  CHECK(smallest.params == 3718832);
+  CHECK(ofa::profile_subnet(config::min(), 128).macs == 87823104);
+  const reference_case cases[] = {
+      {R"({"ks": [7,5,7,5,7,7,7,7,3,5,3,7,3,3,3,5,5,3,5,7,3], "e": [6,3,3,6,3,4,4,3,4,3,3,3,6,6,4,3,3,3,3,3,3],
+          "d": [2,2,3,3,2,1], "r": 196})",
+       351532928, 4158600},
+      {R"({"ks": [7,7,3,3,7,3,5,5,3,5,5,3,3,5,3,5,5,7,7,3,7], "e": [6,6,4,3,4,4,4,4,6,4,3,4,4,6,3,3,4,3,6,4,4],
+          "d": [2,4,3,3,3,1], "r": 200})",
+       481125952, 5313576},
+      {R"({"ks": [3,5,3,7,3,7,3,3,3,5,5,7,5,7,5,5,3,7,7,5,5], "e": [3,4,3,3,4,6,6,4,3,4,4,6,6,3,4,6,4,4,3,3,6],
+          "d": [2,4,4,3,3,1], "r": 148})",
+       255792512, 5522864},
+      {R"({"ks": [7,3,3,7,7,5,3,3,7,7,5,5,5,7,5,3,3,7,3,5,5], "e": [3,3,6,6,3,6,4,3,3,4,4,3,3,4,4,3,4,6,3,6,4],
+          "d": [3,4,4,3,3,1], "r": 160})",
+       263297400, 5292344},
+  };
+  check_reference_cases<proxyless>(cases);
 }
 
 TEST_CASE("profile rejects an invalid config", "[profile]") {

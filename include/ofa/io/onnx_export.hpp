@@ -97,8 +97,17 @@ class onnx_graph {
       case activation::none: return x;
       case activation::relu: return node("Relu", {x});
       case activation::hswish: return node("Mul", {x, hsigmoid(x)});
+      case activation::relu6: return node("Clip", {x, constant("relu6.min", 0.0f), constant("relu6.max", 6.0f)});
     }
     throw logic_error("ofa::io::export_onnx: unknown activation");
+  }
+  /// A scalar initializer, added on first use.
+  std::string constant(const std::string& name, float value) {
+    if (std::find(constants_.begin(), constants_.end(), name) == constants_.end()) {
+      initializer(name, {}, {value});
+      constants_.push_back(name);
+    }
+    return name;
   }
   std::string hsigmoid(const std::string& x) {
     // relu6(x + 3) / 6 = clamp(x / 6 + 1/2, 0, 1)
@@ -151,6 +160,7 @@ class onnx_graph {
 
  private:
   std::vector<message> nodes_, initializers_;
+  std::vector<std::string> constants_;
   int counter_ = 0;
 };
 
@@ -214,16 +224,19 @@ std::string onnx_model(const nn::static_net<Space>& net) {
     if (b.residual) x = g.node("Add", {x, input});
   }
 
+  const auto& head = Space::head;
   x = g.conv(x, g.initializer("head.final_expand.weight", detail::pointwise_dims(net.final_w), values(net.final_w)),
-             g.initializer("head.final_expand.bias", {Space::head.final_expand}, values(net.final_b)), 1, 1, 1);
-  x = g.activation_of(x, activation::hswish);
+             g.initializer("head.final_expand.bias", {head.final_expand}, values(net.final_b)), 1, 1, 1);
+  x = g.activation_of(x, head.act);
   x = g.node("GlobalAveragePool", {x});
-  x = g.conv(x, g.initializer("head.feature_mix.weight", detail::pointwise_dims(net.mix_w), values(net.mix_w)), "", 1,
-             1, 1);
-  x = g.activation_of(x, activation::hswish);
+  if (head.has_feature_mix()) {
+    x = g.conv(x, g.initializer("head.feature_mix.weight", detail::pointwise_dims(net.mix_w), values(net.mix_w)), "",
+               1, 1, 1);
+    x = g.activation_of(x, head.act);
+  }
   x = g.node("Flatten", {x});
   g.node("Gemm",
-         {x, g.initializer("classifier.weight", {Space::class_count, Space::head.feature_mix}, values(net.classifier_w)),
+         {x, g.initializer("classifier.weight", {Space::class_count, head.classifier_inputs()}, values(net.classifier_w)),
           g.initializer("classifier.bias", {Space::class_count}, values(net.classifier_b))},
          {{"transB", {1}}}, "logits");
 

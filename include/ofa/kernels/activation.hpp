@@ -1,6 +1,6 @@
 #pragma once
 /// @file
-/// Activations, forward and backward: ReLU, h-swish x·relu6(x+3)/6 and
+/// Activations, forward and backward: ReLU, ReLU6, h-swish x·relu6(x+3)/6 and
 /// h-sigmoid relu6(x+3)/6 (MobileNetV3). Elementwise: 1-4 FLOPs and 8-12
 /// bytes per element, memory-bound; vectorised with xsimd, parallel in chunks.
 
@@ -51,6 +51,18 @@ V relu_d(V x, V g) {
   return xsimd::select(x > V(0), g, V(0));
 }
 template <class V>
+V relu6_f(V x) {
+  using std::max;
+  using std::min;
+  using xsimd::max;
+  using xsimd::min;
+  return min(max(x, V(0)), V(6));
+}
+template <class V>
+V relu6_d(V x, V g) {
+  return xsimd::select((x > V(0)) && (x < V(6)), g, V(0));
+}
+template <class V>
 V hsig_f(V x) {
   using std::max;
   using std::min;
@@ -76,6 +88,10 @@ inline float relu_d(float x, float g) {
 }
 inline double relu_d(double x, double g) {
   return x > 0 ? g : 0.0;
+}
+template <class T>
+T relu6_d_s(T x, T g) {
+  return (x > T(0) && x < T(6)) ? g : T(0);
 }
 template <class T>
 T hsig_d_s(T x, T g) {
@@ -118,6 +134,19 @@ struct act_relu {
       return relu_d(z, g);
   }
 };
+struct act_relu6 {
+  template <class V>
+  static V value(V z) {
+    return relu6_f(z);
+  }
+  template <class V>
+  static V derivative(V z, V g) {
+    if constexpr (std::is_arithmetic_v<V>)
+      return relu6_d_s(z, g);
+    else
+      return relu6_d(z, g);
+  }
+};
 struct act_hswish {
   template <class V>
   static V value(V z) {
@@ -140,11 +169,30 @@ void with_activation(activation act, const F& f) {
   switch (act) {
     case activation::relu:
       return f(act_relu{});
+    case activation::relu6:
+      return f(act_relu6{});
     case activation::hswish:
       return f(act_hswish{});
     case activation::none:
       return f(act_none{});
   }
+}
+
+/// act(v) for one scalar or SIMD batch, where the activation is known only at run time
+/// (fused epilogues that branch once per vector, not once per element).
+template <class V>
+V apply_activation(activation act, V v) {
+  switch (act) {
+    case activation::relu:
+      return act_relu::value(v);
+    case activation::relu6:
+      return act_relu6::value(v);
+    case activation::hswish:
+      return act_hswish::value(v);
+    case activation::none:
+      break;
+  }
+  return v;
 }
 
 struct unary_kernel {
@@ -176,15 +224,13 @@ struct binary_kernel {
 
 template <class T>
 void activation_forward_reference(activation act, std::size_t n, const T* x, T* y) {
-  for (std::size_t i = 0; i < n; ++i)
-    y[i] = act == activation::relu     ? std::max(x[i], T(0))
-           : act == activation::hswish ? x[i] * detail::hsig_s(x[i])
-                                       : x[i];
+  for (std::size_t i = 0; i < n; ++i) y[i] = detail::apply_activation(act, x[i]);
 }
 template <class T>
 void activation_backward_reference(activation act, std::size_t n, const T* x, const T* dy, T* dx) {
   for (std::size_t i = 0; i < n; ++i)
     dx[i] = act == activation::relu     ? (x[i] > T(0) ? dy[i] : T(0))
+            : act == activation::relu6  ? detail::relu6_d_s(x[i], dy[i])
             : act == activation::hswish ? detail::hswish_d_s(x[i], dy[i])
                                         : dy[i];
 }
@@ -205,6 +251,10 @@ OFA_KERNEL_API void activation_forward(activation act, std::size_t n, const floa
       return dispatch(
           detail::unary_kernel{}, n, x, y, [](auto v) { return detail::relu_f(v); },
           [](float v) { return std::max(v, 0.0f); });
+    case activation::relu6:
+      return dispatch(
+          detail::unary_kernel{}, n, x, y, [](auto v) { return detail::relu6_f(v); },
+          [](float v) { return detail::relu6_f(v); });
     case activation::hswish:
       return dispatch(
           detail::unary_kernel{}, n, x, y, [](auto v) { return detail::hswish_f(v); },
@@ -222,6 +272,10 @@ OFA_KERNEL_API void activation_backward(activation act, std::size_t n, const flo
       return dispatch(
           detail::binary_kernel{}, n, x, dy, dx, [](auto v, auto g) { return detail::relu_d(v, g); },
           [](float v, float g) { return v > 0 ? g : 0.0f; });
+    case activation::relu6:
+      return dispatch(
+          detail::binary_kernel{}, n, x, dy, dx, [](auto v, auto g) { return detail::relu6_d(v, g); },
+          [](float v, float g) { return detail::relu6_d_s(v, g); });
     case activation::hswish:
       return dispatch(
           detail::binary_kernel{}, n, x, dy, dx, [](auto v, auto g) { return detail::hswish_d(v, g); },

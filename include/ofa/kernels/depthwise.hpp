@@ -205,9 +205,9 @@ template <int N, class F>
 /// The input_transform as a compile-time policy: `load_as_is` (no code at all) or `load_mapped`.
 /// channel<Batch>(c) loads the constants of one channel vector once, and the returned functor
 /// maps each input vector loaded for it; scalar(v, c) maps one value. One mapped policy covers
-/// every activation, act(z) = max(z·clamp(a·z + b, 0, 1), floor):
-///   none: a = 0, b = 1, floor = −∞;  ReLU: a = 0, b = 1, floor = 0;  h-swish: a = 1/6, b = 1/2,
-///   floor = −∞ (z·relu6(z+3)/6). A policy per activation compiled the forward and weight-gradient
+/// every activation, act(z) = min(max(z·clamp(a·z + b, 0, 1), floor), ceiling):
+///   none: a = 0, b = 1, floor = −∞;  ReLU: a = 0, b = 1, floor = 0;  ReLU6: as ReLU, ceiling = 6;
+///   h-swish: a = 1/6, b = 1/2, floor = −∞ (z·relu6(z+3)/6); the ceiling is +∞ but for ReLU6. A policy per activation compiled the forward and weight-gradient
 ///   kernels three more times per instruction set (a kernel test file took 50 s instead of 27).
 struct load_as_is {
   template <class Batch>
@@ -223,30 +223,32 @@ struct load_as_is {
 struct load_mapped {
   const float* scale;
   const float* shift;
-  float slope, offset, floor;
+  float slope, offset, floor, ceiling;
   explicit load_mapped(const input_transform& t)
       : scale(t.scale),
         shift(t.shift),
         slope(t.act == activation::hswish ? 1.0f / 6.0f : 0.0f),
         offset(t.act == activation::hswish ? 0.5f : 1.0f),
-        floor(t.act == activation::relu ? 0.0f : -std::numeric_limits<float>::infinity()) {}
+        floor(t.act == activation::relu || t.act == activation::relu6 ? 0.0f
+                                                                       : -std::numeric_limits<float>::infinity()),
+        ceiling(t.act == activation::relu6 ? 6.0f : std::numeric_limits<float>::infinity()) {}
   template <class Batch>
   struct mapper {
-    Batch scale, shift, slope, offset, floor;
+    Batch scale, shift, slope, offset, floor, ceiling;
     [[gnu::always_inline]] Batch operator()(Batch v) const {
       const Batch z = xsimd::fma(v, scale, shift);
       const Batch gate = xsimd::min(xsimd::max(xsimd::fma(z, slope, offset), Batch(0.0f)), Batch(1.0f));
-      return xsimd::max(z * gate, floor);
+      return xsimd::min(xsimd::max(z * gate, floor), ceiling);
     }
   };
   template <class Batch>
   mapper<Batch> channel(int c) const {
     return {Batch::load_unaligned(scale + c), Batch::load_unaligned(shift + c), Batch(slope), Batch(offset),
-            Batch(floor)};
+            Batch(floor), Batch(ceiling)};
   }
   float scalar(float v, int c) const {
     const float z = v * scale[c] + shift[c];
-    return std::max(z * std::min(std::max(z * slope + offset, 0.0f), 1.0f), floor);
+    return std::min(std::max(z * std::min(std::max(z * slope + offset, 0.0f), 1.0f), floor), ceiling);
   }
 };
 /// Calls f(policy) for `pre`.
@@ -358,7 +360,7 @@ struct depthwise_forward_kernel {
     constexpr int R = row_block<width>();
     auto finish = [&](batch v, int c) {  // bias + activation, fused into the store
       if (bias) v += batch::load_unaligned(bias + c);
-      return act == activation::relu ? relu_f(v) : act == activation::hswish ? hswish_f(v) : v;
+      return apply_activation(act, v);
     };
     const int oh = s.out_height(), ow = s.out_width(), C = s.channels;
     constexpr int P = K / 2;
@@ -378,9 +380,7 @@ struct depthwise_forward_kernel {
                 acc += pre.scalar(image[at(s, 0, oy * S - P + ky, ix, s.height, s.width) + c], c) * w.tap(ky, kx)[c];
             }
           if (bias) acc += bias[c];
-          out_row[static_cast<std::ptrdiff_t>(ox) * C + c] = act == activation::relu     ? std::max(acc, 0.0f)
-                                                             : act == activation::hswish ? acc * hsig_s(acc)
-                                                                                         : acc;
+          out_row[static_cast<std::ptrdiff_t>(ox) * C + c] = apply_activation(act, acc);
         }
       return;
     }

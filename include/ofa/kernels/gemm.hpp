@@ -205,9 +205,7 @@ struct gemm_tile {
 
   template <class V>
   static V epilogue(V x, activation act) {
-    if (act == activation::relu) return detail::relu_f(x);
-    if (act == activation::hswish) return detail::hswish_f(x);
-    return x;
+    return detail::apply_activation(act, x);
   }
 
   /// acc = Apanel(mr×kc) · Bpanel(kc×nr); then C[rows×cols] = alpha·acc + beta·C, and on the

@@ -11,6 +11,7 @@
 /// network is not copyable: clone() is the deep copy, freeze() stops its gradients.
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <utility>  // as_const
@@ -117,7 +118,7 @@ class elastic_net {
   std::vector<mbconv_block<T>> blocks_;  // blocks_[0] is the first block, then unit by unit
   elastic_pointwise<T> final_expand;
   elastic_batch_norm<T> final_expand_bn;
-  elastic_pointwise<T> feature_mix;
+  std::optional<elastic_pointwise<T>> feature_mix;  // absent where the head has none (ProxylessNAS)
   autograd::variable<T> classifier_w, classifier_b;
   double dropout_rate;
 
@@ -148,7 +149,6 @@ elastic_net<Space, T>::elastic_net(std::uint64_t seed, double dropout)
     : stem_bn(Space::stem.width),
       final_expand(Space::head.final_expand, Space::unit_table[Space::unit_count - 1].width),
       final_expand_bn(Space::head.final_expand),
-      feature_mix(Space::head.feature_mix, Space::head.final_expand),
       dropout_rate(dropout),
       dropout_rng_(seed ^ 0x5eedULL) {
   const auto& stem = Space::stem;
@@ -167,7 +167,9 @@ elastic_net<Space, T>::elastic_net(std::uint64_t seed, double dropout)
       blocks_.emplace_back(in, u.width, i == 0 ? u.stride : 1, u.act, u.se, u.kernels, u.expands);
       in = u.width;
     }
-  classifier_w = make_parameter<T>({std::size_t(Space::class_count), std::size_t(Space::head.feature_mix)});
+  const auto& head = Space::head;
+  if (head.has_feature_mix()) feature_mix.emplace(head.feature_mix, head.final_expand);
+  classifier_w = make_parameter<T>({std::size_t(Space::class_count), std::size_t(head.classifier_inputs())});
   classifier_b = make_parameter<T>({std::size_t(Space::class_count)});
   number_batch_norms();
 
@@ -175,16 +177,21 @@ elastic_net<Space, T>::elastic_net(std::uint64_t seed, double dropout)
   init_he_fan_out(stem_weight.value(), stem.kernel_size, stem.width, engine);
   for (auto& b : blocks_) b.init(engine);
   final_expand.init(engine);
-  feature_mix.init(engine);
-  init_linear(classifier_w.value(), Space::head.feature_mix, engine);
+  if (feature_mix) feature_mix->init(engine);
+  init_linear(classifier_w.value(), head.classifier_inputs(), engine);
 }
 
 template <class Space, class T>
 void elastic_net<Space, T>::number_batch_norms() {
   std::size_t next = 0;
-  stem_bn.index = next++;
-  for (auto& b : blocks_) b.for_each_batch_norm([&](elastic_batch_norm<T>& bn) { bn.index = next++; });
-  final_expand_bn.index = next++;
+  auto number = [&](elastic_batch_norm<T>& bn) {
+    bn.index = next++;
+    bn.eps = static_cast<T>(Space::bn_eps);
+    bn.momentum = static_cast<T>(Space::bn_momentum);
+  };
+  number(stem_bn);
+  for (auto& b : blocks_) b.for_each_batch_norm(number);
+  number(final_expand_bn);
   batch_norm_count_ = next;
 }
 
@@ -235,13 +242,13 @@ autograd::variable<T> elastic_net<Space, T>::run(Self& self, const autograd::var
       const auto slot = static_cast<std::size_t>(Space::unit_table[u].first_slot + i);
       x = self.blocks_[block_index(u, i)].forward(x, config.kernel[slot], config.expand[slot], context);
     }
-  x = self.final_expand_bn.forward(self.final_expand.forward(x, Space::head.final_expand), context,
-                                   activation::hswish);
+  const auto& head = Space::head;
+  x = self.final_expand_bn.forward(self.final_expand.forward(x, head.final_expand), context, head.act);
   x = global_avg_pool(x);
-  x = activate(self.feature_mix.forward(x, Space::head.feature_mix), activation::hswish);
+  if (self.feature_mix) x = activate(self.feature_mix->forward(x, head.feature_mix), head.act);
   if constexpr (!std::is_const_v<Self>)
     if (context.mode == forward_mode::train) x = dropout(x, self.dropout_rate, self.dropout_rng_, true);
-  return linear(x, self.classifier_w, self.classifier_b, Space::class_count, Space::head.feature_mix);
+  return linear(x, self.classifier_w, self.classifier_b, Space::class_count, head.classifier_inputs());
 }
 
 template <class Space, class T>
@@ -283,9 +290,10 @@ state_list<T> elastic_net<Space, T>::state() {
   s.add("first_conv.conv.weight", stem_weight);
   stem_bn.collect(s, "first_conv.bn");
   for (std::size_t i = 0; i < blocks_.size(); ++i) blocks_[i].collect(s, "blocks." + std::to_string(i) + ".conv");
-  final_expand.collect(s, "final_expand_layer.conv");
-  final_expand_bn.collect(s, "final_expand_layer.bn");
-  feature_mix.collect(s, "feature_mix_layer.conv");
+  const std::string pre_pool = Space::head.pre_pool_name();
+  final_expand.collect(s, pre_pool + ".conv");
+  final_expand_bn.collect(s, pre_pool + ".bn");
+  if (feature_mix) feature_mix->collect(s, "feature_mix_layer.conv");
   s.add("classifier.linear.weight", classifier_w);
   s.add("classifier.linear.bias", classifier_b, true);
   return s;

@@ -108,7 +108,7 @@ static_net<Space> extract(const elastic_net<Space, T>& net, const subnet_config<
     }
   detail::copy_slice(net.final_expand.weight.value(), s.final_w);
   detail::fold(net.final_expand_bn, statistics, s.final_w, s.final_b, rows(s.final_w), 1);
-  detail::copy_slice(net.feature_mix.weight.value(), s.mix_w);
+  if (net.feature_mix) detail::copy_slice(net.feature_mix->weight.value(), s.mix_w);
   detail::copy_prefix(net.classifier_w.value(), s.classifier_w);
   detail::copy_prefix(net.classifier_b.value(), s.classifier_b);
   s.prepare();

@@ -106,7 +106,7 @@ class static_net {
   tensor<float> stem_w, stem_b;  // [C][k][k][3], [C]
   std::vector<static_block> blocks;
   tensor<float> final_w, final_b;  // [F][in], [F]
-  tensor<float> mix_w;             // [M][F]
+  tensor<float> mix_w;             // [M][F]; empty where the head has no feature mix
   tensor<float> classifier_w, classifier_b;
   kernels::packed_weights final_p, mix_p, classifier_p;
 
@@ -174,10 +174,11 @@ static_net<Space>::static_net(const config_type& config) : config_(config) {
       in = info.width;
     }
   }
-  final_w = z(Space::head.final_expand, in);
-  final_b = z(Space::head.final_expand);
-  mix_w = z(Space::head.feature_mix, Space::head.final_expand);
-  classifier_w = z(Space::class_count, Space::head.feature_mix);
+  const auto& head = Space::head;
+  final_w = z(head.final_expand, in);
+  final_b = z(head.final_expand);
+  if (head.has_feature_mix()) mix_w = z(head.feature_mix, head.final_expand);
+  classifier_w = z(Space::class_count, head.classifier_inputs());
   classifier_b = z(Space::class_count);
   prepare();
 }
@@ -197,7 +198,7 @@ void static_net<Space>::prepare() {
     b.project_p = pack(b.project_w);
   }
   final_p = pack(final_w);
-  mix_p = pack(mix_w);
+  if (Space::head.has_feature_mix()) mix_p = pack(mix_w);
   classifier_p = pack(classifier_w);
 }
 
@@ -295,15 +296,20 @@ void static_net<Space>::run_block(const static_block& blk, const feature_map& in
 
 template <class Space>
 void static_net<Space>::run_head(const feature_map& in, feature_map& out) const {
-  const int n = in.n, m = n * in.h * in.w, fe = Space::head.final_expand, fm = Space::head.feature_mix;
+  const auto& spec = Space::head;
+  const int n = in.n, m = n * in.h * in.w, fe = spec.final_expand, fm = spec.feature_mix;
   profiling::scope timing("head");
-  pooled_vector<float> head(static_cast<std::size_t>(m) * fe), pooled(static_cast<std::size_t>(n) * fe),
-      mixed(static_cast<std::size_t>(n) * fm);
-  detail::dense_layer(m, in.data(), final_p, final_b.data(), activation::hswish, head.data());
+  pooled_vector<float> head(static_cast<std::size_t>(m) * fe), pooled(static_cast<std::size_t>(n) * fe), mixed;
+  detail::dense_layer(m, in.data(), final_p, final_b.data(), spec.act, head.data());
   kernels::global_avg_pool(std::size_t(n), std::size_t(in.h) * in.w, std::size_t(fe), head.data(), pooled.data());
-  detail::dense_layer(n, pooled.data(), mix_p, nullptr, activation::hswish, mixed.data());
+  const float* features = pooled.data();
+  if (spec.has_feature_mix()) {
+    mixed.resize(static_cast<std::size_t>(n) * fm);
+    detail::dense_layer(n, pooled.data(), mix_p, nullptr, spec.act, mixed.data());
+    features = mixed.data();
+  }
   float* logits = out.reset(n, 1, 1, Space::class_count);
-  detail::dense_layer(n, mixed.data(), classifier_p, classifier_b.data(), activation::none, logits);
+  detail::dense_layer(n, features, classifier_p, classifier_b.data(), activation::none, logits);
 }
 
 template <class Space>
@@ -329,7 +335,7 @@ std::vector<std::pair<std::string, tensor<float>*>> static_net<Space>::tensors()
   }
   t.push_back({"final_expand_layer.weight", &final_w});
   t.push_back({"final_expand_layer.bias", &final_b});
-  t.push_back({"feature_mix_layer.weight", &mix_w});
+  if (Space::head.has_feature_mix()) t.push_back({"feature_mix_layer.weight", &mix_w});
   t.push_back({"classifier.weight", &classifier_w});
   t.push_back({"classifier.bias", &classifier_b});
   return t;

@@ -49,6 +49,8 @@ struct cost_models {
   layer_table<Space> macs = macs_table<Space>();
   layer_table<Space> params = params_table<Space>();
   std::optional<layer_table<Space>> latency;  ///< milliseconds
+  /// The resolutions a search may use (empty: all of the space's): the lower bounds look only there.
+  std::vector<int> resolutions;
 
   const layer_table<Space>& table(metric m) const;
   double operator()(metric m, const subnet_config<Space>& config) const { return table(m)(config); }
@@ -57,7 +59,8 @@ struct cost_models {
       if (table(c.what)(config) > c.limit) return false;
     return true;
   }
-  /** @brief The least `m` any subnet of the space has (exact: costs add up over layers). */
+  /** @brief The least `m` any subnet of the space has at the allowed resolutions (exact: costs
+   *  add up over layers). */
   double lower_bound(metric m) const;
   /** @brief Throws config_error when a constraint alone excludes every subnet, naming the cheapest. */
   void check_feasible(const std::vector<constraint>& constraints) const;
@@ -165,6 +168,9 @@ double cost_models<Space>::lower_bound(metric m) const {
   const auto& layers = t.layers;
   double best = std::numeric_limits<double>::infinity();
   for (std::size_t ri = 0; ri < Space::resolution_set.size; ++ri) {
+    if (!resolutions.empty() &&
+        std::find(resolutions.begin(), resolutions.end(), Space::resolution_set[ri]) == resolutions.end())
+      continue;
     double sum = t.overhead + t.values[layers.stem(ri)] + t.values[layers.first_block(ri)] + t.values[layers.head(ri)];
     for (std::size_t u = 0; u < Space::unit_count; ++u) {
       const auto& info = Space::unit_table[u];

@@ -12,7 +12,7 @@
 /// Pareto mode runs one search per budget (budget k seeded from (seed, k)) and
 /// keeps every scored candidate for the front.
 
-#include <algorithm>  // none_of, sort, stable_sort
+#include <algorithm>  // find, none_of, sort, stable_sort
 #include <cmath>      // lround
 #include <cstdint>
 #include <functional>
@@ -38,6 +38,9 @@ struct evolution_options {
   std::uint64_t seed = 0;
   /// Draws before giving up on finding a subnet that meets the constraints together.
   int max_resamples = 100000;
+  /// Search at these input resolutions only (empty: all of the space's): a deployment that runs at
+  /// one size, or a latency table measured at some.
+  std::vector<int> resolutions;
 };
 
 /** @brief A scored subnet with its costs. */
@@ -160,8 +163,8 @@ search_result<Space> evolutionary_search(const accuracy_model<Space>& predict, c
   for (std::size_t i = 0; i < population_size; ++i)
     children.push_back(detail::costed(
         costs,
-        detail::draw_valid<Space>([&] { return sample_config<Space>(engine); }, costs, constraints, o.max_resamples,
-                                  "random sampling")));
+        detail::draw_valid<Space>([&] { return sample_config<Space>(engine, {{}, {}, {}, o.resolutions}); }, costs,
+                                  constraints, o.max_resamples, "random sampling")));
   score(children);
   population = children;
   result.best.accuracy = -1;
@@ -177,8 +180,14 @@ search_result<Space> evolutionary_search(const accuracy_model<Space>& predict, c
       const auto& parent = population[engine.uniform_index(parents)].config;
       children.push_back(detail::costed(
           costs, detail::draw_valid<Space>(
-                     [&] { return mutate_config(parent, engine, o.arch_mutate_prob, o.resolution_mutate_prob); }, costs,
-                     constraints, o.max_resamples, "mutation")));
+                     [&] {
+                       auto c = mutate_config(parent, engine, o.arch_mutate_prob, o.resolution_mutate_prob);
+                       if (!o.resolutions.empty() &&
+                           std::find(o.resolutions.begin(), o.resolutions.end(), c.resolution) == o.resolutions.end())
+                         c.resolution = o.resolutions[engine.uniform_index(o.resolutions.size())];
+                       return c;
+                     },
+                     costs, constraints, o.max_resamples, "mutation")));
     }
     for (std::size_t i = mutations; i < population_size; ++i) {
       const auto& a = population[engine.uniform_index(parents)].config;

@@ -45,6 +45,9 @@ struct latency_options {
   int repeats = 30;     ///< timed runs of every measured network
   int warmup = 5;       ///< untimed runs first
   std::uint64_t seed = 0;
+  /// Measure at these input resolutions only (empty: every resolution of the space). A table for
+  /// the one resolution a deployment runs at costs a 25th of the whole space's at 128-224.
+  std::vector<int> resolutions;
 };
 
 /** @brief The samples of one layer, in milliseconds. */
@@ -70,8 +73,30 @@ struct latency_table {
   bool uses_fit() const { return held_out_fit < held_out_sum; }
   std::string cpu, isa;
   int threads = 1, batch = 1;
+  /// The input resolutions it was measured at: every one of the space, or those asked for.
+  std::vector<int> resolutions = all_resolutions();
 
-  double operator()(const subnet_config<Space>& config) const { return table(config); }
+  /** @brief Predicted milliseconds; a config at a resolution the table does not cover throws
+   *  ofa::config_error (a table measured at 224 knows nothing of 160). */
+  double operator()(const subnet_config<Space>& config) const {
+    if (!covers(config.resolution))
+      throw config_error("ofa::search::latency_table: the table was measured at resolution " +
+                         resolution_list() + " only, not at " + std::to_string(config.resolution) +
+                         "; search at those resolutions (ofa search does so with this table), or measure the "
+                         "table with --resolutions including " + std::to_string(config.resolution));
+    return table(config);
+  }
+  bool covers(int resolution) const {
+    return std::find(resolutions.begin(), resolutions.end(), resolution) != resolutions.end();
+  }
+  /// Whether it covers every resolution of the space (then searches need not be restricted).
+  bool covers_space() const { return resolutions.size() == Space::resolution_set.size; }
+  std::string resolution_list() const {
+    std::string s;
+    for (int r : resolutions) s += (s.empty() ? "" : ", ") + std::to_string(r);
+    return s;
+  }
+  static std::vector<int> all_resolutions() { return {Space::resolution_set.begin(), Space::resolution_set.end()}; }
   /** @brief table.values from the entries' medians and the scale. */
   void apply_scale() {
     for (std::size_t l = 0; l < entries.size(); ++l) table.values[l] = scale * entries[l].median;
@@ -301,6 +326,15 @@ latency_table<Space> measure_latency_table(const latency_options& o, const std::
                        "threads and networks at least 0");
   parallel::arena threads(o.threads);
   latency_table<Space> out;
+  for (int r : o.resolutions)
+    if (!Space::resolution_set.contains(r))
+      throw config_error("ofa::search::measure_latency_table: resolution " + std::to_string(r) +
+                         " is not one of the space's (" + Space::resolution_set.to_string() + ")");
+  if (!o.resolutions.empty()) {
+    out.resolutions.clear();
+    for (int r : Space::resolution_set)  // the space's order, each once
+      if (std::find(o.resolutions.begin(), o.resolutions.end(), r) != o.resolutions.end()) out.resolutions.push_back(r);
+  }
   out.threads = parallel::arena::threads();
   out.batch = o.batch;
   out.cpu = kernels::detail::cpu_model_name();
@@ -345,12 +379,13 @@ latency_table<Space> measure_latency_table(const latency_options& o, const std::
 
   rng engine(o.seed);
   std::vector<subnet_config<Space>> configs;
-  for (int i = 0; i < o.networks; ++i) configs.push_back(sample_config<Space>(engine));
+  const sampling_constraint at_covered{{}, {}, {}, out.resolutions};
+  for (int i = 0; i < o.networks; ++i) configs.push_back(sample_config<Space>(engine, at_covered));
   // Then, for every layer those missed, a random subnet made to contain it.
   std::vector<bool> covered(out.table.layers.size(), false);
   for (const auto& c : configs) out.table.layers.for_each_layer(c, [&](std::size_t l) { covered[l] = true; });
   for (std::size_t ri = 0; ri < Space::resolution_set.size; ++ri)
-    for (std::size_t u = 0; u < Space::unit_count; ++u) {
+    for (std::size_t u = 0; u < Space::unit_count && out.covers(Space::resolution_set[ri]); ++u) {
       const auto& info = Space::unit_table[u];
       for (int first = 1; first >= 0; --first)
         for (std::size_t k = 0; k < info.kernels.size; ++k)
@@ -397,7 +432,8 @@ latency_check<Space> check_latency_table(const latency_table<Space>& table, cons
         "least 2 (its halves are the repeatability check), warmup at least 0");
   latency_check<Space> out;
   rng engine(o.seed);
-  for (int i = 0; i < o.subnets; ++i) out.configs.push_back(sample_config<Space>(engine));
+  const sampling_constraint at_covered{{}, {}, {}, table.resolutions};
+  for (int i = 0; i < o.subnets; ++i) out.configs.push_back(sample_config<Space>(engine, at_covered));
   std::vector<std::vector<double>> halves[2];
   halves[0].resize(out.configs.size());
   halves[1].resize(out.configs.size());
@@ -461,6 +497,7 @@ nlohmann::json latency_table<Space>::to_json() const {
           {"isa", isa},
           {"threads", threads},
           {"batch", batch},
+          {"resolutions", resolutions},
           {"overhead_ms", table.overhead},
           {"scale", scale},
           {"fit_error", fit_error},
@@ -498,6 +535,17 @@ latency_table<Space> latency_table<Space>::from_json(const nlohmann::json& j, co
     if (!(t.scale > 0) || !std::isfinite(t.scale)) throw fail("its scale is not a positive number");
     if (!std::isfinite(t.table.overhead)) throw fail("its overhead_ms is not a number");
     if (t.threads < 0 || t.batch < 1) throw fail("its threads or batch is impossible");
+    if (j.contains("resolutions")) {  // tables written before resolution subsets cover the space
+      t.resolutions.clear();
+      for (const auto& r : j.at("resolutions")) {
+        const auto v = whole(r, "a resolution", int{});
+        if (!Space::resolution_set.contains(v) || t.covers(v))
+          throw fail("its resolution " + std::to_string(v) + " is not one of the space's, or is listed twice");
+        t.resolutions.push_back(v);
+      }
+      if (t.resolutions.empty()) throw fail("it covers no resolution");
+      std::sort(t.resolutions.begin(), t.resolutions.end());
+    }
     t.entries.assign(t.table.layers.size(), {});
     std::unordered_map<std::string, std::size_t> index;
     for (std::size_t l = 0; l < t.table.layers.size(); ++l) index[t.table.layers.key(l).to_string()] = l;
@@ -515,11 +563,11 @@ latency_table<Space> latency_table<Space>::from_json(const nlohmann::json& j, co
     }
     t.apply_scale();
     for (std::size_t l = 0; l < t.entries.size(); ++l)
-      if (t.entries[l].count == 0 && t.table.layers.reachable(l))
+      if (t.entries[l].count == 0 && t.table.layers.reachable(l) && t.covers(t.table.layers.key(l).resolution))
         throw fail("layer '" + t.table.layers.key(l).to_string() + "' is missing");
     // A fitted offset may be negative, but no subnet may come out at zero or less: the search
-    // would take it as free. The smallest subnet at the smallest resolution has the least time.
-    const auto smallest = subnet_config<Space>::min().with_resolution(Space::resolution_set.min());
+    // would take it as free. The smallest subnet at the smallest covered resolution has the least time.
+    const auto smallest = subnet_config<Space>::min().with_resolution(t.resolutions.front());
     if (!(t(smallest) > 0))
       throw fail("it predicts " + std::to_string(t(smallest)) + " ms for the smallest subnet (its overhead_ms " +
                  std::to_string(t.table.overhead) + " is too negative)");

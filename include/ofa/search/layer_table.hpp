@@ -118,7 +118,9 @@ layer_space<Space>::layer_space() {
     keys_.push_back({"stem", r, r, 3, stem.width, 0, stem.kernel_size, stem.stride, false, std::string(to_string(stem.act))});
     keys_.push_back({"first_block", r, size, stem.width, Space::first_block.width, 0, Space::first_block.kernel_size,
                      1, false, std::string(to_string(Space::first_block.act))});
-    keys_.push_back({"head", r, 0, 0, Space::head.final_expand, 0, 0, 1, false, "hswish"});
+    const auto& head = Space::head;  // "hswish" (not to_string's h_swish): the key tables were written with
+    keys_.push_back({"head", r, 0, 0, head.final_expand, 0, 0, 1, false,
+                     head.act == activation::hswish ? "hswish" : std::string(to_string(head.act))});
     reachable_.insert(reachable_.end(), 3, true);
     int in_c = Space::first_block.width;
     for (const auto& u : Space::unit_table) {

@@ -7,7 +7,7 @@
 namespace ofa {
 
 /** @brief Run-time name of an activation (what the kernels switch on). */
-enum class activation : int { none = 0, relu = 1, hswish = 2 };
+enum class activation : int { none = 0, relu = 1, hswish = 2, relu6 = 3 };
 
 /** @brief The activation's name as the reference implementation spells it. */
 constexpr std::string_view to_string(activation a) noexcept {
@@ -16,6 +16,8 @@ constexpr std::string_view to_string(activation a) noexcept {
       return "relu";
     case activation::hswish:
       return "h_swish";
+    case activation::relu6:
+      return "relu6";
     case activation::none:
       break;
   }
@@ -30,6 +32,10 @@ namespace space {
 /** @brief ReLU, max(x, 0). */
 struct relu {
   static constexpr activation kind = activation::relu;
+};
+/** @brief ReLU6, min(max(x, 0), 6) (MobileNetV2, ProxylessNAS). */
+struct relu6 {
+  static constexpr activation kind = activation::relu6;
 };
 /** @brief Hard swish, x * relu6(x + 3) / 6 (MobileNetV3). */
 struct hswish {
@@ -52,6 +58,8 @@ template <>
 inline constexpr bool is_activation_v<relu> = true;
 template <>
 inline constexpr bool is_activation_v<hswish> = true;
+template <>
+inline constexpr bool is_activation_v<relu6> = true;
 
 template <class T>
 inline constexpr bool is_squeeze_excite_v = false;

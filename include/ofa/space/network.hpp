@@ -82,7 +82,8 @@ struct resolution_list_of<R> {
  *      ofa::space::head<256, 512>, ofa::space::classes<10>>;
  *  @endcode
  */
-template <class Resolutions, class Stem, class FirstBlock, class Units, class Head, class Classes>
+template <class Resolutions, class Stem, class FirstBlock, class Units, class Head, class Classes,
+          class BatchNorm = batch_norm<>>
 struct network {
   static_assert(detail::is_resolutions_v<Resolutions>,
                 "ofa::space::network: the 1st argument must be ofa::space::resolutions<...> or "
@@ -91,8 +92,11 @@ struct network {
   static_assert(detail::is_first_block_v<FirstBlock>,
                 "ofa::space::network: the 3rd argument must be ofa::space::first_block<...>");
   static_assert(detail::is_units_v<Units>, "ofa::space::network: the 4th argument must be ofa::space::units<...>");
-  static_assert(detail::is_head_v<Head>, "ofa::space::network: the 5th argument must be ofa::space::head<...>");
+  static_assert(detail::is_head_v<Head>, "ofa::space::network: the 5th argument must be ofa::space::head<...> or "
+                "ofa::space::conv_head<...>");
   static_assert(detail::is_classes_v<Classes>, "ofa::space::network: the 6th argument must be ofa::space::classes<N>");
+  static_assert(detail::is_batch_norm_v<BatchNorm>,
+                "ofa::space::network: the 7th argument (optional) must be ofa::space::batch_norm<Eps, Momentum>");
 
   using resolution_list = typename detail::resolution_list_of<Resolutions>::type;
 
@@ -113,6 +117,8 @@ struct network {
   static constexpr first_block_info first_block = FirstBlock::info();
   static constexpr head_info head = Head::info();
   static constexpr int class_count = Classes::value;
+  static constexpr double bn_eps = BatchNorm::eps;
+  static constexpr double bn_momentum = BatchNorm::momentum;
   static constexpr basic_choice_set<64> resolution_set = resolution_list::set();
 
   static constexpr auto architecture_count_checked = detail::count_architectures(unit_table);
@@ -152,7 +158,10 @@ struct network {
       list(u.kernels);
     }
     add(";head=", std::to_string(head.final_expand), ",", std::to_string(head.feature_mix));
+    if (head.act != activation::hswish) add(",", to_string(head.act));  // h-swish: the signature before heads had one
     add(";classes=", std::to_string(class_count));
+    if (bn_eps != 1e-5 || bn_momentum != 0.1)  // the defaults: the signature before spaces chose them
+      add(";bn=", std::to_string(bn_eps), ",", std::to_string(bn_momentum));
     return s;
   }
 };

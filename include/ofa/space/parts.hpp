@@ -39,11 +39,22 @@ struct unit_info {
   int first_slot = 0;  ///< index of the unit's first block slot in a subnet_config
 };
 
-/** @brief Run-time description of the head: 1×1 final expand (+BN, h-swish), global
- *  average pool, 1×1 feature mix (no BN, h-swish), dropout, linear classifier. */
+/** @brief Run-time description of the head: 1×1 final expand (+BN, activation), global
+ *  average pool, [1×1 feature mix (no BN, activation)], dropout, linear classifier. The
+ *  MobileNetV3 head has both 1×1 layers; the ProxylessNAS head only the one before pooling. */
 struct head_info {
-  int final_expand;
-  int feature_mix;
+  int final_expand;  ///< width of the 1×1 conv + BN + activation before pooling
+  int feature_mix;   ///< width of the 1×1 conv + activation after pooling; 0 where there is none
+  activation act;
+
+  constexpr bool has_feature_mix() const { return feature_mix > 0; }
+  /// What the classifier reads: the feature mix's output, or the pooled final expand.
+  constexpr int classifier_inputs() const { return has_feature_mix() ? feature_mix : final_expand; }
+  /// The reference's name of the layer before pooling (its state-dict prefix): MobileNetV3
+  /// calls it final_expand_layer, ProxylessNAS (whose only head conv it is) feature_mix_layer.
+  constexpr const char* pre_pool_name() const {
+    return has_feature_mix() ? "final_expand_layer" : "feature_mix_layer";
+  }
 };
 
 /** @brief Input stem: dense Kernel×Kernel convolution from 3 channels, BN, activation. */
@@ -52,7 +63,7 @@ struct stem {
   static_assert(Width > 0, "ofa::space::stem: the width must be positive");
   static_assert(Stride == 1 || Stride == 2, "ofa::space::stem: the stride must be 1 or 2");
   static_assert(detail::is_activation_v<Activation>,
-                "ofa::space::stem: the activation must be ofa::space::relu or ofa::space::hswish");
+                "ofa::space::stem: the activation must be ofa::space::relu, relu6 or hswish");
   static constexpr stem_info info() { return {Width, Stride, 3, Activation::kind}; }
 };
 
@@ -61,7 +72,7 @@ template <int Width, class Activation>
 struct first_block {
   static_assert(Width > 0, "ofa::space::first_block: the width must be positive");
   static_assert(detail::is_activation_v<Activation>,
-                "ofa::space::first_block: the activation must be ofa::space::relu or ofa::space::hswish");
+                "ofa::space::first_block: the activation must be ofa::space::relu, relu6 or hswish");
   static constexpr first_block_info info() { return {Width, 3, Activation::kind}; }
 };
 
@@ -71,7 +82,7 @@ struct unit {
   static_assert(Width > 0, "ofa::space::unit: the width must be positive");
   static_assert(Stride == 1 || Stride == 2, "ofa::space::unit: the stride must be 1 or 2");
   static_assert(detail::is_activation_v<Activation>,
-                "ofa::space::unit: the 3rd argument (activation) must be ofa::space::relu or ofa::space::hswish");
+                "ofa::space::unit: the 3rd argument (activation) must be ofa::space::relu, relu6 or hswish");
   static_assert(detail::is_squeeze_excite_v<SqueezeExcite>,
                 "ofa::space::unit: the 4th argument must be ofa::space::se or ofa::space::no_se");
   static_assert(detail::is_depth_v<Depth>, "ofa::space::unit: the 5th argument must be ofa::space::depth<...>");
@@ -94,12 +105,36 @@ struct units {
   static constexpr std::size_t size = sizeof...(Units);
 };
 
-/** @brief Head widths: the final expand layer and the feature mix layer. */
-template <int FinalExpand, int FeatureMix>
+/** @brief The MobileNetV3 head: a 1×1 final expand layer (with BN) before pooling, a 1×1
+ *  feature mix layer (without BN) after it, both with `Activation`. */
+template <int FinalExpand, int FeatureMix, class Activation = hswish>
 struct head {
   static_assert(FinalExpand > 0, "ofa::space::head: the final expand width must be positive");
   static_assert(FeatureMix > 0, "ofa::space::head: the feature mix width must be positive");
-  static constexpr head_info info() { return {FinalExpand, FeatureMix}; }
+  static_assert(detail::is_activation_v<Activation>,
+                "ofa::space::head: the activation must be ofa::space::relu, relu6 or hswish");
+  static constexpr head_info info() { return {FinalExpand, FeatureMix, Activation::kind}; }
+};
+
+/** @brief The ProxylessNAS / MobileNetV2 head: one 1×1 layer (with BN and `Activation`)
+ *  before pooling, then the classifier. */
+template <int Width, class Activation>
+struct conv_head {
+  static_assert(Width > 0, "ofa::space::conv_head: the width must be positive");
+  static_assert(detail::is_activation_v<Activation>,
+                "ofa::space::conv_head: the activation must be ofa::space::relu, relu6 or hswish");
+  static constexpr head_info info() { return {Width, 0, Activation::kind}; }
+};
+
+/** @brief The batch-norm layers' epsilon and momentum (the reference's bn_param): MobileNetV3
+ *  trains with (0.1, 1e-5), ProxylessNAS with (0.1, 1e-3). A supernet imported with another eps
+ *  than it was trained with is off by about a thousandth in every layer. */
+template <double Eps = 1e-5, double Momentum = 0.1>
+struct batch_norm {
+  static_assert(Eps > 0, "ofa::space::batch_norm: epsilon must be positive");
+  static_assert(Momentum > 0 && Momentum <= 1, "ofa::space::batch_norm: the momentum must be in (0, 1]");
+  static constexpr double eps = Eps;
+  static constexpr double momentum = Momentum;
 };
 
 /** @brief Number of output classes. */
@@ -128,8 +163,14 @@ template <class... U>
 inline constexpr bool is_units_v<units<U...>> = true;
 template <class T>
 inline constexpr bool is_head_v = false;
-template <int F, int M>
-inline constexpr bool is_head_v<head<F, M>> = true;
+template <int F, int M, class A>
+inline constexpr bool is_head_v<head<F, M, A>> = true;
+template <int W, class A>
+inline constexpr bool is_head_v<conv_head<W, A>> = true;
+template <class T>
+inline constexpr bool is_batch_norm_v = false;
+template <double E, double M>
+inline constexpr bool is_batch_norm_v<batch_norm<E, M>> = true;
 template <class T>
 inline constexpr bool is_classes_v = false;
 template <int N>

@@ -133,9 +133,10 @@ subnet_profile profile_subnet(const subnet_config<Space>& config, int resolution
     }
   }
   const auto& head = Space::head;
-  p.conv("final_expand_layer", "conv", in_c, head.final_expand, 1, 1, 1, size, false, true);
-  p.conv("feature_mix_layer", "conv", head.final_expand, head.feature_mix, 1, 1, 1, 1, false, false);
-  p.linear("classifier", head.feature_mix, Space::class_count);
+  p.conv(head.pre_pool_name(), "conv", in_c, head.final_expand, 1, 1, 1, size, false, true);
+  if (head.has_feature_mix())
+    p.conv("feature_mix_layer", "conv", head.final_expand, head.feature_mix, 1, 1, 1, 1, false, false);
+  p.linear("classifier", head.classifier_inputs(), Space::class_count);
   return p.result;
 }
 
@@ -166,9 +167,10 @@ std::int64_t supernet_param_count() {
       in_c = u.width;
     }
   }
-  conv(in_c, Space::head.final_expand, 1, false, true);
-  conv(Space::head.final_expand, Space::head.feature_mix, 1, false, false);
-  params += std::int64_t{Space::head.feature_mix} * Space::class_count + Space::class_count;
+  const auto& head = Space::head;
+  conv(in_c, head.final_expand, 1, false, true);
+  if (head.has_feature_mix()) conv(head.final_expand, head.feature_mix, 1, false, false);
+  params += std::int64_t{head.classifier_inputs()} * Space::class_count + Space::class_count;
   return params;
 }
 

@@ -49,6 +49,9 @@ template <std::size_t N>
 inline std::vector<int> allowed_values(const space::basic_choice_set<N>& space_values,
                                        const std::vector<int>& constraint, const char* what) {
   std::vector<int> out;
+  // A dimension with one choice is fixed, not elastic: no phase of training constrains it (the
+  // one-block last unit of ProxylessNAS keeps depth 1 while a phase trains depth 4 elsewhere).
+  if (space_values.size == 1) return {space_values[0]};
   for (int v : space_values)
     if (constraint.empty() || std::find(constraint.begin(), constraint.end(), v) != constraint.end()) out.push_back(v);
   if (out.empty())

@@ -14,6 +14,7 @@ packages=(
   xtensor-dev libxsimd-dev libtbb-dev                # the library's dependencies
   nlohmann-json3-dev                                 # JSON configs and checkpoints' metadata
   libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev   # image-folder data sets
+  zlib1g-dev dataset-fashion-mnist                   # gzipped IDX files; the demo's real data set
   catch2 libbenchmark-dev libcli11-dev               # tests, benchmarks, the ofa command
   libopenmpi-dev openmpi-bin                         # data-parallel training (mpirun -np N ofa train)
 )

@@ -34,21 +34,22 @@ void run_import(const import_options& o) {
   if (o.from != "pytorch") throw ofa::config_error("--from '" + o.from + "' is not one ofa reads; use --from pytorch");
   refuse_output_over_input("--out", o.out, {{"the file", o.file}});
   const auto start = std::chrono::steady_clock::now();
-  const auto tensors = ofa::io::read_pytorch_state_dict(o.file);
   if (o.predictor) {
-    const auto p = ofa::search::import_pytorch_predictor<Space>(tensors, o.file);
+    const auto p = ofa::search::import_pytorch_predictor<Space>(ofa::io::read_pytorch_state_dict(o.file), o.file);
     p.save(o.out);
     std::printf("%s: accuracy predictor of %d hidden layers of %d units, mean accuracy %.2f%%\n", o.out.c_str(),
                 p.layers(), p.hidden(), 100 * p.base_accuracy());
     return;
   }
+  const ofa::io::pytorch_state_dict file(o.file);  // parsed and checked; values read by the import
   const double read_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   ofa::nn::elastic_net<Space> net(0);
-  ofa::nn::import_pytorch(net, tensors, o.file);
+  ofa::nn::import_pytorch(net, file);
   ofa::nn::save(net, o.out, R"({"imported_from": "pytorch"})");
   const double total_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("%s: %zu tensors of %s, %s parameters, read in %.2f s, imported and written in %.2f s\n",
-              o.out.c_str(), tensors.size(), o.file.c_str(), grouped(net.parameter_count()).c_str(), read_s, total_s);
+  std::printf("%s: %zu tensors of %s, %s parameters, opened in %.2f s, imported and written in %.2f s\n",
+              o.out.c_str(), file.entries().size(), o.file.c_str(), grouped(net.parameter_count()).c_str(), read_s,
+              total_s);
 }
 
 struct init_options {

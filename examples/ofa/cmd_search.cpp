@@ -276,6 +276,7 @@ void run_fit_predictor(const fit_options& o) {
     const auto predicted = p.predict(test_c);
     report["test_rmse"] = se::rmse(predicted, test_y);
     report["test_kendall_tau"] = test_c.size() >= 2 ? se::kendall_tau(predicted, test_y) : 0.0;
+    p.set_held_out_rmse(report["test_rmse"].get<double>());  // the search's uncertainty of each prediction
   }
   const auto noise = se::measure_label_noise<Space>(records);
   report["label_noise"] = {{"spread", noise.spread},       {"noise", noise.noise},
@@ -460,8 +461,15 @@ void run_search(const search_options& o) {
     }
   }
 
-  std::printf("%-16s %-18s %8s %8s%s %8s%s\n", "budget", "subnet", "MACs", "params",
-              latency ? "    latency" : "", "top-1", measured ? "  measured  latency" : "");
+  // A larger budget never ends with a worse subnet than a smaller one, and the report says why.
+  // (Re-ranked targets are chosen by measurement, which the predicted accuracy does not order.)
+  const auto notes = o.rerank == 0 ? se::never_worse_with_budget(targets, budgets, others, costs)
+                                   : std::vector<std::string>(budgets.size());
+  const auto& domain = predictor.domain();
+  const bool uncertain = std::isfinite(domain.held_out_rmse);
+  std::printf("%-16s %-18s %8s %8s%s %8s%s%s\n", "budget", "subnet", "MACs", "params",
+              latency ? "    latency" : "", "top-1", uncertain ? "     ±" : "", measured ? "  measured  latency" : "");
+  bool any_extrapolated = false;
   nlohmann::json out = nlohmann::json::array();
   ofa::rng baseline_engine(o.seed + 77);
   std::vector<std::pair<ofa::subnet_config<Space>, double>> baseline_draws;  // top-1 < 0: not measured yet
@@ -475,8 +483,14 @@ void run_search(const search_options& o) {
                        {"predicted_latency_ms", latency ? nlohmann::json(best.latency) : nlohmann::json()},
                        {"predicted_top1", best.accuracy}};
     if (o.rerank > 0) row["rerank"] = reranked[k];
-    std::printf("%-16s %-18s %s %7.2f%%", budgets[k].to_string().c_str(), short_config(best.config).c_str(),
-                cost_text(best, latency).c_str(), 100 * best.accuracy);
+    const bool extrapolated = domain.extrapolates(best.accuracy);
+    any_extrapolated |= extrapolated;
+    row["extrapolated"] = extrapolated;
+    if (uncertain) row["predictor_rmse"] = domain.held_out_rmse;
+    if (!notes[k].empty()) row["note"] = notes[k];
+    std::printf("%-16s %-18s %s %7.2f%%%s", budgets[k].to_string().c_str(), short_config(best.config).c_str(),
+                cost_text(best, latency).c_str(), 100 * best.accuracy, extrapolated ? "*" : " ");
+    if (uncertain) std::printf(" %5.2f", 100 * domain.held_out_rmse);
     if (measured) {
       row["measured_top1"] = measured->top1(best.config);
       row["measured_latency_ms"] = measured->latency(best.config, o.batch, latency_threads);
@@ -484,6 +498,7 @@ void run_search(const search_options& o) {
                   row["measured_latency_ms"].get<double>());
     }
     std::printf("\n");
+    if (!notes[k].empty()) std::printf("%-16s %s\n", "", notes[k].c_str());
     if (o.rerank > 0 && !(best.config == result.per_budget[k].best.config)) {
       // What re-ranking changed: the predictor's own choice, measured the same way.
       const auto& own = result.per_budget[k].best;
@@ -521,6 +536,12 @@ void run_search(const search_options& o) {
     }
     out.push_back(row);
   }
+  if (uncertain)
+    std::printf("±: the predictor's error on the subnets held out when it was fitted (RMSE, points of top-1)\n");
+  if (any_extrapolated)
+    std::printf("*: beyond the top-1 of every subnet the predictor learned from (%.2f%% to %.2f%%): an "
+                "extrapolation, where predictors err most; measure it (--checkpoint) before trusting it\n",
+                100 * domain.lowest, 100 * domain.highest);
   std::size_t scored = 0;
   for (const auto& r : result.per_budget) scored += r.scored;
   std::printf("%zu subnets scored in %.2f s (%d generations of %d, %d threads)\n", scored, seconds, o.generations,

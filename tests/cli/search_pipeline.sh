@@ -41,6 +41,8 @@ grep -q '"holdout": 20' "$work/run/data.json"
   --checkpoint "$work/run/final.ofa" --calibration-images 32 --images 20 --rerank 3 --out "$work/search" \
   >"$work/search.txt"
 grep -q "measured" "$work/search.txt"
+grep -q "±: the predictor's error on the subnets held out" "$work/search.txt"  # each prediction's uncertainty
+grep -q '"extrapolated"' "$work/search/search.json"
 grep -q '"held_out_top1"' "$work/search/search.json"  # the finalists re-ranked on the run's held-out images
 for f in search.json target-1.json target-2.json pareto.csv pareto.svg; do [ -s "$work/search/$f" ]; done
 

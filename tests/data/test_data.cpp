@@ -13,6 +13,9 @@
 
 #include <ofa/data/cifar_binary.hpp>
 #include <ofa/data/idx.hpp>
+#if OFA_WITH_ZLIB
+#include <zlib.h>
+#endif
 #include <ofa/data/image_folder.hpp>
 #include <ofa/data/loader.hpp>
 #include <ofa/data/spec.hpp>
@@ -248,6 +251,49 @@ TEST_CASE("IDX (MNIST family): grey to RGB, header checks", "[data][idx]") {
   write_file(dir / "train-images-idx3-ubyte", labels);
   CHECK_THROWS_WITH(od::idx_dataset(dir.string()), Contains("not an IDX image file"));
 }
+
+#if OFA_WITH_ZLIB
+TEST_CASE("gzipped IDX files read as the plain ones; a truncated one is refused by name", "[data][idx]") {
+  const auto dir = fresh_dir("idx_gz");
+  std::vector<std::uint8_t> images{0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0, 3};
+  for (int i = 0; i < 12; ++i) images.push_back(static_cast<std::uint8_t>(i * 20));
+  const std::vector<std::uint8_t> labels{0, 0, 8, 1, 0, 0, 0, 2, 7, 3};
+  const auto gzip = [](const fs::path& p, const std::vector<std::uint8_t>& bytes) {
+    gzFile f = gzopen(p.c_str(), "wb");
+    REQUIRE(f);
+    REQUIRE(gzwrite(f, bytes.data(), unsigned(bytes.size())) == int(bytes.size()));
+    gzclose(f);
+  };
+  gzip(dir / "train-images-idx3-ubyte.gz", images);
+  gzip(dir / "train-labels-idx1-ubyte.gz", labels);
+  const od::idx_dataset gz(dir.string());
+  REQUIRE(gz.size() == 2);
+  CHECK(gz.label(1) == 3);
+  CHECK(gz.decode(gz.read(1)).at(0, 0, 1) == 120);
+  // A plain file beside the gzipped one is preferred (the user unpacked it).
+  write_file(dir / "train-labels-idx1-ubyte", {0, 0, 8, 1, 0, 0, 0, 2, 5, 4});
+  CHECK(od::idx_dataset(dir.string()).label(1) == 4);
+  // Cut short: zlib says the stream ends early, and the error names the file.
+  std::ifstream in(dir / "train-images-idx3-ubyte.gz", std::ios::binary);
+  std::vector<std::uint8_t> whole{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  whole.resize(whole.size() - 12);
+  write_file(dir / "train-images-idx3-ubyte.gz", whole);
+  CHECK_THROWS_WITH(od::idx_dataset(dir.string()), Contains("train-images-idx3-ubyte.gz"));
+}
+
+TEST_CASE("Debian's Fashion-MNIST reads from its gzipped files", "[data][idx][real]") {
+  const std::string dir = "/usr/share/datasets/fashion-mnist";
+  if (!fs::exists(dir + "/t10k-images-idx3-ubyte.gz")) {
+    WARN("dataset-fashion-mnist is not installed (scripts/setup.sh installs it): skipped");
+    return;
+  }
+  const od::idx_dataset test(dir, "t10k");
+  CHECK(test.size() == 10000);
+  CHECK(test.class_count() == 10);
+  const auto img = test.decode(test.read(0));
+  CHECK((img.width == 28 && img.height == 28));
+}
+#endif
 
 TEST_CASE("the synthetic set is deterministic, balanced and varied", "[data][synthetic]") {
   od::synthetic a(100, 7), b(100, 7), c(100, 8);

@@ -148,3 +148,21 @@ TEST_CASE("a search restricted to some resolutions draws, mutates and crosses on
   costs.resolutions = {32};
   CHECK(costs.lower_bound(se::metric::macs) > anywhere);
 }
+
+TEST_CASE("a larger budget never ends with a worse target than a smaller one, and says why", "[search][evolution]") {
+  const se::cost_models<cifar> costs;
+  const std::vector<se::constraint> budgets{se::constraint::parse("macs<=20M"), se::constraint::parse("macs<=40M"),
+                                            se::constraint::parse("macs<=60M")};
+  auto small = config::min(), large = config::max();
+  std::vector<se::candidate<cifar>> targets{{small, 0.70, costs(se::metric::macs, small)},
+                                            {small, 0.60, costs(se::metric::macs, small)},
+                                            {large, 0.90, costs(se::metric::macs, large)}};
+  targets[1].config.resolution = 28;  // another subnet, predicted worse than the first budget's
+  const auto notes = se::never_worse_with_budget(targets, budgets, {}, costs);
+  CHECK(notes[0].empty());
+  CHECK(targets[1].accuracy == 0.70);
+  CHECK(targets[1].config == small);
+  CHECK_THAT(notes[1], Contains("found nothing better than under macs<=20M"));
+  CHECK(notes[2].empty());  // better already: kept
+  CHECK(targets[2].config == large);
+}

@@ -2,6 +2,8 @@
 // target to within a fraction of a percent, save/load, and bad input.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 #include <cmath>
 #include <filesystem>
 #include <numbers>
@@ -54,12 +56,25 @@ TEST_CASE("the predictor learns a synthetic accuracy to a fraction of a percent"
   CHECK(se::kendall_tau(predicted, test_y) > 0.85);
   CHECK(p.base_accuracy() == Approx(std::accumulate(train_y.begin(), train_y.end(), 0.0) / 600));
 
+  // What it was fitted on: its labels' range, and the held-out error the caller measured.
+  CHECK(p.domain().samples == 600);
+  CHECK(p.domain().lowest == *std::min_element(train_y.begin(), train_y.end()));
+  CHECK(p.domain().highest == *std::max_element(train_y.begin(), train_y.end()));
+  CHECK(p.domain().extrapolates(p.domain().highest + 0.01));
+  CHECK_FALSE(p.domain().extrapolates(0.5 * (p.domain().lowest + p.domain().highest)));
+  p.set_held_out_rmse(se::rmse(predicted, test_y));
+
   const auto path = (std::filesystem::temp_directory_path() / "ofa_test_predictor.ofa").string();
   p.save(path);
   const auto loaded = se::accuracy_predictor<cifar>::load(path);
   CHECK(loaded.predict(test) == predicted);
   CHECK(loaded.hidden() == 64);
   CHECK(loaded.layers() == 3);
+  CHECK(loaded.domain().samples == 600);
+  CHECK(loaded.domain().highest == p.domain().highest);
+  CHECK(loaded.domain().held_out_rmse == se::rmse(predicted, test_y));
+  // A predictor without a record (imported, or fitted before) extrapolates nowhere: unknown.
+  CHECK_FALSE(se::accuracy_predictor<cifar>(8, 1).domain().extrapolates(2.0));
   CHECK_THROWS_AS(se::accuracy_predictor<ofa::spaces::mobilenet_v3>::load(path), ofa::io_error);
   std::filesystem::remove(path);
 }

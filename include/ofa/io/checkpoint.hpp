@@ -70,9 +70,20 @@ inline std::uint64_t fnv1a(const char* data, std::size_t n, std::uint64_t h = 14
   return h;
 }
 
+/// Writes through a sink in pieces of about a megabyte, hashing what it writes: a checkpoint is
+/// never held in memory whole (a supernet's weights would be there twice).
 class writer {
  public:
-  void bytes(const void* p, std::size_t n) { buffer_.append(static_cast<const char*>(p), n); }
+  explicit writer(const byte_sink& sink) : sink_(sink) { buffer_.reserve(piece); }
+  void bytes(const void* p, std::size_t n) {
+    const auto* c = static_cast<const char*>(p);
+    hash_ = fnv1a(c, n, hash_);
+    if (buffer_.size() + n > piece) flush();
+    if (n >= piece)
+      sink_(std::string_view(c, n));
+    else
+      buffer_.append(c, n);
+  }
   template <class U>
   void pod(U v) {
     bytes(&v, sizeof v);
@@ -81,10 +92,17 @@ class writer {
     pod<std::uint64_t>(s.size());
     bytes(s.data(), s.size());
   }
-  std::string& buffer() { return buffer_; }
+  std::uint64_t hash() const { return hash_; }
+  void flush() {
+    if (!buffer_.empty()) sink_(buffer_);
+    buffer_.clear();
+  }
 
  private:
+  static constexpr std::size_t piece = std::size_t{1} << 20;
+  const byte_sink& sink_;
   std::string buffer_;
+  std::uint64_t hash_ = 1469598103934665603ULL;  // fnv1a's offset basis
 };
 
 class reader {
@@ -125,22 +143,24 @@ inline const char checkpoint_magic[8] = {'O', 'F', 'A', 'C', 'K', 'P', 'T', '\0'
 inline void save_checkpoint(const std::string& path, checkpoint_kind kind, const std::string& signature,
                             const std::string& metadata,
                             const std::vector<std::pair<std::string, const tensor<float>*>>& tensors) {
-  detail::writer w;
-  w.bytes(detail::checkpoint_magic, 8);
-  w.pod<std::uint32_t>(checkpoint_version);
-  w.pod<std::uint32_t>(static_cast<std::uint32_t>(kind));
-  w.str(signature);
-  w.str(metadata);
-  w.pod<std::uint64_t>(tensors.size());
-  for (const auto& [name, t] : tensors) {
-    w.str(name);
-    w.pod<std::uint32_t>(static_cast<std::uint32_t>(t->dimension()));
-    for (auto d : t->shape()) w.pod<std::uint64_t>(d);
-    w.bytes(t->data(), t->size() * sizeof(float));
-  }
-  w.pod<std::uint64_t>(detail::fnv1a(w.buffer().data(), w.buffer().size()));
-
-  write_atomically(path, w.buffer());
+  write_atomically(path, [&](const byte_sink& sink) {
+    detail::writer w(sink);
+    w.bytes(detail::checkpoint_magic, 8);
+    w.pod<std::uint32_t>(checkpoint_version);
+    w.pod<std::uint32_t>(static_cast<std::uint32_t>(kind));
+    w.str(signature);
+    w.str(metadata);
+    w.pod<std::uint64_t>(tensors.size());
+    for (const auto& [name, t] : tensors) {
+      w.str(name);
+      w.pod<std::uint32_t>(static_cast<std::uint32_t>(t->dimension()));
+      for (auto d : t->shape()) w.pod<std::uint64_t>(d);
+      w.bytes(t->data(), t->size() * sizeof(float));
+    }
+    const std::uint64_t hash = w.hash();  // of everything before it
+    w.pod<std::uint64_t>(hash);
+    w.flush();
+  });
 }
 
 inline checkpoint load_checkpoint(const std::string& path, checkpoint_kind expected_kind,

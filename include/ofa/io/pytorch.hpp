@@ -12,6 +12,15 @@
 /// types); anything else is refused by name, never executed. Every size read from the file is
 /// checked against the file. float32 tensors are read as they are, float16 converted; views
 /// (storage offsets, sizes, strides) are honoured.
+///
+/// Memory: the file is mapped, not read (where the system maps files), and a tensor's values are
+/// read when asked for, its pages given back after: importing a supernet holds the network and one
+/// tensor, not the file, every tensor and the network at once.
+
+#include <fcntl.h>     // open
+#include <sys/mman.h>  // mmap, madvise
+#include <sys/stat.h>  // fstat
+#include <unistd.h>    // close, sysconf
 
 #include <algorithm>  // min, sort
 #include <cmath>      // ldexp
@@ -24,6 +33,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>  // pair, move
 #include <vector>
 
@@ -38,8 +48,10 @@ struct pytorch_tensor {
   std::vector<float> data;  ///< the values, for float32 and float16 tensors; empty otherwise
 };
 
+class pytorch_state_dict;  // the file opened, each tensor read on demand (defined below)
+
 /** @brief The tensors of a `torch.save`d state dict (a bare dict, or the "state_dict" entry of a
- *  dict that wraps it), in the file's order. Anything else is an io_error naming the file. */
+ *  dict that wraps it), in the file's order, all read. Anything else is an io_error naming the file. */
 std::vector<std::pair<std::string, pytorch_tensor>> read_pytorch_state_dict(const std::string& path);
 
 // ---------------------------------------------------------------------------
@@ -400,7 +412,7 @@ class unpickler {
 
 /// The entries of a zip archive: name -> (data offset, size), for stored entries.
 inline std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> zip_entries(const std::string& path,
-                                                                                  const std::string& file) {
+                                                                                  std::string_view file) {
   const auto u16 = [&](std::uint64_t at) {
     if (at + 2 > file.size()) fail(path, "its zip directory runs past the end of the file (truncated?)");
     return std::uint64_t(std::uint8_t(file[at])) | std::uint64_t(std::uint8_t(file[at + 1])) << 8;
@@ -434,7 +446,7 @@ inline std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> zip_entrie
     std::uint64_t size = u32(at + 24), compressed = u32(at + 20), local = u32(at + 42);
     const auto name_length = u16(at + 28), extra_length = u16(at + 30), comment_length = u16(at + 32);
     if (at + 46 + name_length > file.size()) fail(path, "its zip directory runs past the end of the file");
-    std::string name = file.substr(at + 46, name_length);
+    std::string name(file.substr(at + 46, name_length));
     // zip64: the sizes and offset that do not fit 32 bits follow in extra field 0x0001, in this order.
     for (std::uint64_t x = at + 46 + name_length; x + 4 <= at + 46 + name_length + extra_length;) {
       const auto id = u16(x), length = u16(x + 2);
@@ -474,8 +486,10 @@ inline float half_to_float(std::uint16_t h) {
   return sign * std::ldexp(float(mantissa + 1024), exponent - 25);
 }
 
-/// The contiguous values of `t` (float32 or float16), checked against its storage.
-inline pytorch_tensor materialise(const std::string& path, const std::string& name, const value& t) {
+/// The contiguous values of `t` (float32 or float16), checked against its storage; with
+/// `values` false only its shape and type (the check is the same).
+inline pytorch_tensor materialise(const std::string& path, const std::string& name, const value& t,
+                                  bool values = true) {
   pytorch_tensor out;
   const auto& s = *t.storage;
   out.dtype = dtype_of(s.type);
@@ -497,7 +511,7 @@ inline pytorch_tensor materialise(const std::string& path, const std::string& na
   }
   if (count > 0 && last >= s.numel)
     fail(path, "tensor '" + name + "' reaches past its storage (" + std::to_string(s.numel) + " elements)");
-  if (out.dtype != "float32" && out.dtype != "float16") return out;  // e.g. num_batches_tracked: no values
+  if (!values || (out.dtype != "float32" && out.dtype != "float16")) return out;  // num_batches_tracked: none
   out.data.resize(count);
   std::vector<std::uint64_t> index(t.size.size(), 0);
   const std::size_t width = element_size(path, s.type);
@@ -520,17 +534,89 @@ inline pytorch_tensor materialise(const std::string& path, const std::string& na
   return out;
 }
 
+/// The bytes of a file: mapped where the system maps files (pages read when touched, given back by
+/// release()), else read whole.
+class file_bytes {
+ public:
+  explicit file_bytes(const std::string& path) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw io_error("ofa: cannot open '" + path + "'; check the path");
+    struct stat st {};
+    if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+      void* p = ::mmap(nullptr, std::size_t(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
+      if (p != MAP_FAILED) {
+        data_ = static_cast<const char*>(p);
+        size_ = std::size_t(st.st_size);
+        mapped_ = true;
+      }
+    }
+    ::close(fd);
+    if (mapped_) return;
+    std::ifstream in(path, std::ios::binary);  // a pipe, an empty file, a system that does not map
+    if (!in) throw io_error("ofa: cannot open '" + path + "'; check the path");
+    copy_.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    data_ = copy_.data();
+    size_ = copy_.size();
+  }
+  ~file_bytes() {
+    if (mapped_) ::munmap(const_cast<char*>(data_), size_);
+  }
+  file_bytes(const file_bytes&) = delete;
+  file_bytes& operator=(const file_bytes&) = delete;
+
+  std::string_view view() const noexcept { return {data_, size_}; }
+  /// [begin, begin + n) is not needed for now: its whole pages leave memory (read again if touched).
+  void release(const char* begin, std::size_t n) const noexcept {
+    if (!mapped_ || n == 0) return;
+    const auto page = std::uintptr_t(::sysconf(_SC_PAGESIZE));
+    const auto first = (std::uintptr_t(begin) + page - 1) / page * page, last = (std::uintptr_t(begin) + n) / page * page;
+    if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+  }
+
+ private:
+  const char* data_ = nullptr;
+  std::size_t size_ = 0;
+  bool mapped_ = false;
+  std::string copy_;
+};
+
 }  // namespace detail::pytorch
 
-inline std::vector<std::pair<std::string, pytorch_tensor>> read_pytorch_state_dict(const std::string& path) {
+/** @brief A `torch.save`d state dict, opened: its structure parsed and every tensor's shape, type
+ *  and extent checked against the file, its values read when read(i) asks for them. */
+class pytorch_state_dict {
+ public:
+  /** @brief Name, shape and element type of one tensor (its values: read(i)). */
+  struct entry {
+    std::string name;
+    std::vector<std::size_t> shape;
+    std::string dtype;
+  };
+
+  explicit pytorch_state_dict(const std::string& path);
+  const std::string& path() const noexcept { return path_; }
+  const std::vector<entry>& entries() const noexcept { return entries_; }
+  /** @brief The values of entries()[i] (float32 and float16 as float; none for other types), read
+   *  from the file now; the file's pages for them leave memory after. */
+  pytorch_tensor read(std::size_t i) const;
+
+ private:
+  std::string path_;
+  std::unique_ptr<detail::pytorch::file_bytes> file_;
+  std::map<std::string, std::shared_ptr<detail::pytorch::storage_ref>> storages_;
+  std::vector<std::unique_ptr<detail::pytorch::value>> arena_;
+  std::vector<const detail::pytorch::value*> tensors_;
+  std::vector<entry> entries_;
+};
+
+inline pytorch_state_dict::pytorch_state_dict(const std::string& path)
+    : path_(path), file_(std::make_unique<detail::pytorch::file_bytes>(path)) {
   namespace pt = detail::pytorch;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw io_error("ofa: cannot open '" + path + "'; check the path");
-  const std::string file((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::map<std::string, std::shared_ptr<pt::storage_ref>> storages;
-  std::vector<std::unique_ptr<pt::value>> arena;
+  const std::string_view file = file_->view();
+  auto& storages = storages_;
+  auto& arena = arena_;
   pt::value_ptr root = nullptr;
-  if (file.size() >= 4 && file.compare(0, 4, "PK\x03\x04") == 0) {
+  if (file.size() >= 4 && file.substr(0, 4) == std::string_view("PK\x03\x04", 4)) {
     const auto entries = pt::zip_entries(path, file);
     std::string prefix;
     for (const auto& [name, where] : entries)
@@ -591,12 +677,27 @@ inline std::vector<std::pair<std::string, pytorch_tensor>> read_pytorch_state_di
   for (const auto& [key, s] : storages)
     if (!s->bytes) pt::fail(path, "its storage '" + key + "' has no data");
   const auto& dict = pt::state_dict_of(path, *root);
-  std::vector<std::pair<std::string, pytorch_tensor>> out;
   for (const auto& [k, v] : dict.map) {
     if (k->k != pt::value::kind::string) pt::fail(path, "its state dict has a key that is not a string");
     if (v->k != pt::value::kind::tensor) pt::fail(path, "its state dict entry '" + k->s + "' is not a tensor");
-    out.emplace_back(k->s, pt::materialise(path, k->s, *v));
+    auto shape_only = pt::materialise(path, k->s, *v, false);  // checks its extent now, before any read
+    entries_.push_back({k->s, std::move(shape_only.shape), std::move(shape_only.dtype)});
+    tensors_.push_back(v);
   }
+}
+
+inline pytorch_tensor pytorch_state_dict::read(std::size_t i) const {
+  namespace pt = detail::pytorch;
+  auto t = pt::materialise(path_, entries_.at(i).name, *tensors_.at(i));
+  const auto& s = *tensors_[i]->storage;
+  file_->release(s.bytes, s.numel * pt::element_size(path_, s.type));
+  return t;
+}
+
+inline std::vector<std::pair<std::string, pytorch_tensor>> read_pytorch_state_dict(const std::string& path) {
+  const pytorch_state_dict file(path);
+  std::vector<std::pair<std::string, pytorch_tensor>> out;
+  for (std::size_t i = 0; i < file.entries().size(); ++i) out.emplace_back(file.entries()[i].name, file.read(i));
   return out;
 }
 

@@ -17,6 +17,7 @@
 #include <cstdlib>  // strtol
 #include <cstring>  // strerror
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -26,6 +27,12 @@ namespace ofa::io {
 
 /** @brief Replaces `path` by `bytes`, durably and atomically (see the file's comment). */
 void write_atomically(const std::string& path, std::string_view bytes);
+
+/** @brief The bytes handed in pieces: `produce(sink)` calls sink(piece) for each, in order, so a
+ *  large file (a checkpoint) need not be held in memory whole. An exception from `produce` leaves
+ *  the old file as it was, as a failed write does. */
+using byte_sink = std::function<void(std::string_view)>;
+void write_atomically(const std::string& path, const std::function<void(const byte_sink&)>& produce);
 
 // ---------------------------------------------------------------------------
 // implementation
@@ -63,6 +70,10 @@ inline void remove_stale_temporaries(const std::string& path) {
 }  // namespace detail
 
 inline void write_atomically(const std::string& path, std::string_view bytes) {
+  write_atomically(path, [&](const byte_sink& sink) { sink(bytes); });
+}
+
+inline void write_atomically(const std::string& path, const std::function<void(const byte_sink&)>& produce) {
   detail::remove_stale_temporaries(path);
   // A name of its own per process and call: two writers of one file never share a temporary.
   static std::atomic<unsigned> counter{0};
@@ -72,21 +83,34 @@ inline void write_atomically(const std::string& path, std::string_view bytes) {
   if (fd < 0)
     throw io_error("ofa: cannot write '" + path + "': " + detail::errno_text(errno) +
                    " (creating '" + temporary + "'); check that the folder exists and is writable");
+  bool cleaned_up = false;  // by fail(): the temporary file is gone
   const auto fail = [&](const std::string& what, int code) {
     ::close(fd);
     ::unlink(temporary.c_str());
+    cleaned_up = true;
     throw io_error("ofa: cannot write '" + path + "': " + what + ": " + detail::errno_text(code) +
                    "; the previous file, if any, is unchanged" +
                    (code == ENOSPC || code == EFBIG || code == EDQUOT ? " (free some disk space)" : ""));
   };
-  for (std::size_t done = 0; done < bytes.size();) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      fail("writing", errno);
+  const byte_sink sink = [&](std::string_view bytes) {
+    for (std::size_t done = 0; done < bytes.size();) {
+      const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        fail("writing", errno);
+      }
+      if (n == 0) fail("writing (no progress)", EIO);
+      done += std::size_t(n);
     }
-    if (n == 0) fail("writing (no progress)", EIO);
-    done += std::size_t(n);
+  };
+  try {
+    produce(sink);
+  } catch (...) {  // a failed write (already cleaned up), or the producer's own error
+    if (!cleaned_up) {
+      ::close(fd);
+      ::unlink(temporary.c_str());
+    }
+    throw;
   }
   if (::fsync(fd) != 0) fail("flushing to disk", errno);
   if (::close(fd) != 0) {

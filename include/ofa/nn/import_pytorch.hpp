@@ -29,10 +29,16 @@ template <class Space>
 void import_pytorch(elastic_net<Space>& net, const std::vector<std::pair<std::string, io::pytorch_tensor>>& tensors,
                     const std::string& source);
 
-/** @brief read_pytorch_state_dict then import_pytorch. */
+/** @brief Loads an opened file into `net`, as above: every name and shape is checked before any
+ *  weight changes, then each tensor is read from the file straight into its place (the memory of
+ *  the network and one tensor, not of the file, its tensors and the network). */
+template <class Space>
+void import_pytorch(elastic_net<Space>& net, const io::pytorch_state_dict& file);
+
+/** @brief Opens `path` and imports it. */
 template <class Space>
 void import_pytorch(elastic_net<Space>& net, const std::string& path) {
-  import_pytorch(net, io::read_pytorch_state_dict(path), path);
+  import_pytorch(net, io::pytorch_state_dict(path));
 }
 
 // ---------------------------------------------------------------------------
@@ -51,35 +57,37 @@ inline std::string canonical_pytorch_name(std::string name) {
 }
 
 namespace detail {
-/// `t` (PyTorch's layout) as a tensor of ofa's `shape`, or an empty optional-like flag when the
-/// shapes do not correspond.
-inline bool to_ofa_layout(const io::pytorch_tensor& t, const shape_type& shape, tensor<float>& out) {
+/// Whether a PyTorch tensor of shape `s` holds an ofa tensor of `shape` (in PyTorch's layout).
+inline bool layouts_correspond(const std::vector<std::size_t>& s, const shape_type& shape) {
+  if (shape.size() == 4)  // dense convolution [O][kh][kw][I] from [O][I][kh][kw]
+    return s.size() == 4 && s[0] == shape[0] && s[1] == shape[3] && s[2] == shape[1] && s[3] == shape[2];
+  if (shape.size() == 3)  // depthwise [K][K][C] from [C][1][K][K]
+    return s.size() == 4 && s[0] == shape[2] && s[1] == 1 && s[2] == shape[0] && s[3] == shape[1];
+  // Matrices, vectors, and 1x1 convolutions [O][I][1][1]: the same values in the same order.
+  std::vector<std::size_t> squeezed = s;
+  if (shape.size() == 2 && s.size() == 4 && s[2] == 1 && s[3] == 1) squeezed.resize(2);
+  return squeezed == std::vector<std::size_t>(shape.begin(), shape.end());
+}
+
+/// `t` (PyTorch's layout) written into `out` (ofa's), whose shape layouts_correspond() accepted.
+inline void to_ofa_layout(const io::pytorch_tensor& t, tensor<float>& out) {
   const auto& s = t.shape;
-  out = tensor<float>(shape);
-  if (shape.size() == 4) {  // dense convolution [O][kh][kw][I] from [O][I][kh][kw]
-    if (s.size() != 4 || s[0] != shape[0] || s[1] != shape[3] || s[2] != shape[1] || s[3] != shape[2]) return false;
+  const auto& shape = out.shape();
+  if (shape.size() == 4) {
     const std::size_t o_n = s[0], i_n = s[1], h_n = s[2], w_n = s[3];
     for (std::size_t o = 0; o < o_n; ++o)
       for (std::size_t i = 0; i < i_n; ++i)
         for (std::size_t h = 0; h < h_n; ++h)
           for (std::size_t w = 0; w < w_n; ++w)
             out.data()[((o * h_n + h) * w_n + w) * i_n + i] = t.data[((o * i_n + i) * h_n + h) * w_n + w];
-    return true;
-  }
-  if (shape.size() == 3) {  // depthwise [K][K][C] from [C][1][K][K]
-    if (s.size() != 4 || s[0] != shape[2] || s[1] != 1 || s[2] != shape[0] || s[3] != shape[1]) return false;
+  } else if (shape.size() == 3) {
     const std::size_t c_n = s[0], h_n = s[2], w_n = s[3];
     for (std::size_t c = 0; c < c_n; ++c)
       for (std::size_t h = 0; h < h_n; ++h)
         for (std::size_t w = 0; w < w_n; ++w) out.data()[(h * w_n + w) * c_n + c] = t.data[(c * h_n + h) * w_n + w];
-    return true;
+  } else {
+    std::copy(t.data.begin(), t.data.end(), out.data());
   }
-  // Matrices, vectors, and 1x1 convolutions [O][I][1][1]: the same values in the same order.
-  std::vector<std::size_t> squeezed = s;
-  if (shape.size() == 2 && s.size() == 4 && s[2] == 1 && s[3] == 1) squeezed.resize(2);
-  if (squeezed != std::vector<std::size_t>(shape.begin(), shape.end())) return false;
-  std::copy(t.data.begin(), t.data.end(), out.data());
-  return true;
 }
 
 inline std::string shape_text(const std::vector<std::size_t>& shape) {
@@ -96,45 +104,68 @@ inline std::string some_of(const std::vector<std::string>& names) {
 }
 }  // namespace detail
 
-template <class Space>
-void import_pytorch(elastic_net<Space>& net, const std::vector<std::pair<std::string, io::pytorch_tensor>>& tensors,
+namespace detail {
+/// The import of tensors known by name, shape and type, whose values read(i) gives: every name and
+/// shape checked first, then each read into its place.
+template <class Space, class Read>
+void import_tensors(elastic_net<Space>& net, const std::vector<io::pytorch_state_dict::entry>& entries, Read&& read,
                     const std::string& source) {
   const auto fail = [&](const std::string& why) {
     throw io_error("ofa: cannot import '" + source + "': " + why);
   };
-  std::map<std::string, const io::pytorch_tensor*> by_name;
-  std::vector<std::string> unexpected;
-  for (const auto& [name, t] : tensors) {
-    if (name.ends_with("num_batches_tracked")) continue;
-    by_name[canonical_pytorch_name(name)] = &t;
+  std::map<std::string, std::size_t> by_name;
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    if (entries[i].name.ends_with("num_batches_tracked")) continue;
+    by_name[canonical_pytorch_name(entries[i].name)] = i;
   }
   auto state = net.state();
-  std::vector<std::pair<tensor<float>*, tensor<float>>> converted;
-  std::vector<std::string> missing;
+  std::vector<std::pair<tensor<float>*, std::size_t>> targets;
+  std::vector<std::string> missing, unexpected;
   std::map<std::string, bool> known;
   const auto take = [&](const std::string& name, tensor<float>& target) {
     known[name] = true;
     const auto it = by_name.find(name);
     if (it == by_name.end()) return missing.push_back(name);
-    const auto& t = *it->second;
-    if (t.data.empty() && !t.shape.empty())
-      fail("'" + name + "' is " + t.dtype + "; ofa reads float32 and float16 weights");
-    tensor<float> value;
-    if (!detail::to_ofa_layout(t, shape_type(target.shape().begin(), target.shape().end()), value))
-      fail("'" + name + "' has shape " + detail::shape_text(t.shape) + " but the space needs " +
+    const auto& e = entries[it->second];
+    if (e.dtype != "float32" && e.dtype != "float16")
+      fail("'" + name + "' is " + e.dtype + "; ofa reads float32 and float16 weights");
+    if (!layouts_correspond(e.shape, shape_type(target.shape().begin(), target.shape().end())))
+      fail("'" + name + "' has shape " + shape_text(e.shape) + " but the space needs " +
            shape_string(target.shape()) + " (in ofa's layout); import it with the space it was trained as");
-    converted.emplace_back(&target, std::move(value));
+    targets.emplace_back(&target, it->second);
   };
   for (auto& p : state.parameters) take(p.name, p.value.value());
   for (auto& b : state.buffers) take(b.name, *b.value);
-  for (const auto& [name, t] : by_name)
+  for (const auto& [name, index] : by_name)
     if (!known.count(name)) unexpected.push_back(name);
   if (!unexpected.empty())
-    fail(std::to_string(unexpected.size()) + " keys are not of this space (" + detail::some_of(unexpected) +
+    fail(std::to_string(unexpected.size()) + " keys are not of this space (" + some_of(unexpected) +
          "); is it another space's file?");
   if (!missing.empty())
-    fail("it lacks " + std::to_string(missing.size()) + " of the space's tensors (" + detail::some_of(missing) + ")");
-  for (auto& [target, value] : converted) *target = std::move(value);
+    fail("it lacks " + std::to_string(missing.size()) + " of the space's tensors (" + some_of(missing) + ")");
+  for (auto& [target, index] : targets) to_ofa_layout(read(index), *target);
+}
+}  // namespace detail
+
+template <class Space>
+void import_pytorch(elastic_net<Space>& net, const std::vector<std::pair<std::string, io::pytorch_tensor>>& tensors,
+                    const std::string& source) {
+  std::vector<io::pytorch_state_dict::entry> entries;
+  for (const auto& [name, t] : tensors) {
+    std::size_t count = 1;
+    for (auto d : t.shape) count *= d;
+    if ((t.dtype == "float32" || t.dtype == "float16") && t.data.size() != count)
+      throw io_error("ofa: cannot import '" + source + "': '" + name + "' holds " + std::to_string(t.data.size()) +
+                     " values for its shape " + detail::shape_text(t.shape));
+    entries.push_back({name, t.shape, t.dtype});
+  }
+  detail::import_tensors(net, entries, [&](std::size_t i) -> const io::pytorch_tensor& { return tensors[i].second; },
+                         source);
+}
+
+template <class Space>
+void import_pytorch(elastic_net<Space>& net, const io::pytorch_state_dict& file) {
+  detail::import_tensors(net, file.entries(), [&](std::size_t i) { return file.read(i); }, file.path());
 }
 
 }  // namespace ofa::nn

@@ -17,6 +17,7 @@
 #include <algorithm>  // shuffle, min
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <numeric>  // iota
 #include <span>
@@ -46,6 +47,20 @@ struct predictor_fit_options {
   std::uint64_t seed = 0;
 };
 
+/** @brief What a predictor was fitted on, to judge its predictions by: the range of its training
+ *  labels and its error on held-out subnets. Unknown (samples 0, NaN errors) for an imported one. */
+struct predictor_domain {
+  double lowest = std::numeric_limits<double>::quiet_NaN();   ///< least training top-1 (a fraction)
+  double highest = std::numeric_limits<double>::quiet_NaN();  ///< greatest training top-1
+  double held_out_rmse = std::numeric_limits<double>::quiet_NaN();  ///< on the held-out split at fit time
+  std::size_t samples = 0;
+
+  bool known() const noexcept { return samples > 0; }
+  /** @brief Whether `top1` lies outside the labels it learned from: a prediction there is an
+   *  extrapolation, and the search picks exactly where the predictor errs upwards. */
+  bool extrapolates(double top1) const noexcept { return known() && (top1 > highest || top1 < lowest); }
+};
+
 /** @brief Root-mean-square error of `predicted` against `measured` (same units). */
 double rmse(std::span<const double> predicted, std::span<const double> measured);
 /** @brief Kendall's tau-b rank correlation (ties counted as neither order). */
@@ -67,6 +82,9 @@ class accuracy_predictor {
              const predictor_fit_options& options = {});
 
   double base_accuracy() const noexcept { return base_; }
+  /** @brief The labels fit() learned from, and the held-out error set_held_out_rmse() recorded. */
+  const predictor_domain& domain() const noexcept { return domain_; }
+  void set_held_out_rmse(double rmse) { domain_.held_out_rmse = rmse; }
   int hidden() const noexcept { return hidden_; }
   /** @brief Whether every weight is a finite number (a diverged fit leaves NaNs). */
   bool all_finite() const;
@@ -92,6 +110,7 @@ class accuracy_predictor {
 
   int hidden_ = 0;
   double base_ = 0;
+  predictor_domain domain_;
   std::vector<autograd::variable<float>> weights_, biases_;  // the output layer has no bias
   std::vector<float> first_rows_;                            // [encoding][hidden]: layer 0 transposed
   std::vector<kernels::packed_weights> packed_;              // layers 1 .. L-1
@@ -242,6 +261,8 @@ double accuracy_predictor<Space>::fit(std::span<const subnet_config<Space>> conf
       throw config_error("ofa::search::accuracy_predictor::fit: top-1 " + std::to_string(t) +
                          " is not a fraction in [0, 1]; the data set stores fractions (0.91, not 91)");
   base_ = std::accumulate(top1.begin(), top1.end(), 0.0) / double(top1.size());
+  domain_ = {*std::min_element(top1.begin(), top1.end()), *std::max_element(top1.begin(), top1.end()),
+             std::numeric_limits<double>::quiet_NaN(), top1.size()};
   const tensor<float> x = encode(configs);
   const std::size_t n = configs.size(), width = x.shape()[1];
 
@@ -294,6 +315,10 @@ void accuracy_predictor<Space>::save(const std::string& path) const {
                       {"layers", layers()},
                       {"base_accuracy", base_},
                       {"encoding_size", arch_encoding_size<Space>()}};
+  if (domain_.known()) {
+    meta["fitted_on"] = {{"samples", domain_.samples}, {"lowest_top1", domain_.lowest}, {"highest_top1", domain_.highest}};
+    if (std::isfinite(domain_.held_out_rmse)) meta["fitted_on"]["held_out_rmse"] = domain_.held_out_rmse;
+  }
   std::vector<std::pair<std::string, const tensor<float>*>> tensors;
   for (const auto& p : state().parameters) tensors.emplace_back(p.name, &p.value.value());
   io::save_checkpoint(path, io::checkpoint_kind::predictor, Space::signature(), meta.dump(), tensors);
@@ -328,8 +353,23 @@ accuracy_predictor<Space> accuracy_predictor<Space>::load(const std::string& pat
   if (!meta.contains("base_accuracy") || !meta["base_accuracy"].is_number() ||
       !std::isfinite(meta["base_accuracy"].get<double>()) || std::fabs(meta["base_accuracy"].get<double>()) > 1)
     bad("its base_accuracy is not a top-1 fraction");
-  return from_weights(static_cast<int>(hidden), static_cast<int>(layers), meta["base_accuracy"].get<double>(),
-                      ckpt.tensors, path);
+  auto p = from_weights(static_cast<int>(hidden), static_cast<int>(layers), meta["base_accuracy"].get<double>(),
+                        ckpt.tensors, path);
+  if (meta.contains("fitted_on")) {  // predictors fitted before it was recorded have none
+    const auto& f = meta["fitted_on"];
+    const auto fraction = [&](const char* key) {
+      if (!f.is_object() || !f.contains(key) || !f[key].is_number() || !(std::fabs(f[key].get<double>()) <= 1))
+        bad(std::string("its fitted_on.") + key + " is not a top-1 fraction");
+      return f[key].get<double>();
+    };
+    if (!f.is_object() || !f.contains("samples") || !f["samples"].is_number_unsigned()) bad("no whole fitted_on.samples");
+    p.domain_.samples = f["samples"].get<std::size_t>();
+    p.domain_.lowest = fraction("lowest_top1");
+    p.domain_.highest = fraction("highest_top1");
+    if (f.contains("held_out_rmse")) p.domain_.held_out_rmse = fraction("held_out_rmse");
+    if (p.domain_.lowest > p.domain_.highest) bad("its fitted_on range is reversed");
+  }
+  return p;
 }
 
 template <class Space>

@@ -88,6 +88,15 @@ pareto_result<Space> pareto_search(const accuracy_model<Space>& predict, const c
                                    const std::vector<constraint>& budgets, const std::vector<constraint>& others = {},
                                    const evolution_options& options = {});
 
+/** @brief Makes a ladder of targets (`targets[k]` the best found under `budgets[k]`, budgets
+ *  growing) never worse with a larger budget: where the search under budget k found a less
+ *  accurate subnet than under a smaller one whose target meets budget k too (evolution is random),
+ *  that target is taken. Returns a note per budget, empty where nothing changed. */
+template <class Space>
+std::vector<std::string> never_worse_with_budget(std::vector<candidate<Space>>& targets,
+                                                 const std::vector<constraint>& budgets,
+                                                 const std::vector<constraint>& others, const cost_models<Space>& costs);
+
 /** @brief The candidates no other beats in both lower cost (`m`) and higher accuracy, by cost. */
 template <class Space>
 std::vector<candidate<Space>> pareto_front(std::vector<candidate<Space>> candidates, metric m);
@@ -249,6 +258,26 @@ std::vector<constraint> budget_ladder(const cost_models<Space>& costs, metric m,
   std::vector<constraint> out;
   for (int i = 1; i <= count; ++i) out.push_back({m, lo + (hi - lo) * double(i) / double(count)});
   return out;
+}
+
+template <class Space>
+std::vector<std::string> never_worse_with_budget(std::vector<candidate<Space>>& targets,
+                                                 const std::vector<constraint>& budgets,
+                                                 const std::vector<constraint>& others, const cost_models<Space>& costs) {
+  if (targets.size() != budgets.size())
+    throw logic_error("ofa::search::never_worse_with_budget: " + std::to_string(targets.size()) + " targets for " +
+                      std::to_string(budgets.size()) + " budgets");
+  std::vector<std::string> notes(budgets.size());
+  for (std::size_t k = 1; k < budgets.size(); ++k) {
+    auto limits = others;
+    limits.push_back(budgets[k]);
+    if (targets[k - 1].accuracy > targets[k].accuracy && costs.satisfies(targets[k - 1].config, limits)) {
+      targets[k] = targets[k - 1];
+      notes[k] = "the search under " + budgets[k].to_string() + " found nothing better than under " +
+                 budgets[k - 1].to_string() + ": that target is taken";
+    }
+  }
+  return notes;
 }
 
 }  // namespace ofa::search

@@ -208,6 +208,15 @@ TEST_CASE("dense conv forward and gradients (direct stem path and GEMM path) equ
       CHECK(test::max_relative_error(out, ref) < 1e-5);
       CHECK(test::max_relative_error(dx, dx_ref) < 1e-5);
       CHECK(test::max_relative_error(dw, dw_ref) < 1e-4);  // accumulated onto 0.5
+      // Bias and activation fused into the stores (inference's stem) equal the separate steps.
+      const auto bias = test::random_vector<float>(std::size_t(cout), seed++);
+      for (auto act : {activation::relu6, activation::hswish}) {
+        ofa::kernels::conv2d_forward(s, cout, in.data(), w.data(), out.data(), bias.data(), act);
+        for (std::size_t i = 0; i < out_n; ++i)
+          ref[i] = ofa::kernels::detail::apply_activation(act, ref[i] + double(bias[i % std::size_t(cout)]));
+        CHECK(test::max_relative_error(out, ref) < 1e-5);
+        ofa::kernels::conv2d_forward<double>(s, cout, ind.data(), wd.data(), ref.data());  // back to no bias
+      }
     }
 }
 

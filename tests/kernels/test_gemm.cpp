@@ -38,6 +38,28 @@ TEST_CASE("gemm equals the reference for every transposition and odd sizes", "[k
           for (int k : {1, 3, 64, 300}) check_gemm(ta, tb, m, n, k, 0, 1.0f, 0.0f, seed++);
 }
 
+TEST_CASE("the 24-column tile, forced on CPUs that would not choose it", "[kernels][gemm]") {
+  // Chosen only where AVX-512 runs as two 256-bit halves (AMD); forced here so that every AVX-512
+  // machine tests it, plain and with packed weights.
+  ofa::kernels::detail::half_tile_override() = 1;
+  std::uint64_t seed = 900;
+  for (trans ta : {trans::no, trans::yes})
+    for (int m : {1, 13, 100})
+      for (int n : {24, 72})
+        for (int k : {3, 24, 300}) check_gemm(ta, trans::yes, m, n, k, 0, 1.0f, 0.0f, seed++);
+  for (auto [m, n, k] : {std::tuple{29, 24, 40}, {13, 72, 300}, {3136, 72, 24}}) {
+    const auto w = test::random_vector<float>(static_cast<std::size_t>(n) * k, seed++);
+    const auto a = test::random_vector<float>(static_cast<std::size_t>(m) * k, seed++);
+    std::vector<float> c(static_cast<std::size_t>(m) * n), expected(c.size());
+    ofa::kernels::gemm_packed(m, a.data(), k, ofa::kernels::pack_weights(w.data(), k, n, k), 0.0f, c.data(), n);
+    ofa::kernels::gemm_reference(trans::no, trans::yes, m, n, k, 1.0f, a.data(), k, w.data(), k, 0.0f,
+                                 expected.data(), n);
+    INFO("packed m=" << m << " n=" << n << " k=" << k);
+    CHECK(test::max_relative_error(c, expected) < 1e-5 * (k + 1));
+  }
+  ofa::kernels::detail::half_tile_override() = -1;
+}
+
 TEST_CASE("gemm honours leading dimensions, alpha and beta", "[kernels][gemm]") {
   check_gemm(trans::no, trans::yes, 37, 45, 29, 11, 1.0f, 1.0f, 3);  // accumulate into C
   check_gemm(trans::yes, trans::no, 19, 64, 40, 5, 0.5f, 2.0f, 4);

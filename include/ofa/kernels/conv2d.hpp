@@ -130,7 +130,8 @@ inline pooled_vector<float> taps_by_channel(const float* weight, int out_channel
 
 struct direct_conv_forward_kernel {
   template <class Arch>
-  bool operator()(Arch, const conv_shape& s, int out_channels, const float* in, const float* weight, float* out) const {
+  bool operator()(Arch, const conv_shape& s, int out_channels, const float* in, const float* weight, float* out,
+                  const float* bias, activation act) const {
     using batch = xsimd::batch<float, Arch>;
     constexpr int width = static_cast<int>(batch::size);
     if (!direct_conv_fits<Arch>(s, out_channels)) return false;
@@ -165,8 +166,9 @@ struct direct_conv_forward_kernel {
                 for (int j = 0; j < block; ++j) acc[j] = xsimd::fma(batch(px[j * step + t]), wv, acc[j]);
               }
             }
+            const batch b = bias ? batch::load_unaligned(bias + c) : batch(0.0f);  // fused into the store
             for (int j = 0; j < valid; ++j)
-              acc[j].store_unaligned(out_row + static_cast<std::ptrdiff_t>(ox0 + j) * out_channels + c);
+              apply_activation(act, acc[j] + b).store_unaligned(out_row + static_cast<std::ptrdiff_t>(ox0 + j) * out_channels + c);
           }
         }
       });
@@ -243,17 +245,18 @@ struct direct_conv_weight_gradient_kernel {
 };
 }  // namespace detail
 
-/** @brief The direct float kernels for few input taps (the stem); false where the shape is not theirs. */
+/** @brief The direct float kernels for few input taps (the stem), bias and activation fused into
+ *  the stores; false where the shape is not theirs. */
 OFA_KERNEL_API bool conv2d_direct_forward(const conv_shape& s, int out_channels, const float* in, const float* weight,
-                                          float* out);
+                                          float* out, const float* bias = nullptr, activation act = activation::none);
 /** @brief d_weight += the direct kernel's weight gradient; false where the shape is not its. */
 OFA_KERNEL_API bool conv2d_direct_weight_gradient(const conv_shape& s, int out_channels, const float* in,
                                                   const float* d_out, float* d_weight);
 
 #if OFA_KERNELS_DEFINE
 OFA_KERNEL_API bool conv2d_direct_forward(const conv_shape& s, int out_channels, const float* in, const float* weight,
-                                          float* out) {
-  return dispatch(detail::direct_conv_forward_kernel{}, s, out_channels, in, weight, out);
+                                          float* out, const float* bias, activation act) {
+  return dispatch(detail::direct_conv_forward_kernel{}, s, out_channels, in, weight, out, bias, act);
 }
 #endif
 #if OFA_KERNELS_DEFINE
@@ -263,15 +266,22 @@ OFA_KERNEL_API bool conv2d_direct_weight_gradient(const conv_shape& s, int out_c
 }
 #endif
 
-/** @brief out[N,OH,OW,Cout] = conv(in, weight[Cout][k][k][Cin]). */
+/** @brief out[N,OH,OW,Cout] = act(conv(in, weight[Cout][k][k][Cin]) + bias); bias may be null. */
 template <class T>
-void conv2d_forward(const conv_shape& s, int out_channels, const T* in, const T* weight, T* out) {
+void conv2d_forward(const conv_shape& s, int out_channels, const T* in, const T* weight, T* out,
+                    const T* bias = nullptr, activation act = activation::none) {
   if constexpr (std::is_same_v<T, float>)
-    if (conv2d_direct_forward(s, out_channels, in, weight, out)) return;
+    if (conv2d_direct_forward(s, out_channels, in, weight, out, bias, act)) return;
   const int m = s.batch * s.out_height() * s.out_width(), kk = s.kernel * s.kernel * s.channels;
   pooled_vector<T> cols(static_cast<std::size_t>(m) * kk);
   im2col(s, in, cols.data());
   gemm_any<T>(trans::no, trans::yes, m, out_channels, kk, T(1), cols.data(), kk, weight, kk, T(0), out, out_channels);
+  if (!bias && act == activation::none) return;
+  for (std::ptrdiff_t r = 0; r < m; ++r)
+    for (int o = 0; o < out_channels; ++o) {
+      T& v = out[r * out_channels + o];
+      v = detail::apply_activation(act, bias ? v + bias[o] : v);
+    }
 }
 
 /** @brief d_weight += dYᵀ·cols when d_weight is not null; d_in = col2im(dY·W) when d_in is not null. */

@@ -11,11 +11,16 @@
 /// in registers across the KC loop.
 
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>  // memcpy
 #include <string>
 #include <vector>
 #include "ofa/config.hpp"
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 
 #include <oneapi/tbb/parallel_for.h>
 #include <oneapi/tbb/task_arena.h>
@@ -188,9 +193,10 @@ struct half_vector<xsimd::avx512f> {
 /// The register tile: MR rows × NV vectors of C, plus a half vector when `Half`. The wide tile
 /// (NV = 2: 8×32 on AVX-512) serves most products; the narrow one (NV = 1: 16×16) serves an N
 /// that would leave half of a wide tile's last panel empty (N = 16, 48, 80, 112, ...); the
-/// 24-column one (AVX-512 only: 12 × (16 + 8)) N = 24 and 72 (with_tile_for): its 256-bit FMAs
-/// cost half a 512-bit one where the FMA units are 256 bits wide (AMD Zen 4), and as much where
-/// they are not, so it never does worse than padding 24 columns to 32.
+/// 24-column one (AVX-512 only: 12 × (16 + 8)) N = 24 and 72 (with_tile_for) where it pays: its
+/// 256-bit FMAs cost half a 512-bit one where the FMA units are 256 bits wide (AMD Zen 4). Where
+/// they are not (Intel), the half vector costs a whole one and its 12-row tiles lose to the
+/// narrow tile: 24-30% on the small-K products of batch-1 inference (3136×24×72, 784×24×72).
 template <class Arch, int NV = 2, bool Half = false>
 struct gemm_tile {
   using batch = xsimd::batch<float, Arch>;
@@ -430,13 +436,43 @@ void gemm_blocked(bool parallel, trans ta, trans tb, int m, int n, int k, float 
   });
 }
 
+/// Whether this CPU's AVX-512 FMAs run as two 256-bit halves, so that a half vector costs half
+/// (AMD's Zen 4: its vendor, since AVX-512 is there; Intel's units are 512 bits wide).
+inline bool avx512_runs_as_two_halves() {
+  static const bool halves = [] {
+#if defined(__x86_64__) || defined(__i386__)
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    if (!__get_cpuid(0, &a, &b, &c, &d)) return false;
+    char vendor[13] = {};
+    std::memcpy(vendor, &b, 4);
+    std::memcpy(vendor + 4, &d, 4);
+    std::memcpy(vendor + 8, &c, 4);
+    return std::string(vendor) == "AuthenticAMD";
+#else
+    return false;
+#endif
+  }();
+  return halves;
+}
+
+/// -1: the tile by the CPU (above); 0 or 1: the 24-column tile off or on, for tests that must run
+/// it on every AVX-512 machine. Set it only where no product is running.
+inline std::atomic<int>& half_tile_override() {
+  static std::atomic<int> forced{-1};
+  return forced;
+}
+inline bool use_half_tiles() {
+  const int forced = half_tile_override().load(std::memory_order_relaxed);
+  return forced >= 0 ? forced == 1 : avx512_runs_as_two_halves();
+}
+
 /// The tile for N, by the padded FMA work of one row: ⌈N/16⌉ vectors with the narrow tile,
-/// 2·⌈N/32⌉ with the wide one, 1.5·⌈N/24⌉ with the 24-column one (where there is one). The
-/// 24-column tile must save 10% (N = 24: 25%, 72: 10%; at N = 120 it saved 4-8% in the
-/// products and lost 15% in a weight gradient, whose 40 rows its 12-row tiles pad); ties keep
-/// the wide tile (its 8 rows waste less when M is small), then the narrow; a wide N (256 or
-/// more) keeps the wide tile. The choice depends on N alone, so weights packed once agree with
-/// it. Calls f(tile{}).
+/// 2·⌈N/32⌉ with the wide one, 1.5·⌈N/24⌉ with the 24-column one (where there is one, and its
+/// half vectors cost half: AMD). The 24-column tile must save 10% (N = 24: 25%, 72: 10%; at
+/// N = 120 it saved 4-8% in the products and lost 15% in a weight gradient, whose 40 rows its
+/// 12-row tiles pad); ties keep the wide tile (its 8 rows waste less when M is small), then the
+/// narrow; a wide N (256 or more) keeps the wide tile. The choice depends on N and the CPU alone,
+/// so weights packed once agree with it. Calls f(tile{}).
 template <class Arch, class F>
 decltype(auto) with_tile_for(int n, const F& f) {
   using wide = gemm_tile<Arch, 2>;
@@ -446,7 +482,8 @@ decltype(auto) with_tile_for(int n, const F& f) {
   if constexpr (!std::is_void_v<typename half_vector<Arch>::type>) {
     using half = gemm_tile<Arch, 1, true>;
     const int half_cost = 3 * ((n + half::nr - 1) / half::nr);
-    if (n < 256 && 10 * half_cost <= 9 * std::min(wide_cost, narrow_cost)) return f(half{});
+    if (n < 256 && use_half_tiles() && 10 * half_cost <= 9 * std::min(wide_cost, narrow_cost))
+      return f(half{});
   }
   if (n < 256 && narrow_cost < wide_cost) return f(narrow{});
   return f(wide{});

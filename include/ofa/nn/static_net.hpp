@@ -242,15 +242,7 @@ void static_net<Space>::run_stem(const feature_map& in, feature_map& out) const 
   profiling::scope timing("stem");
   kernels::conv_shape cs{in.n, in.h, in.w, 3, stem.kernel_size, stem.stride};
   float* x = out.reset(in.n, cs.out_height(), cs.out_width(), stem.width);
-  kernels::conv2d_forward(cs, stem.width, in.data(), stem_w.data(), x);
-  const auto rows = static_cast<std::size_t>(out.n) * out.h * out.w;
-  parallel::for_chunks(rows, 64, [&](std::size_t b, std::size_t e) {
-    for (std::size_t r = b; r < e; ++r) {
-      float* row = x + r * std::size_t(stem.width);
-      for (int j = 0; j < stem.width; ++j) row[j] += stem_b.data()[j];
-      kernels::activation_forward(stem.act, std::size_t(stem.width), row, row);
-    }
-  });
+  kernels::conv2d_forward(cs, stem.width, in.data(), stem_w.data(), x, stem_b.data(), stem.act);
 }
 
 template <class Space>

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The main job: set up, build the `ofa` command, and run Once-for-All end to end on the embedded
-# synthetic data set (train, latency table, accuracy data set, predictor, search, export):
+# The main job: set up, build the `ofa` command, and run Once-for-All end to end on real images
+# (Fashion-MNIST from Debian; the embedded synthetic set where it is missing): train, latency table,
+# accuracy data set, predictor, search, export:
 # scripts/pipeline.sh, whose options it passes on (e.g. --data folder:DIR for your own images).
 # Usage: scripts/demo.sh [pipeline options]      (build dir: build/release)
 set -euo pipefail

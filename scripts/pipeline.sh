@@ -4,14 +4,19 @@
 # search a subnet for three budgets, export each (ofa static_net and ONNX) and measure it.
 #
 # Usage: scripts/pipeline.sh [--data SPEC] [--out DIR] [--epochs-scale F] [--subnets N] [--threads N]
-#   --data          synthetic:N (default synthetic:4000, embedded: no files) or folder:DIR, cifar10-bin:DIR
+#   --data          default: 5,000 Fashion-MNIST training images (Debian's dataset-fashion-mnist, which
+#                   scripts/setup.sh installs; its 10,000 test images measure the targets), or where that is
+#                   missing synthetic:4000 (embedded: no files); or folder:DIR, cifar10-bin:DIR, idx:DIR[@N]
 #   --out           where everything goes (default build/pipeline); a finished step is not redone
 #   --epochs-scale  the progressive-shrinking schedule's length (default 0.05: one epoch a phase)
 #   --subnets       size of the accuracy data set (default 150)
 # It expects the ofa command at $OFA (default build/release/bin/ofa; scripts/demo.sh builds it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-data=synthetic:4000 out=build/pipeline scale=0.05 subnets=150 threads=0
+fashion=/usr/share/datasets/fashion-mnist
+data=synthetic:4000
+[ -f "$fashion/train-images-idx3-ubyte.gz" ] && data="idx:$fashion@5000"
+out=build/pipeline scale=0.05 subnets=150 threads=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --data) data="$2"; shift 2 ;;
@@ -49,9 +54,10 @@ step "3/6 accuracy data set: $subnets random subnets on held-out training images
 step "4/6 accuracy predictor (ofa fit-predictor)"
 "$ofa" fit-predictor --space cifar --dataset "$out/accuracy.jsonl" --out "$out/predictor.ofa" --threads "$threads"
 
-step "5/6 search: three MACs budgets, each target measured on the test split (ofa search)"
+step "5/6 search: three MACs budgets, each target and the best of 10 random subnets measured on 2,000 test images (ofa search)"
 "$ofa" search --space cifar --predictor "$out/predictor.ofa" --latency-table "$out/latency.json" \
   --constraint 'macs<=64M' --pareto 3 --checkpoint "$out/run/final.ofa" --calibration-images 500 \
+  --images 2000 --baseline 10 \
   --threads "$threads" --out "$out/search" | tee "$out/search.txt"
 
 step "6/6 export each target (ofa export) and run the exported subnet (ofa eval --model)"

@@ -57,7 +57,8 @@ void write_text(const std::string& path, const std::string& text) { ofa::io::wri
 // --- ofa latency-table ------------------------------------------------------------------------
 
 struct latency_options {
-  std::string space = "cifar", out, load, validate_csv;
+  std::string space = "cifar", out, load, adapt, validate_csv;
+  int adapt_networks = 10;
   int batch = 1, threads = 1, repeats = 30, networks = 400, validate = 0, passes = 10;
   std::uint64_t seed = 0;
   std::vector<int> resolutions;
@@ -66,10 +67,33 @@ struct latency_options {
 template <class Space>
 void run_latency_table(const latency_options& o) {
   if (o.out.empty() == o.load.empty())
-    throw ofa::config_error("give --out FILE to measure a table, or --load FILE to check one (with --validate N)");
-  refuse_output_over_input("--validate-csv", o.validate_csv, {{"--load", o.load}, {"--out", o.out}});
+    throw ofa::config_error("give --out FILE to measure a table (or, with --adapt OTHER, to carry one here), or "
+                            "--load FILE to check one (with --validate N)");
+  if (!o.adapt.empty() && !o.load.empty())
+    throw ofa::config_error("--adapt writes a table: give it with --out FILE, not --load");
+  refuse_output_over_input("--validate-csv", o.validate_csv, {{"--load", o.load}, {"--out", o.out}, {"--adapt", o.adapt}});
+  refuse_output_over_input("--out", o.out, {{"--adapt", o.adapt}});
   se::latency_table<Space> table;
-  if (!o.load.empty()) {
+  if (!o.adapt.empty()) {
+    const auto other = se::latency_table<Space>::load(o.adapt);
+    se::latency_adapt_options ao;
+    ao.networks = o.adapt_networks;
+    ao.batch = o.batch;
+    ao.threads = o.threads;
+    ao.seed = o.seed + 2;
+    const auto start = std::chrono::steady_clock::now();
+    table = se::adapt_latency_table(other, ao, [](int done, int total) {
+      std::printf("\radapting: network %d of %d", done, total);
+      std::fflush(stdout);
+    });
+    table.save(o.out);
+    std::printf("\n%s (%d threads, batch %d) carried to this machine (%d threads, batch %d) from %d whole networks "
+                "in %.1f s: here = %.3f x there %+.4f ms (rms miss %.1f%% on those networks)\nwrote %s\n",
+                other.cpu.c_str(), other.threads, other.batch, table.threads, table.batch, ao.networks,
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
+                table.scale / other.scale, table.table.overhead - other.table.overhead * table.scale / other.scale,
+                100 * table.adapted_from.fit_error, o.out.c_str());
+  } else if (!o.load.empty()) {
     table = se::latency_table<Space>::load(o.load);
     if (const auto why = table.mismatch(o.threads, o.batch); !why.empty())
       std::fprintf(stderr, "ofa: warning: %s; its figures are not this run's\n", why.c_str());
@@ -133,6 +157,10 @@ void run_latency_table(const latency_options& o) {
               check.repeatable < o.validate * 9 / 10
                   ? ": this machine's speed moves (a shared VM, other work, turbo), which bounds any table's agreement"
                   : "");
+  std::printf("order: Kendall's tau %.3f between the table and the measurements; the machine repeats its own order "
+              "to %.3f (even passes against odd)%s\n",
+              check.tau, check.halves_tau,
+              check.tau >= check.halves_tau ? ": the table ranks as well as this machine can measure" : "");
   if (!o.validate_csv.empty()) {
     std::string csv = "predicted_ms,measured_ms,even_passes_ms,odd_passes_ms,macs,config\n";
     const auto macs = se::macs_table<Space>();
@@ -669,6 +697,11 @@ void add_search(CLI::App& app) {
     cmd->add_option("--resolutions", o->resolutions,
                     "Measure at these input resolutions only, e.g. --resolutions 224 (default: all of the space's)")
         ->delimiter(',');
+    cmd->add_option("--adapt", o->adapt,
+                    "Carry a table measured on another CPU, thread count or batch here from a few whole-network "
+                    "timings (write it with --out)");
+    cmd->add_option("--adapt-networks", o->adapt_networks, "Whole networks timed for --adapt")
+        ->check(CLI::Range(2, 10000));
     dispatch(cmd, o, []<class Space>(std::type_identity<Space>, const latency_options& x) { run_latency_table<Space>(x); });
   }
   {

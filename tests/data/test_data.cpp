@@ -295,6 +295,22 @@ TEST_CASE("Debian's Fashion-MNIST reads from its gzipped files", "[data][idx][re
 }
 #endif
 
+TEST_CASE("SPEC@N: N random training images, the test split whole", "[data][spec]") {
+  const auto sample = od::open_dataset("synthetic:500@120", true);
+  REQUIRE(sample.size() == 120);
+  const auto again = od::open_dataset("synthetic:500@120", true);
+  std::vector<int> labels;
+  for (std::size_t i = 0; i < sample.size(); ++i) {
+    REQUIRE(sample.read(i).source == again.read(i).source);  // the same draw every time
+    labels.push_back(sample.label(i));
+  }
+  CHECK(std::set<int>(labels.begin(), labels.end()).size() == 10);  // drawn across the set, not its first 120
+  CHECK(sample.read(119).source != "synthetic#119");
+  CHECK(od::open_dataset("synthetic:500@120", false).size() == od::open_dataset("synthetic:500", false).size());
+  CHECK_THROWS_WITH(od::open_dataset("synthetic:500@600", true), Contains("at most that many"));
+  CHECK_THROWS_WITH(od::open_dataset("synthetic:500@0", true), Contains("count after @"));
+}
+
 TEST_CASE("the synthetic set is deterministic, balanced and varied", "[data][synthetic]") {
   od::synthetic a(100, 7), b(100, 7), c(100, 8);
   CHECK(a.decode(a.read(13)).pixels == b.decode(b.read(13)).pixels);

@@ -162,6 +162,8 @@ TEST_CASE("checking a table times every subnet in every pass and compares with t
   }
   CHECK(check.within == within);
   CHECK(check.repeatable == repeatable);
+  CHECK(check.tau == se::kendall_tau(check.predicted, check.measured));
+  CHECK(check.halves_tau == se::kendall_tau(check.first_half, check.second_half));
   CHECK(check.worst_error >= check.median_error);
   o.rounds = 1;
   CHECK_THROWS_WITH(se::check_latency_table(t, o), Contains("rounds at least 2"));
@@ -208,4 +210,37 @@ TEST_CASE("a table of some resolutions covers only those, and searches stay ther
   co.repeats = 1;
   co.warmup = 0;
   for (const auto& checked : se::check_latency_table(t, co).configs) CHECK(checked.resolution == 32);
+}
+
+TEST_CASE("a table carried to another batch size from ten whole networks predicts there", "[search][latency]") {
+  const auto& t = quick_table();  // batch 1, 1 thread
+  se::latency_adapt_options o;
+  o.batch = 4;
+  o.networks = 10;
+  o.repeats = 3;
+  o.warmup = 1;
+  const auto adapted = se::adapt_latency_table(t, o);
+  CHECK(adapted.batch == 4);
+  CHECK(adapted.adapted_from.batch == 1);
+  CHECK(adapted.adapted_from.cpu == t.cpu);
+  CHECK(adapted.adapted_from.networks == 10);
+  // Four images a pass cost well over one: the batch-1 table underestimates, the adapted one follows.
+  ofa::rng engine(9);
+  const ofa::parallel::arena one_thread(1);  // as the tables were measured
+  double miss_before = 0, miss_after = 0;
+  for (int i = 0; i < 4; ++i) {
+    const auto c = ofa::sample_config<cifar>(engine);
+    const double measured = se::measure_latency(se::random_static_net(c, 70 + i), 4, 5, 1);
+    miss_before += std::abs(t(c) - measured) / measured;
+    miss_after += std::abs(adapted(c) - measured) / measured;
+  }
+  INFO("mean relative miss: batch-1 table " << miss_before / 4 << ", adapted " << miss_after / 4);
+  CHECK(miss_after < miss_before);
+  CHECK(adapted.scale > t.scale);
+  // The origin survives the file.
+  const auto back = se::latency_table<cifar>::from_json(adapted.to_json(), "adapted.json");
+  CHECK(back.adapted_from.batch == 1);
+  CHECK(back.adapted_from.fit_error == adapted.adapted_from.fit_error);
+  o.networks = 1;
+  CHECK_THROWS_WITH(se::adapt_latency_table(t, o), Contains("networks must be at least 2"));
 }

@@ -5,9 +5,14 @@
 ///   cifar10-bin:DIR     CIFAR-10 binary release (data_batch_*.bin / test_batch.bin)
 ///   idx:DIR             MNIST-family IDX files (train-* / t10k-*)
 ///   folder:DIR          image folders, DIR/<class>/<image>; DIR/train and DIR/test (or val) if present
+/// and any of them followed by @N: N training images drawn at random (seeded; the test split whole),
+/// e.g. idx:/usr/share/datasets/fashion-mnist@6000 for a run of minutes on Fashion-MNIST.
 
+#include <algorithm>  // sort
 #include <filesystem>
+#include <numeric>  // iota
 #include <string>
+#include <vector>
 
 #include "ofa/data/any_dataset.hpp"
 #include "ofa/data/cifar_binary.hpp"
@@ -17,11 +22,51 @@
 #include "ofa/data/image_folder.hpp"
 #endif
 #include "ofa/errors.hpp"
+#include "ofa/random.hpp"
 
 namespace ofa::data {
 
+/** @brief `count` examples of a data set drawn at random from `seed`, in the data set's order;
+ *  it keeps the data set alive. */
+class random_sample {
+ public:
+  random_sample(any_dataset base, std::size_t count, std::uint64_t seed) : base_(std::move(base)) {
+    std::vector<std::size_t> order(base_.size());
+    std::iota(order.begin(), order.end(), std::size_t{0});
+    rng engine(seed);
+    shuffle(order.begin(), order.end(), engine);
+    order.resize(std::min(count, order.size()));
+    std::sort(order.begin(), order.end());
+    indices_ = std::move(order);
+  }
+  std::size_t size() const { return indices_.size(); }
+  int class_count() const { return base_.class_count(); }
+  int label(std::size_t i) const { return base_.label(indices_[i]); }
+  record read(std::size_t i) const { return base_.read(indices_[i]); }
+  image decode(const record& r) const { return base_.decode(r); }
+
+ private:
+  any_dataset base_;
+  std::vector<std::size_t> indices_;
+};
+
 /** @brief The training (train = true) or test split of the data set `spec` names. */
 inline any_dataset open_dataset(const std::string& spec, bool train = true, std::uint64_t seed = 0) {
+  // SPEC@N (digits only after the @: a folder's name may hold an @ of its own).
+  if (const auto at = spec.rfind('@'); at != std::string::npos && at + 1 < spec.size() &&
+                                       spec.find_first_not_of("0123456789", at + 1) == std::string::npos) {
+    const std::string count_text = spec.substr(at + 1);
+    const std::size_t count = count_text.size() <= 9 ? std::stoul(count_text) : 0;
+    if (count == 0)
+      throw config_error("ofa: bad data spec '" + spec + "': the count after @ must be a whole number of training "
+                         "images from 1 to 999999999");
+    any_dataset whole = open_dataset(spec.substr(0, at), train, seed);
+    if (!train) return whole;  // the test split whole: every measurement on the same images
+    if (count > whole.size())
+      throw config_error("ofa: bad data spec '" + spec + "': it asks for " + count_text + " training images of " +
+                         std::to_string(whole.size()) + "; ask for at most that many");
+    return any_dataset(random_sample(std::move(whole), count, 0x5a3b1eULL));
+  }
   const auto colon = spec.find(':');
   const std::string kind = spec.substr(0, colon), arg = colon == std::string::npos ? "" : spec.substr(colon + 1);
   if (kind == "synthetic") {
@@ -40,7 +85,8 @@ inline any_dataset open_dataset(const std::string& spec, bool train = true, std:
     return any_dataset(synthetic(train ? count : std::max<std::size_t>(count / 5, 1), train ? seed : seed + 0x7e57));
   }
   if (arg.empty())
-    throw config_error("ofa: bad data spec '" + spec + "': use synthetic[:N], cifar10-bin:DIR, idx:DIR or folder:DIR");
+    throw config_error("ofa: bad data spec '" + spec + "': use synthetic[:N], cifar10-bin:DIR, idx:DIR or folder:DIR"
+                       " (each optionally @N)");
   if (kind == "cifar10-bin") return any_dataset(cifar10_binary(arg, train));
   if (kind == "idx") return any_dataset(idx_dataset(arg, train ? "train" : "t10k"));
   if (kind == "folder") {

@@ -34,6 +34,7 @@
 #include "ofa/parallel/arena.hpp"
 #include "ofa/random.hpp"
 #include "ofa/search/layer_table.hpp"
+#include "ofa/search/statistics.hpp"  // kendall_tau
 #include "ofa/space/sampling.hpp"
 
 namespace ofa::search {
@@ -73,6 +74,13 @@ struct latency_table {
   bool uses_fit() const { return held_out_fit < held_out_sum; }
   std::string cpu, isa;
   int threads = 1, batch = 1;
+  /// Where an adapted table came from (adapt_latency_table): the measured table's CPU, threads and
+  /// batch, and the rms relative miss of the adaptation on its networks. Empty cpu: measured here.
+  struct origin {
+    std::string cpu;
+    int threads = 0, batch = 0, networks = 0;
+    double fit_error = 0;
+  } adapted_from;
   /// The input resolutions it was measured at: every one of the space, or those asked for.
   std::vector<int> resolutions = all_resolutions();
 
@@ -119,6 +127,25 @@ template <class Space>
 latency_table<Space> measure_latency_table(const latency_options& options = {},
                                            const std::function<void(int, int)>& progress = {});
 
+/** @brief How a table measured elsewhere is carried to this machine, threads and batch. */
+struct latency_adapt_options {
+  int networks = 10;  ///< random subnets timed whole here
+  int repeats = 20;   ///< timed runs of each (the median is taken)
+  int warmup = 5;
+  int batch = 1;
+  int threads = 1;  ///< 0: all cores
+  std::uint64_t seed = 2;
+};
+
+/** @brief `other` (a table of another CPU, thread count or batch) carried here from a few
+ *  whole-network timings: a layer's time changes with the machine mostly in proportion, so this
+ *  machine's whole networks ≈ a · other's prediction + b, fitted (relative least squares, robust)
+ *  on `networks` random subnets at other's resolutions; the result predicts a · other + b. Minutes
+ *  instead of a whole table's measurement; its check (check_latency_table) says how well it holds. */
+template <class Space>
+latency_table<Space> adapt_latency_table(const latency_table<Space>& other, const latency_adapt_options& options = {},
+                                         const std::function<void(int, int)>& progress = {});
+
 /** @brief Median end-to-end forward latency (ms) of `net` on random images, at `batch`. */
 template <class Space>
 double measure_latency(const nn::static_net<Space>& net, int batch, int repeats, int warmup = 3,
@@ -144,6 +171,9 @@ struct latency_check {
   int within = 0;                               ///< subnets whose prediction is within ±10% of the measurement
   int repeatable = 0;  ///< subnets whose two halves agree within ±10%: the most this machine allows
   double median_error = 0, worst_error = 0;  ///< |predicted − measured| / measured
+  /// Kendall's tau of the table's order against the measured one, and of one half of the passes
+  /// against the other: how well the machine itself repeats an order, the most the table can reach.
+  double tau = 0, halves_tau = 0;
 };
 
 /** @brief Measures random subnets end to end and compares them with `table` (progress(done, total)
@@ -424,6 +454,45 @@ latency_table<Space> measure_latency_table(const latency_options& o, const std::
 }
 
 template <class Space>
+latency_table<Space> adapt_latency_table(const latency_table<Space>& other, const latency_adapt_options& o,
+                                         const std::function<void(int, int)>& progress) {
+  if (o.networks < 2 || o.repeats < 1 || o.warmup < 0 || o.batch < 1 || o.threads < 0)
+    throw config_error("ofa::search::adapt_latency_table: networks must be at least 2 (a scale and an offset are "
+                       "fitted), repeats and batch at least 1, warmup and threads at least 0");
+  parallel::arena threads(o.threads);
+  rng engine(o.seed);
+  const sampling_constraint at_covered{{}, {}, {}, other.resolutions};
+  std::vector<double> predicted, measured;
+  for (int i = 0; i < o.networks; ++i) {
+    const auto config = sample_config<Space>(engine, at_covered);
+    predicted.push_back(other(config));
+    measured.push_back(measure_latency(random_static_net(config, o.seed + std::uint64_t(i)), o.batch, o.repeats,
+                                       o.warmup, o.seed + std::uint64_t(i)));
+    if (progress) progress(i + 1, o.networks);
+  }
+  const auto fit = detail::fit_whole_to_sum(predicted, measured);
+  if (!(fit.scale > 0) || !std::isfinite(fit.scale) || !std::isfinite(fit.offset))
+    throw config_error("ofa::search::adapt_latency_table: the timings here do not follow the table (fitted scale " +
+                       std::to_string(fit.scale) + "); measure a table on this machine instead");
+  latency_table<Space> t = other;
+  t.adapted_from = {other.adapted_from.cpu.empty() ? other.cpu : other.adapted_from.cpu, other.threads, other.batch,
+                    o.networks, fit.error};
+  t.cpu = kernels::detail::cpu_model_name();
+  t.isa = kernels::active_arch_name();
+  t.threads = parallel::arena::threads();
+  t.batch = o.batch;
+  t.scale = other.scale * fit.scale;
+  t.table.overhead = other.table.overhead * fit.scale + fit.offset;
+  t.apply_scale();
+  // Its own prediction for the smallest subnet must stay positive, as a loaded table's must.
+  const auto smallest = subnet_config<Space>::min().with_resolution(t.resolutions.front());
+  if (!(t(smallest) > 0))
+    throw config_error("ofa::search::adapt_latency_table: the adapted table predicts " + std::to_string(t(smallest)) +
+                       " ms for the smallest subnet; time more networks (--networks) or measure a table here");
+  return t;
+}
+
+template <class Space>
 latency_check<Space> check_latency_table(const latency_table<Space>& table, const latency_check_options& o,
                                          const std::function<void(int, int)>& progress) {
   if (o.subnets < 1 || o.rounds < 2 || o.repeats < 1 || o.warmup < 0 || o.batch < 1)
@@ -467,6 +536,10 @@ latency_check<Space> check_latency_table(const latency_table<Space>& table, cons
   }
   out.median_error = detail::median_of(errors);
   out.worst_error = *std::max_element(errors.begin(), errors.end());
+  if (out.configs.size() >= 2) {
+    out.tau = kendall_tau(out.predicted, out.measured);
+    out.halves_tau = kendall_tau(out.first_half, out.second_half);
+  }
   return out;
 }
 
@@ -498,6 +571,12 @@ nlohmann::json latency_table<Space>::to_json() const {
           {"threads", threads},
           {"batch", batch},
           {"resolutions", resolutions},
+          {"adapted_from", adapted_from.cpu.empty() ? nlohmann::json()
+                                                    : nlohmann::json{{"cpu", adapted_from.cpu},
+                                                                     {"threads", adapted_from.threads},
+                                                                     {"batch", adapted_from.batch},
+                                                                     {"networks", adapted_from.networks},
+                                                                     {"fit_error", adapted_from.fit_error}}},
           {"overhead_ms", table.overhead},
           {"scale", scale},
           {"fit_error", fit_error},
@@ -535,6 +614,12 @@ latency_table<Space> latency_table<Space>::from_json(const nlohmann::json& j, co
     if (!(t.scale > 0) || !std::isfinite(t.scale)) throw fail("its scale is not a positive number");
     if (!std::isfinite(t.table.overhead)) throw fail("its overhead_ms is not a number");
     if (t.threads < 0 || t.batch < 1) throw fail("its threads or batch is impossible");
+    if (j.contains("adapted_from") && !j.at("adapted_from").is_null()) {
+      const auto& a = j.at("adapted_from");
+      t.adapted_from = {a.at("cpu").get<std::string>(), whole(a.at("threads"), "adapted_from.threads", int{}),
+                        whole(a.at("batch"), "adapted_from.batch", int{}), whole(a.at("networks"), "adapted_from.networks", int{}),
+                        a.at("fit_error").get<double>()};
+    }
     if (j.contains("resolutions")) {  // tables written before resolution subsets cover the space
       t.resolutions.clear();
       for (const auto& r : j.at("resolutions")) {

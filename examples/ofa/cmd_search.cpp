@@ -87,12 +87,17 @@ void run_latency_table(const latency_options& o) {
       std::fflush(stdout);
     });
     table.save(o.out);
+    const double a = table.scale / other.scale;
     std::printf("\n%s (%d threads, batch %d) carried to this machine (%d threads, batch %d) from %d whole networks "
-                "in %.1f s: here = %.3f x there %+.4f ms (rms miss %.1f%% on those networks)\nwrote %s\n",
+                "in %.1f s: here = %.3f x there + %.4f ms per GMAC %+.4f ms (rms miss %.1f%% on those networks%s)\n"
+                "wrote %s\n",
                 other.cpu.c_str(), other.threads, other.batch, table.threads, table.batch, ao.networks,
-                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
-                table.scale / other.scale, table.table.overhead - other.table.overhead * table.scale / other.scale,
-                100 * table.adapted_from.fit_error, o.out.c_str());
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), a,
+                1e9 * (table.per_mac_ms - other.per_mac_ms * a * other.batch / table.batch),
+                table.table.overhead - other.table.overhead * a, 100 * table.adapted_from.fit_error,
+                table.adapted_from.fit_error > 0.1 ? "; over 10%: this table does not carry well, measure one here"
+                                                   : "",
+                o.out.c_str());
   } else if (!o.load.empty()) {
     table = se::latency_table<Space>::load(o.load);
     if (const auto why = table.mismatch(o.threads, o.batch); !why.empty())

@@ -68,6 +68,8 @@ struct latency_table {
   /// 1 unless the fitted one predicted held-out networks better (detail::whole_network_model).
   double scale = 1;
   double fit_error = 0;  ///< root-mean-square relative miss of that model over the table's networks
+  /// An adapted table's milliseconds per MAC (of its batch), added to each layer (adapt_latency_table).
+  double per_mac_ms = 0;
   /// Median relative miss on held-out networks of the two models (sum + overhead, and the fit).
   double held_out_sum = 0, held_out_fit = 0;
   /// Whether predictions use the fit (scale, offset) rather than the sum plus the median overhead.
@@ -108,6 +110,9 @@ struct latency_table {
   /** @brief table.values from the entries' medians and the scale. */
   void apply_scale() {
     for (std::size_t l = 0; l < entries.size(); ++l) table.values[l] = scale * entries[l].median;
+    if (per_mac_ms == 0) return;
+    const auto macs = macs_table<Space>();
+    for (std::size_t l = 0; l < entries.size(); ++l) table.values[l] += per_mac_ms * macs.values[l] * batch;
   }
 
   nlohmann::json to_json() const;
@@ -138,10 +143,13 @@ struct latency_adapt_options {
 };
 
 /** @brief `other` (a table of another CPU, thread count or batch) carried here from a few
- *  whole-network timings: a layer's time changes with the machine mostly in proportion, so this
- *  machine's whole networks ≈ a · other's prediction + b, fitted (relative least squares, robust)
- *  on `networks` random subnets at other's resolutions; the result predicts a · other + b. Minutes
- *  instead of a whole table's measurement; its check (check_latency_table) says how well it holds. */
+ *  whole-network timings. A layer's time has a part that follows the machine's speed and a part
+ *  that follows its arithmetic (which grows with the batch, while per-layer overheads do not), so
+ *  this machine's whole networks ≈ a · other's prediction + b · MACs · batch + c, fitted in
+ *  relative least squares on `networks` random subnets at other's resolutions; the adapted layer
+ *  values are a · other's + b · the layer's MACs · batch. Where the MACs term does not help on
+ *  held-out networks it is left out (a · other + c). Its check (check_latency_table) says how well
+ *  it holds. */
 template <class Space>
 latency_table<Space> adapt_latency_table(const latency_table<Space>& other, const latency_adapt_options& options = {},
                                          const std::function<void(int, int)>& progress = {});
@@ -263,6 +271,68 @@ inline linear_fit fit_whole_to_sum(const std::vector<double>& sum, const std::ve
   for (std::size_t i = 0; i < sum.size(); ++i) squares += relative(i) * relative(i);
   f.error = std::sqrt(squares / double(sum.size()));
   return f;
+}
+
+/// The adaptation's model: measured ≈ scale · predicted + per_mac · macs + offset.
+struct macs_fit {
+  double scale = 1, per_mac = 0, offset = 0, error = 0;
+};
+
+/// Relative least squares of measured on (predicted, macs, 1), robust as fit_whole_to_sum; with
+/// the MACs term only where it helps on held-out networks (leave-one-out) and keeps every
+/// coefficient positive, else scale and offset alone.
+inline macs_fit fit_with_macs(const std::vector<double>& predicted, const std::vector<double>& macs,
+                              const std::vector<double>& measured) {
+  const std::size_t n = predicted.size();
+  auto solve = [&](const std::vector<bool>& use) {  // 3x3 normal equations, weights 1/y²
+    double a[3][4] = {};
+    for (std::size_t i = 0; i < n; ++i) {
+      if (!use[i]) continue;
+      const double w = 1 / (measured[i] * measured[i]), x[3] = {predicted[i], macs[i], 1.0};
+      for (int r = 0; r < 3; ++r) {
+        for (int c = 0; c < 3; ++c) a[r][c] += w * x[r] * x[c];
+        a[r][3] += w * x[r] * measured[i];
+      }
+    }
+    for (int col = 0; col < 3; ++col) {  // Gaussian elimination with partial pivoting
+      int pivot = col;
+      for (int r = col + 1; r < 3; ++r)
+        if (std::abs(a[r][col]) > std::abs(a[pivot][col])) pivot = r;
+      for (int c = 0; c < 4; ++c) std::swap(a[col][c], a[pivot][c]);
+      if (std::abs(a[col][col]) < 1e-300) return macs_fit{0, 0, 0, 0};
+      for (int r = 0; r < 3; ++r) {
+        if (r == col) continue;
+        const double f = a[r][col] / a[col][col];
+        for (int c = col; c < 4; ++c) a[r][c] -= f * a[col][c];
+      }
+    }
+    return macs_fit{a[0][3] / a[0][0], a[1][3] / a[1][1], a[2][3] / a[2][2], 0};
+  };
+  auto miss = [&](const macs_fit& f, std::size_t i) {
+    return std::abs(f.scale * predicted[i] + f.per_mac * macs[i] + f.offset - measured[i]) / measured[i];
+  };
+  const auto plain = [&](const std::vector<bool>& use) {
+    std::vector<double> p, m;
+    for (std::size_t i = 0; i < n; ++i)
+      if (use[i]) p.push_back(predicted[i]), m.push_back(measured[i]);
+    const auto f = fit_whole_to_sum(p, m);
+    return macs_fit{f.scale, 0, f.offset, 0};
+  };
+  // Leave-one-out misses of both models.
+  double with = 0, without = 0;
+  for (std::size_t i = 0; i < n && n >= 5; ++i) {
+    std::vector<bool> use(n, true);
+    use[i] = false;
+    const auto f = solve(use);
+    with += (f.scale > 0 && f.per_mac >= 0) ? miss(f, i) : std::numeric_limits<double>::infinity();
+    without += miss(plain(use), i);
+  }
+  const std::vector<bool> all(n, true);
+  auto chosen = n >= 5 && with < without ? solve(all) : plain(all);
+  double squares = 0;
+  for (std::size_t i = 0; i < n; ++i) squares += miss(chosen, i) * miss(chosen, i);
+  chosen.error = std::sqrt(squares / double(n));
+  return chosen;
 }
 
 /// The model a table predicts whole networks with, chosen on networks it was not fitted to.
@@ -462,16 +532,18 @@ latency_table<Space> adapt_latency_table(const latency_table<Space>& other, cons
   parallel::arena threads(o.threads);
   rng engine(o.seed);
   const sampling_constraint at_covered{{}, {}, {}, other.resolutions};
-  std::vector<double> predicted, measured;
+  const auto mac_table = macs_table<Space>();
+  std::vector<double> predicted, macs, measured;
   for (int i = 0; i < o.networks; ++i) {
     const auto config = sample_config<Space>(engine, at_covered);
     predicted.push_back(other(config));
+    macs.push_back(mac_table(config) * o.batch);
     measured.push_back(measure_latency(random_static_net(config, o.seed + std::uint64_t(i)), o.batch, o.repeats,
                                        o.warmup, o.seed + std::uint64_t(i)));
     if (progress) progress(i + 1, o.networks);
   }
-  const auto fit = detail::fit_whole_to_sum(predicted, measured);
-  if (!(fit.scale > 0) || !std::isfinite(fit.scale) || !std::isfinite(fit.offset))
+  const auto fit = detail::fit_with_macs(predicted, macs, measured);
+  if (!(fit.scale > 0) || !std::isfinite(fit.scale) || !std::isfinite(fit.offset) || !std::isfinite(fit.per_mac))
     throw config_error("ofa::search::adapt_latency_table: the timings here do not follow the table (fitted scale " +
                        std::to_string(fit.scale) + "); measure a table on this machine instead");
   latency_table<Space> t = other;
@@ -482,6 +554,7 @@ latency_table<Space> adapt_latency_table(const latency_table<Space>& other, cons
   t.threads = parallel::arena::threads();
   t.batch = o.batch;
   t.scale = other.scale * fit.scale;
+  t.per_mac_ms = other.per_mac_ms * fit.scale * other.batch / o.batch + fit.per_mac;
   t.table.overhead = other.table.overhead * fit.scale + fit.offset;
   t.apply_scale();
   // Its own prediction for the smallest subnet must stay positive, as a loaded table's must.
@@ -579,6 +652,7 @@ nlohmann::json latency_table<Space>::to_json() const {
                                                                      {"fit_error", adapted_from.fit_error}}},
           {"overhead_ms", table.overhead},
           {"scale", scale},
+          {"per_mac_ms", per_mac_ms},
           {"fit_error", fit_error},
           {"held_out_error", {{"sum", held_out_sum}, {"fit", held_out_fit}}},
           {"layers", layers}};
@@ -606,6 +680,8 @@ latency_table<Space> latency_table<Space>::from_json(const nlohmann::json& j, co
     t.batch = whole(j.at("batch"), "batch", int{});
     t.table.overhead = j.at("overhead_ms").get<double>();
     t.scale = j.value("scale", 1.0);  // tables written before the whole-network fit: sums as they are
+    t.per_mac_ms = j.value("per_mac_ms", 0.0);
+    if (!std::isfinite(t.per_mac_ms) || t.per_mac_ms < 0) throw fail("its per_mac_ms is not a number of at least 0");
     t.fit_error = j.value("fit_error", 0.0);
     if (j.contains("held_out_error")) {
       t.held_out_sum = j.at("held_out_error").at("sum").get<double>();

@@ -224,7 +224,7 @@ void run_eval(const eval_options& o) {
   if (!o.json) std::printf("%-24s %6s %8s %8s %8s %8s\n", "subnet", "res", "MACs", "top-1", "loss", "images");
   for (const auto& [name, config] : subnets) {
     const auto calibration = ofa::train::first_images(train, o.recalibration_images, o.batch, config.resolution,
-                                                      train_aug, o.seed ^ 0xca1ULL);
+                                                      train_aug, o.seed ^ ofa::stream::calibration);
     const auto e = ofa::train::evaluate_subnet(net, config, calibration, test, o.images, o.batch, eval_aug);
     const auto macs = ofa::profile_subnet(config).macs;
     out.push_back({{"subnet", name},

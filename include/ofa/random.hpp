@@ -107,6 +107,13 @@ inline double rng::normal() noexcept {
   return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
 }
 
+/** @brief The tags that derive one random stream from a seed (seed ^ tag), named where they are
+ *  shared: the same images must be drawn wherever the same purpose draws them. */
+namespace stream {
+/// The training images that BN recalibration and calibration draw (trainer, search, export, eval).
+inline constexpr std::uint64_t calibration = 0xca1;
+}  // namespace stream
+
 /** @brief Fisher-Yates shuffle driven by ofa::rng: the same permutation on every platform. */
 template <class RandomIt>
 void shuffle(RandomIt first, RandomIt last, rng& engine) {

@@ -62,6 +62,9 @@ TEST_CASE("the predictor learns a synthetic accuracy to a fraction of a percent"
   CHECK(p.domain().highest == *std::max_element(train_y.begin(), train_y.end()));
   CHECK(p.domain().extrapolates(p.domain().highest + 0.01));
   CHECK_FALSE(p.domain().extrapolates(0.5 * (p.domain().lowest + p.domain().highest)));
+  // The search's fitness: a point above the best label counts as a point below it.
+  CHECK(p.domain().penalised(p.domain().highest + 0.01) == Approx(p.domain().highest - 0.01));
+  CHECK(p.domain().penalised(p.domain().lowest) == p.domain().lowest);
   p.set_held_out_rmse(se::rmse(predicted, test_y));
 
   const auto path = (std::filesystem::temp_directory_path() / "ofa_test_predictor.ofa").string();

@@ -14,7 +14,7 @@
 /// targets of a few hundredths would make the initial output's scale (~1) a
 /// hundred times too large. predict() returns a fraction, as the data set stores.
 
-#include <algorithm>  // shuffle, min
+#include <algorithm>  // min
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -60,6 +60,10 @@ struct predictor_domain {
   /** @brief Whether `top1` lies outside the labels it learned from: a prediction there is an
    *  extrapolation, and the search picks exactly where the predictor errs upwards. */
   bool extrapolates(double top1) const noexcept { return known() && (top1 > highest || top1 < lowest); }
+  /** @brief The fitness a search gives a prediction: as it is within the labels, and below the
+   *  best label by as much as it claims above it, so that evolution does not climb into the
+   *  region where the predictor is least right. */
+  double penalised(double top1) const noexcept { return known() && top1 > highest ? 2 * highest - top1 : top1; }
 };
 
 template <class Space>
@@ -242,7 +246,7 @@ double accuracy_predictor<Space>::fit(std::span<const subnet_config<Space>> conf
   std::iota(order.begin(), order.end(), std::size_t{0});
   const auto batch = static_cast<std::size_t>(o.batch_size);
   for (int epoch = 0; epoch < o.epochs; ++epoch) {
-    std::shuffle(order.begin(), order.end(), engine);
+    ofa::shuffle(order.begin(), order.end(), engine);
     for (std::size_t start = 0; start < n; start += batch) {
       const std::size_t m = std::min(batch, n - start);
       tensor<float> xb(shape_type{m, width}), yb(shape_type{m, std::size_t{1}});

@@ -482,7 +482,7 @@ void trainer<Space, D>::evaluate_grid(std::size_t limit, const std::string& when
   // Several processes share each measurement: their shares of the calibration and test images.
   for (const auto& [name, config] : evaluation_grid<Space>()) {
     const auto calibration = first_images(train_, o_.recalibration_images, o_.batch_size, config.resolution,
-                                          o_.train_aug, o_.seed ^ 0xca1ULL);
+                                          o_.train_aug, o_.seed ^ stream::calibration);
     auto e = evaluate_subnet(net_, config, calibration, *test_, limit, o_.batch_size, eval_aug, group_);
     e.name = name;
     results.push_back({{"subnet", name}, {"top1", e.top1}, {"loss", e.loss}, {"images", e.images}});

@@ -65,8 +65,19 @@ TEST_CASE("both torch.save formats import with the published names, bit for bit"
   for (const char* file : {"small_zip.pth", "small_legacy.pth"}) {
     INFO(file);
     ofa::nn::elastic_net<small_space> imported(99);
-    ofa::nn::import_pytorch(imported, fixture(file));
+    ofa::nn::import_pytorch(imported, fixture(file));  // the file mapped, each tensor read into its place
     CHECK(largest_difference(expected, imported) == 0);
+    ofa::nn::elastic_net<small_space> from_list(98);  // every tensor read first, then imported
+    ofa::nn::import_pytorch(from_list, ofa::io::read_pytorch_state_dict(fixture(file)), fixture(file));
+    CHECK(largest_difference(expected, from_list) == 0);
+    // Entries describe what read() gives, and a tensor read again (its pages given back) is the same.
+    const ofa::io::pytorch_state_dict opened(fixture(file));
+    for (std::size_t i = 0; i < opened.entries().size(); ++i) {
+      const auto t = opened.read(i);
+      REQUIRE(t.shape == opened.entries()[i].shape);
+      REQUIRE(t.dtype == opened.entries()[i].dtype);
+      REQUIRE(opened.read(i).data == t.data);
+    }
     ofa::rng engine(3);
     auto images = ofa::make_tensor<float>(ofa::shape_type{2, 20, 20, 3});
     for (auto& v : images) v = engine.uniform(-1.0f, 1.0f);

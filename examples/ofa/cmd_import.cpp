@@ -47,9 +47,8 @@ void run_import(const import_options& o) {
   ofa::nn::import_pytorch(net, file);
   ofa::nn::save(net, o.out, R"({"imported_from": "pytorch"})");
   const double total_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("%s: %zu tensors of %s, %s parameters, opened in %.2f s, imported and written in %.2f s\n",
-              o.out.c_str(), file.entries().size(), o.file.c_str(), grouped(net.parameter_count()).c_str(), read_s,
-              total_s);
+  std::printf("%s: %zu tensors of %s, %s parameters, opened in %.2f s, imported and written in %.2f s\n", o.out.c_str(),
+              file.entries().size(), o.file.c_str(), grouped(net.parameter_count()).c_str(), read_s, total_s);
 }
 
 struct init_options {
@@ -73,7 +72,8 @@ void add_import(CLI::App& app) {
   init->add_option("--space", io->space, std::string("Space name (") + space_names + ")");
   init->add_option("--out", io->out, "The ofa supernet file to write")->required();
   init->add_option("--seed", io->seed, "Seed of the initialisation");
-  init->callback([io] { with_space(io->space, [&]<class Space>(std::type_identity<Space>) { run_init<Space>(*io); }); });
+  init->callback(
+      [io] { with_space(io->space, [&]<class Space>(std::type_identity<Space>) { run_init<Space>(*io); }); });
 
   auto* cmd = app.add_subcommand("import", "Read a supernet saved by the reference implementation (PyTorch)");
   auto o = std::make_shared<import_options>();

@@ -67,11 +67,13 @@ struct latency_options {
 template <class Space>
 void run_latency_table(const latency_options& o) {
   if (o.out.empty() == o.load.empty())
-    throw ofa::config_error("give --out FILE to measure a table (or, with --adapt OTHER, to carry one here), or "
-                            "--load FILE to check one (with --validate N)");
+    throw ofa::config_error(
+        "give --out FILE to measure a table (or, with --adapt OTHER, to carry one here), or "
+        "--load FILE to check one (with --validate N)");
   if (!o.adapt.empty() && !o.load.empty())
     throw ofa::config_error("--adapt writes a table: give it with --out FILE, not --load");
-  refuse_output_over_input("--validate-csv", o.validate_csv, {{"--load", o.load}, {"--out", o.out}, {"--adapt", o.adapt}});
+  refuse_output_over_input("--validate-csv", o.validate_csv,
+                           {{"--load", o.load}, {"--out", o.out}, {"--adapt", o.adapt}});
   refuse_output_over_input("--out", o.out, {{"--adapt", o.adapt}});
   se::latency_table<Space> table;
   if (!o.adapt.empty()) {
@@ -88,16 +90,16 @@ void run_latency_table(const latency_options& o) {
     });
     table.save(o.out);
     const double a = table.scale / other.scale;
-    std::printf("\n%s (%d threads, batch %d) carried to this machine (%d threads, batch %d) from %d whole networks "
-                "in %.1f s: here = %.3f x there + %.4f ms per GMAC %+.4f ms (rms miss %.1f%% on those networks%s)\n"
-                "wrote %s\n",
-                other.cpu.c_str(), other.threads, other.batch, table.threads, table.batch, ao.networks,
-                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), a,
-                1e9 * (table.per_mac_ms - other.per_mac_ms * a * other.batch / table.batch),
-                table.table.overhead - other.table.overhead * a, 100 * table.adapted_from.fit_error,
-                table.adapted_from.fit_error > 0.1 ? "; over 10%: this table does not carry well, measure one here"
-                                                   : "",
-                o.out.c_str());
+    std::printf(
+        "\n%s (%d threads, batch %d) carried to this machine (%d threads, batch %d) from %d whole networks "
+        "in %.1f s: here = %.3f x there + %.4f ms per GMAC %+.4f ms (rms miss %.1f%% on those networks%s)\n"
+        "wrote %s\n",
+        other.cpu.c_str(), other.threads, other.batch, table.threads, table.batch, ao.networks,
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), a,
+        1e9 * (table.per_mac_ms - other.per_mac_ms * a * other.batch / table.batch),
+        table.table.overhead - other.table.overhead * a, 100 * table.adapted_from.fit_error,
+        table.adapted_from.fit_error > 0.1 ? "; over 10%: this table does not carry well, measure one here" : "",
+        o.out.c_str());
   } else if (!o.load.empty()) {
     table = se::latency_table<Space>::load(o.load);
     if (const auto why = table.mismatch(o.threads, o.batch); !why.empty())
@@ -162,10 +164,11 @@ void run_latency_table(const latency_options& o) {
               check.repeatable < o.validate * 9 / 10
                   ? ": this machine's speed moves (a shared VM, other work, turbo), which bounds any table's agreement"
                   : "");
-  std::printf("order: Kendall's tau %.3f between the table and the measurements; the machine repeats its own order "
-              "to %.3f (even passes against odd)%s\n",
-              check.tau, check.halves_tau,
-              check.tau >= check.halves_tau ? ": the table ranks as well as this machine can measure" : "");
+  std::printf(
+      "order: Kendall's tau %.3f between the table and the measurements; the machine repeats its own order "
+      "to %.3f (even passes against odd)%s\n",
+      check.tau, check.halves_tau,
+      check.tau >= check.halves_tau ? ": the table ranks as well as this machine can measure" : "");
   if (!o.validate_csv.empty()) {
     std::string csv = "predicted_ms,measured_ms,even_passes_ms,odd_passes_ms,macs,config\n";
     const auto macs = se::macs_table<Space>();
@@ -509,8 +512,8 @@ void run_search(const search_options& o) {
   const auto& domain = predictor.domain();
   const bool uncertain = std::isfinite(domain.held_out_rmse);
   for (auto& t : targets) t.accuracy = predictor.predict(t.config);  // as predicted, not as penalised
-  std::printf("%-16s %-18s %8s %8s%s %8s%s%s\n", "budget", "subnet", "MACs", "params",
-              latency ? "    latency" : "", "top-1", uncertain ? "     ±" : "", measured ? "  measured  latency" : "");
+  std::printf("%-16s %-18s %8s %8s%s %8s%s%s\n", "budget", "subnet", "MACs", "params", latency ? "    latency" : "",
+              "top-1", uncertain ? "     ±" : "", measured ? "  measured  latency" : "");
   bool any_extrapolated = false;
   nlohmann::json out = nlohmann::json::array();
   ofa::rng baseline_engine(o.seed + 77);
@@ -581,9 +584,10 @@ void run_search(const search_options& o) {
   if (uncertain)
     std::printf("±: the predictor's error on the subnets held out when it was fitted (RMSE, points of top-1)\n");
   if (any_extrapolated)
-    std::printf("*: beyond the top-1 of every subnet the predictor learned from (%.2f%% to %.2f%%): an "
-                "extrapolation, where predictors err most; measure it (--checkpoint) before trusting it\n",
-                100 * domain.lowest, 100 * domain.highest);
+    std::printf(
+        "*: beyond the top-1 of every subnet the predictor learned from (%.2f%% to %.2f%%): an "
+        "extrapolation, where predictors err most; measure it (--checkpoint) before trusting it\n",
+        100 * domain.lowest, 100 * domain.highest);
   std::size_t scored = 0;
   for (const auto& r : result.per_budget) scored += r.scored;
   std::printf("%zu subnets scored in %.2f s (%d generations of %d, %d threads)\n", scored, seconds, o.generations,
@@ -671,8 +675,8 @@ void run_export(const export_options& o) {
   ofa::nn::load(net, o.checkpoint);
   const auto train = ofa::data::open_dataset(data, true, 0);
   const auto aug = ofa::data::default_augmentation<Space>(true);
-  const auto calibration =
-      ofa::train::first_images(train, o.calibration_images, o.batch, config.resolution, aug, o.seed ^ ofa::stream::calibration);
+  const auto calibration = ofa::train::first_images(train, o.calibration_images, o.batch, config.resolution, aug,
+                                                    o.seed ^ ofa::stream::calibration);
   const auto stats = net.recalibrate(config, calibration);
   auto subnet = ofa::nn::extract(net, config, &stats);
   if (o.format == "ofa")

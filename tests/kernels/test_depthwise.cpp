@@ -80,7 +80,8 @@ TEST_CASE("depthwise forward and weight gradient map their input as they load it
   for (int k : {3, 5, 7})
     for (int stride : {1, 2})
       for (int channels : {5, 16, 37})
-        for (auto act : {ofa::activation::none, ofa::activation::relu, ofa::activation::relu6, ofa::activation::hswish}) {
+        for (auto act :
+             {ofa::activation::none, ofa::activation::relu, ofa::activation::relu6, ofa::activation::hswish}) {
           const conv_shape s{2, 9, 11, channels, k, stride};
           const auto w = test::random_vector<float>(static_cast<std::size_t>(k) * k * channels, seed++);
           const ofa::kernel_view<const float> view{w.data(), k, channels, k * channels, channels};

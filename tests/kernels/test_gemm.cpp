@@ -52,8 +52,8 @@ TEST_CASE("the 24-column tile, forced on CPUs that would not choose it", "[kerne
     const auto a = test::random_vector<float>(static_cast<std::size_t>(m) * k, seed++);
     std::vector<float> c(static_cast<std::size_t>(m) * n), expected(c.size());
     ofa::kernels::gemm_packed(m, a.data(), k, ofa::kernels::pack_weights(w.data(), k, n, k), 0.0f, c.data(), n);
-    ofa::kernels::gemm_reference(trans::no, trans::yes, m, n, k, 1.0f, a.data(), k, w.data(), k, 0.0f,
-                                 expected.data(), n);
+    ofa::kernels::gemm_reference(trans::no, trans::yes, m, n, k, 1.0f, a.data(), k, w.data(), k, 0.0f, expected.data(),
+                                 n);
     INFO("packed m=" << m << " n=" << n << " k=" << k);
     CHECK(test::max_relative_error(c, expected) < 1e-5 * (k + 1));
   }

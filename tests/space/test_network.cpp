@@ -5,10 +5,10 @@
 
 #include <ofa/space/make_divisible.hpp>
 #include <ofa/space/network.hpp>
+#include <ofa/space/sampling.hpp>
 #include <ofa/spaces/cifar.hpp>
 #include <ofa/spaces/mobilenet_v3.hpp>
 #include <ofa/spaces/proxyless.hpp>
-#include <ofa/space/sampling.hpp>
 
 #include "hand_space.hpp"
 

@@ -58,7 +58,8 @@ inline any_dataset open_dataset(const std::string& spec, bool train = true, std:
     const std::string count_text = spec.substr(at + 1);
     const std::size_t count = count_text.size() <= 9 ? std::stoul(count_text) : 0;
     if (count == 0)
-      throw config_error("ofa: bad data spec '" + spec + "': the count after @ must be a whole number of training "
+      throw config_error("ofa: bad data spec '" + spec +
+                         "': the count after @ must be a whole number of training "
                          "images from 1 to 999999999");
     any_dataset whole = open_dataset(spec.substr(0, at), train, seed);
     if (!train) return whole;  // the test split whole: every measurement on the same images
@@ -85,7 +86,8 @@ inline any_dataset open_dataset(const std::string& spec, bool train = true, std:
     return any_dataset(synthetic(train ? count : std::max<std::size_t>(count / 5, 1), train ? seed : seed + 0x7e57));
   }
   if (arg.empty())
-    throw config_error("ofa: bad data spec '" + spec + "': use synthetic[:N], cifar10-bin:DIR, idx:DIR or folder:DIR"
+    throw config_error("ofa: bad data spec '" + spec +
+                       "': use synthetic[:N], cifar10-bin:DIR, idx:DIR or folder:DIR"
                        " (each optionally @N)");
   if (kind == "cifar10-bin") return any_dataset(cifar10_binary(arg, train));
   if (kind == "idx") return any_dataset(idx_dataset(arg, train ? "train" : "t10k"));

@@ -97,7 +97,8 @@ class onnx_graph {
       case activation::none: return x;
       case activation::relu: return node("Relu", {x});
       case activation::hswish: return node("Mul", {x, hsigmoid(x)});
-      case activation::relu6: return node("Clip", {x, constant("relu6.min", 0.0f), constant("relu6.max", 6.0f)});
+      case activation::relu6:
+        return node("Clip", {x, constant("relu6.min", 0.0f), constant("relu6.max", 6.0f)});
     }
     throw logic_error("ofa::io::export_onnx: unknown activation");
   }
@@ -230,15 +231,16 @@ std::string onnx_model(const nn::static_net<Space>& net) {
   x = g.activation_of(x, head.act);
   x = g.node("GlobalAveragePool", {x});
   if (head.has_feature_mix()) {
-    x = g.conv(x, g.initializer("head.feature_mix.weight", detail::pointwise_dims(net.mix_w), values(net.mix_w)), "",
-               1, 1, 1);
+    x = g.conv(x, g.initializer("head.feature_mix.weight", detail::pointwise_dims(net.mix_w), values(net.mix_w)), "", 1,
+               1, 1);
     x = g.activation_of(x, head.act);
   }
   x = g.node("Flatten", {x});
-  g.node("Gemm",
-         {x, g.initializer("classifier.weight", {Space::class_count, head.classifier_inputs()}, values(net.classifier_w)),
-          g.initializer("classifier.bias", {Space::class_count}, values(net.classifier_b))},
-         {{"transB", {1}}}, "logits");
+  g.node(
+      "Gemm",
+      {x, g.initializer("classifier.weight", {Space::class_count, head.classifier_inputs()}, values(net.classifier_w)),
+       g.initializer("classifier.bias", {Space::class_count}, values(net.classifier_b))},
+      {{"transB", {1}}}, "logits");
 
   protobuf::message opset;
   opset.bytes(1, "");

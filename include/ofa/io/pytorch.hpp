@@ -569,7 +569,8 @@ class file_bytes {
   void release(const char* begin, std::size_t n) const noexcept {
     if (!mapped_ || n == 0) return;
     const auto page = std::uintptr_t(::sysconf(_SC_PAGESIZE));
-    const auto first = (std::uintptr_t(begin) + page - 1) / page * page, last = (std::uintptr_t(begin) + n) / page * page;
+    const auto first = (std::uintptr_t(begin) + page - 1) / page * page,
+               last = (std::uintptr_t(begin) + n) / page * page;
     if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
   }
 

@@ -168,7 +168,8 @@ struct direct_conv_forward_kernel {
             }
             const batch b = bias ? batch::load_unaligned(bias + c) : batch(0.0f);  // fused into the store
             for (int j = 0; j < valid; ++j)
-              apply_activation(act, acc[j] + b).store_unaligned(out_row + static_cast<std::ptrdiff_t>(ox0 + j) * out_channels + c);
+              apply_activation(act, acc[j] + b)
+                  .store_unaligned(out_row + static_cast<std::ptrdiff_t>(ox0 + j) * out_channels + c);
           }
         }
       });

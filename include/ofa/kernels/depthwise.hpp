@@ -207,8 +207,9 @@ template <int N, class F>
 /// maps each input vector loaded for it; scalar(v, c) maps one value. One mapped policy covers
 /// every activation, act(z) = min(max(z·clamp(a·z + b, 0, 1), floor), ceiling):
 ///   none: a = 0, b = 1, floor = −∞;  ReLU: a = 0, b = 1, floor = 0;  ReLU6: as ReLU, ceiling = 6;
-///   h-swish: a = 1/6, b = 1/2, floor = −∞ (z·relu6(z+3)/6); the ceiling is +∞ but for ReLU6. A policy per activation compiled the forward and weight-gradient
-///   kernels three more times per instruction set (a kernel test file took 50 s instead of 27).
+///   h-swish: a = 1/6, b = 1/2, floor = −∞ (z·relu6(z+3)/6); the ceiling is +∞ but for ReLU6.
+/// A policy per activation compiled the forward and weight-gradient kernels three more times per
+/// instruction set (a kernel test file took 50 s instead of 27).
 struct load_as_is {
   template <class Batch>
   struct mapper {
@@ -229,8 +230,7 @@ struct load_mapped {
         shift(t.shift),
         slope(t.act == activation::hswish ? 1.0f / 6.0f : 0.0f),
         offset(t.act == activation::hswish ? 0.5f : 1.0f),
-        floor(t.act == activation::relu || t.act == activation::relu6 ? 0.0f
-                                                                       : -std::numeric_limits<float>::infinity()),
+        floor(t.act == activation::relu || t.act == activation::relu6 ? 0.0f : -std::numeric_limits<float>::infinity()),
         ceiling(t.act == activation::relu6 ? 6.0f : std::numeric_limits<float>::infinity()) {}
   template <class Batch>
   struct mapper {
@@ -243,8 +243,12 @@ struct load_mapped {
   };
   template <class Batch>
   mapper<Batch> channel(int c) const {
-    return {Batch::load_unaligned(scale + c), Batch::load_unaligned(shift + c), Batch(slope), Batch(offset),
-            Batch(floor), Batch(ceiling)};
+    return {Batch::load_unaligned(scale + c),
+            Batch::load_unaligned(shift + c),
+            Batch(slope),
+            Batch(offset),
+            Batch(floor),
+            Batch(ceiling)};
   }
   float scalar(float v, int c) const {
     const float z = v * scale[c] + shift[c];

@@ -482,8 +482,7 @@ decltype(auto) with_tile_for(int n, const F& f) {
   if constexpr (!std::is_void_v<typename half_vector<Arch>::type>) {
     using half = gemm_tile<Arch, 1, true>;
     const int half_cost = 3 * ((n + half::nr - 1) / half::nr);
-    if (n < 256 && use_half_tiles() && 10 * half_cost <= 9 * std::min(wide_cost, narrow_cost))
-      return f(half{});
+    if (n < 256 && use_half_tiles() && 10 * half_cost <= 9 * std::min(wide_cost, narrow_cost)) return f(half{});
   }
   if (n < 256 && narrow_cost < wide_cost) return f(narrow{});
   return f(wide{});

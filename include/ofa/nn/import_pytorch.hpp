@@ -130,8 +130,8 @@ void import_tensors(elastic_net<Space>& net, const std::vector<io::pytorch_state
     if (e.dtype != "float32" && e.dtype != "float16")
       fail("'" + name + "' is " + e.dtype + "; ofa reads float32 and float16 weights");
     if (!layouts_correspond(e.shape, shape_type(target.shape().begin(), target.shape().end())))
-      fail("'" + name + "' has shape " + shape_text(e.shape) + " but the space needs " +
-           shape_string(target.shape()) + " (in ofa's layout); import it with the space it was trained as");
+      fail("'" + name + "' has shape " + shape_text(e.shape) + " but the space needs " + shape_string(target.shape()) +
+           " (in ofa's layout); import it with the space it was trained as");
     targets.emplace_back(&target, it->second);
   };
   for (auto& p : state.parameters) take(p.name, p.value.value());
@@ -159,13 +159,14 @@ void import_pytorch(elastic_net<Space>& net, const std::vector<std::pair<std::st
                      " values for its shape " + detail::shape_text(t.shape));
     entries.push_back({name, t.shape, t.dtype});
   }
-  detail::import_tensors(net, entries, [&](std::size_t i) -> const io::pytorch_tensor& { return tensors[i].second; },
-                         source);
+  detail::import_tensors(
+      net, entries, [&](std::size_t i) -> const io::pytorch_tensor& { return tensors[i].second; }, source);
 }
 
 template <class Space>
 void import_pytorch(elastic_net<Space>& net, const io::pytorch_state_dict& file) {
-  detail::import_tensors(net, file.entries(), [&](std::size_t i) { return file.read(i); }, file.path());
+  detail::import_tensors(
+      net, file.entries(), [&](std::size_t i) { return file.read(i); }, file.path());
 }
 
 }  // namespace ofa::nn

@@ -262,8 +262,8 @@ std::vector<accuracy_record<Space>> measure_share(const nn::elastic_net<Space>& 
                                                   std::vector<accuracy_record<Space>> records,
                                                   const dataset_progress<Space>& progress,
                                                   parallel::process_group& group, std::ofstream* out) {
-  const auto images = prepare_evaluation_images<Space>(calibration_source, held_out, o.calibration_images,
-                                                       o.batch_size, o.seed ^ stream::calibration);
+  const auto images = prepare_evaluation_images<Space>(calibration_source, held_out, o.calibration_images, o.batch_size,
+                                                       o.seed ^ stream::calibration);
   const std::size_t n = std::size_t(group.size()), rank = std::size_t(group.rank());
   const std::size_t per_round = n * std::size_t(std::max(1, tbb::this_task_arena::max_concurrency()));
   constexpr std::size_t fields = 6;  // top-1, loss, images, seconds, the two halves' top-1
@@ -338,8 +338,8 @@ std::vector<accuracy_record<Space>> build_accuracy_dataset(
 
   if (shared)
     return detail::measure_share(net, calibration_source, held_out, o, pending, records, progress, *group, &out);
-  const auto images = prepare_evaluation_images<Space>(calibration_source, held_out, o.calibration_images,
-                                                       o.batch_size, o.seed ^ stream::calibration);
+  const auto images = prepare_evaluation_images<Space>(calibration_source, held_out, o.calibration_images, o.batch_size,
+                                                       o.seed ^ stream::calibration);
   std::mutex lock;
   std::size_t done = records.size();
   const std::size_t total = records.size() + pending.size();

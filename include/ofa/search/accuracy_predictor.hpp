@@ -51,8 +51,8 @@ struct predictor_fit_options {
 /** @brief What a predictor was fitted on, to judge its predictions by: the range of its training
  *  labels and its error on held-out subnets. Unknown (samples 0, NaN errors) for an imported one. */
 struct predictor_domain {
-  double lowest = std::numeric_limits<double>::quiet_NaN();   ///< least training top-1 (a fraction)
-  double highest = std::numeric_limits<double>::quiet_NaN();  ///< greatest training top-1
+  double lowest = std::numeric_limits<double>::quiet_NaN();         ///< least training top-1 (a fraction)
+  double highest = std::numeric_limits<double>::quiet_NaN();        ///< greatest training top-1
   double held_out_rmse = std::numeric_limits<double>::quiet_NaN();  ///< on the held-out split at fit time
   std::size_t samples = 0;
 
@@ -286,7 +286,8 @@ void accuracy_predictor<Space>::save(const std::string& path) const {
                       {"base_accuracy", base_},
                       {"encoding_size", arch_encoding_size<Space>()}};
   if (domain_.known()) {
-    meta["fitted_on"] = {{"samples", domain_.samples}, {"lowest_top1", domain_.lowest}, {"highest_top1", domain_.highest}};
+    meta["fitted_on"] = {
+        {"samples", domain_.samples}, {"lowest_top1", domain_.lowest}, {"highest_top1", domain_.highest}};
     if (std::isfinite(domain_.held_out_rmse)) meta["fitted_on"]["held_out_rmse"] = domain_.held_out_rmse;
   }
   std::vector<std::pair<std::string, const tensor<float>*>> tensors;
@@ -332,7 +333,8 @@ accuracy_predictor<Space> accuracy_predictor<Space>::load(const std::string& pat
         bad(std::string("its fitted_on.") + key + " is not a top-1 fraction");
       return f[key].get<double>();
     };
-    if (!f.is_object() || !f.contains("samples") || !f["samples"].is_number_unsigned()) bad("no whole fitted_on.samples");
+    if (!f.is_object() || !f.contains("samples") || !f["samples"].is_number_unsigned())
+      bad("no whole fitted_on.samples");
     p.domain_.samples = f["samples"].get<std::size_t>();
     p.domain_.lowest = fraction("lowest_top1");
     p.domain_.highest = fraction("highest_top1");

@@ -95,7 +95,8 @@ pareto_result<Space> pareto_search(const accuracy_model<Space>& predict, const c
 template <class Space>
 std::vector<std::string> never_worse_with_budget(std::vector<candidate<Space>>& targets,
                                                  const std::vector<constraint>& budgets,
-                                                 const std::vector<constraint>& others, const cost_models<Space>& costs);
+                                                 const std::vector<constraint>& others,
+                                                 const cost_models<Space>& costs);
 
 /** @brief The candidates no other beats in both lower cost (`m`) and higher accuracy, by cost. */
 template <class Space>
@@ -170,10 +171,11 @@ search_result<Space> evolutionary_search(const accuracy_model<Space>& predict, c
   };
 
   for (std::size_t i = 0; i < population_size; ++i)
-    children.push_back(detail::costed(
-        costs,
-        detail::draw_valid<Space>([&] { return sample_config<Space>(engine, {{}, {}, {}, o.resolutions}); }, costs,
-                                  constraints, o.max_resamples, "random sampling")));
+    children.push_back(detail::costed(costs, detail::draw_valid<Space>(
+                                                 [&] {
+                                                   return sample_config<Space>(engine, {{}, {}, {}, o.resolutions});
+                                                 },
+                                                 costs, constraints, o.max_resamples, "random sampling")));
   score(children);
   population = children;
   result.best.accuracy = -1;
@@ -263,7 +265,8 @@ std::vector<constraint> budget_ladder(const cost_models<Space>& costs, metric m,
 template <class Space>
 std::vector<std::string> never_worse_with_budget(std::vector<candidate<Space>>& targets,
                                                  const std::vector<constraint>& budgets,
-                                                 const std::vector<constraint>& others, const cost_models<Space>& costs) {
+                                                 const std::vector<constraint>& others,
+                                                 const cost_models<Space>& costs) {
   if (targets.size() != budgets.size())
     throw logic_error("ofa::search::never_worse_with_budget: " + std::to_string(targets.size()) + " targets for " +
                       std::to_string(budgets.size()) + " budgets");

@@ -25,8 +25,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "ofa/errors.hpp"
 #include "ofa/detail/json_number.hpp"
+#include "ofa/errors.hpp"
 #include "ofa/io/write_atomically.hpp"
 #include "ofa/kernels/fma_peak.hpp"
 #include "ofa/kernels/simd.hpp"
@@ -90,10 +90,11 @@ struct latency_table {
    *  ofa::config_error (a table measured at 224 knows nothing of 160). */
   double operator()(const subnet_config<Space>& config) const {
     if (!covers(config.resolution))
-      throw config_error("ofa::search::latency_table: the table was measured at resolution " +
-                         resolution_list() + " only, not at " + std::to_string(config.resolution) +
+      throw config_error("ofa::search::latency_table: the table was measured at resolution " + resolution_list() +
+                         " only, not at " + std::to_string(config.resolution) +
                          "; search at those resolutions (ofa search does so with this table), or measure the "
-                         "table with --resolutions including " + std::to_string(config.resolution));
+                         "table with --resolutions including " +
+                         std::to_string(config.resolution));
     return table(config);
   }
   bool covers(int resolution) const {
@@ -527,8 +528,9 @@ template <class Space>
 latency_table<Space> adapt_latency_table(const latency_table<Space>& other, const latency_adapt_options& o,
                                          const std::function<void(int, int)>& progress) {
   if (o.networks < 2 || o.repeats < 1 || o.warmup < 0 || o.batch < 1 || o.threads < 0)
-    throw config_error("ofa::search::adapt_latency_table: networks must be at least 2 (a scale and an offset are "
-                       "fitted), repeats and batch at least 1, warmup and threads at least 0");
+    throw config_error(
+        "ofa::search::adapt_latency_table: networks must be at least 2 (a scale and an offset are "
+        "fitted), repeats and batch at least 1, warmup and threads at least 0");
   parallel::arena threads(o.threads);
   rng engine(o.seed);
   const sampling_constraint at_covered{{}, {}, {}, other.resolutions};
@@ -693,8 +695,8 @@ latency_table<Space> latency_table<Space>::from_json(const nlohmann::json& j, co
     if (j.contains("adapted_from") && !j.at("adapted_from").is_null()) {
       const auto& a = j.at("adapted_from");
       t.adapted_from = {a.at("cpu").get<std::string>(), whole(a.at("threads"), "adapted_from.threads", int{}),
-                        whole(a.at("batch"), "adapted_from.batch", int{}), whole(a.at("networks"), "adapted_from.networks", int{}),
-                        a.at("fit_error").get<double>()};
+                        whole(a.at("batch"), "adapted_from.batch", int{}),
+                        whole(a.at("networks"), "adapted_from.networks", int{}), a.at("fit_error").get<double>()};
     }
     if (j.contains("resolutions")) {  // tables written before resolution subsets cover the space
       t.resolutions.clear();

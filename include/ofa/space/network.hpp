@@ -92,7 +92,8 @@ struct network {
   static_assert(detail::is_first_block_v<FirstBlock>,
                 "ofa::space::network: the 3rd argument must be ofa::space::first_block<...>");
   static_assert(detail::is_units_v<Units>, "ofa::space::network: the 4th argument must be ofa::space::units<...>");
-  static_assert(detail::is_head_v<Head>, "ofa::space::network: the 5th argument must be ofa::space::head<...> or "
+  static_assert(detail::is_head_v<Head>,
+                "ofa::space::network: the 5th argument must be ofa::space::head<...> or "
                 "ofa::space::conv_head<...>");
   static_assert(detail::is_classes_v<Classes>, "ofa::space::network: the 6th argument must be ofa::space::classes<N>");
   static_assert(detail::is_batch_norm_v<BatchNorm>,

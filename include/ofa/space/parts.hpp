@@ -52,9 +52,7 @@ struct head_info {
   constexpr int classifier_inputs() const { return has_feature_mix() ? feature_mix : final_expand; }
   /// The reference's name of the layer before pooling (its state-dict prefix): MobileNetV3
   /// calls it final_expand_layer, ProxylessNAS (whose only head conv it is) feature_mix_layer.
-  constexpr const char* pre_pool_name() const {
-    return has_feature_mix() ? "final_expand_layer" : "feature_mix_layer";
-  }
+  constexpr const char* pre_pool_name() const { return has_feature_mix() ? "final_expand_layer" : "feature_mix_layer"; }
 };
 
 /** @brief Input stem: dense Kernel×Kernel convolution from 3 channels, BN, activation. */

@@ -19,12 +19,12 @@ namespace ofa::spaces {
  *  layers use eps 1e-3 (the reference's bn_param for this family; MobileNetV3's is 1e-5). */
 using proxyless_w13 = space::network<
     space::resolution_range<128, 224, 4>, space::stem<40, 2, space::relu6>, space::first_block<24, space::relu6>,
-    space::units<detail::paper_unit<32, 2, space::relu6, space::no_se>, detail::paper_unit<56, 2, space::relu6, space::no_se>,
-                 detail::paper_unit<104, 2, space::relu6, space::no_se>,
-                 detail::paper_unit<128, 1, space::relu6, space::no_se>,
-                 detail::paper_unit<248, 2, space::relu6, space::no_se>,
-                 space::unit<416, 1, space::relu6, space::no_se, space::depth<1>, space::expand<3, 4, 6>,
-                             space::kernel<3, 5, 7>>>,
+    space::units<
+        detail::paper_unit<32, 2, space::relu6, space::no_se>, detail::paper_unit<56, 2, space::relu6, space::no_se>,
+        detail::paper_unit<104, 2, space::relu6, space::no_se>, detail::paper_unit<128, 1, space::relu6, space::no_se>,
+        detail::paper_unit<248, 2, space::relu6, space::no_se>,
+        space::unit<416, 1, space::relu6, space::no_se, space::depth<1>, space::expand<3, 4, 6>,
+                    space::kernel<3, 5, 7>>>,
     space::conv_head<1664, space::relu6>, space::classes<1000>, space::batch_norm<1e-3, 0.1>>;
 
 }  // namespace ofa::spaces

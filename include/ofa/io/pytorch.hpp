@@ -20,8 +20,9 @@
 #include <fcntl.h>     // open
 #include <sys/mman.h>  // mmap, madvise
 #include <sys/stat.h>  // fstat
-#include <unistd.h>    // close, sysconf
+#include <unistd.h>    // close, pread, sysconf
 
+#include <cerrno>
 #include <algorithm>  // min, sort
 #include <cmath>      // ldexp
 #include <cstdint>
@@ -535,23 +536,25 @@ inline pytorch_tensor materialise(const std::string& path, const std::string& na
 }
 
 /// The bytes of a file: mapped where the system maps files (pages read when touched, given back by
-/// release()), else read whole.
+/// release(); copy_out() reads a range with pread instead, so that its pages never count as the
+/// process's memory), else read whole.
 class file_bytes {
  public:
   explicit file_bytes(const std::string& path) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) throw io_error("ofa: cannot open '" + path + "'; check the path");
+    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd_ < 0) throw io_error("ofa: cannot open '" + path + "'; check the path");
     struct stat st {};
-    if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
-      void* p = ::mmap(nullptr, std::size_t(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
+    if (::fstat(fd_, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+      void* p = ::mmap(nullptr, std::size_t(st.st_size), PROT_READ, MAP_PRIVATE, fd_, 0);
       if (p != MAP_FAILED) {
         data_ = static_cast<const char*>(p);
         size_ = std::size_t(st.st_size);
         mapped_ = true;
+        return;
       }
     }
-    ::close(fd);
-    if (mapped_) return;
+    ::close(fd_);
+    fd_ = -1;
     std::ifstream in(path, std::ios::binary);  // a pipe, an empty file, a system that does not map
     if (!in) throw io_error("ofa: cannot open '" + path + "'; check the path");
     copy_.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
@@ -560,11 +563,25 @@ class file_bytes {
   }
   ~file_bytes() {
     if (mapped_) ::munmap(const_cast<char*>(data_), size_);
+    if (fd_ >= 0) ::close(fd_);
   }
   file_bytes(const file_bytes&) = delete;
   file_bytes& operator=(const file_bytes&) = delete;
 
   std::string_view view() const noexcept { return {data_, size_}; }
+  /// Copies [begin, begin + n) (inside view()) to `out`: with pread where the file is open, which
+  /// leaves the mapping untouched; false where a read fails (the caller copies from the view).
+  bool copy_out(const char* begin, std::size_t n, void* out) const noexcept {
+    if (fd_ < 0) return false;
+    auto* to = static_cast<char*>(out);
+    for (std::size_t done = 0; done < n;) {
+      const ssize_t got = ::pread(fd_, to + done, n - done, off_t(begin - data_) + off_t(done));
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0) return false;
+      done += std::size_t(got);
+    }
+    return true;
+  }
   /// [begin, begin + n) is not needed for now: its whole pages leave memory (read again if touched).
   void release(const char* begin, std::size_t n) const noexcept {
     if (!mapped_ || n == 0) return;
@@ -578,6 +595,7 @@ class file_bytes {
   const char* data_ = nullptr;
   std::size_t size_ = 0;
   bool mapped_ = false;
+  int fd_ = -1;
   std::string copy_;
 };
 
@@ -689,8 +707,26 @@ inline pytorch_state_dict::pytorch_state_dict(const std::string& path)
 
 inline pytorch_tensor pytorch_state_dict::read(std::size_t i) const {
   namespace pt = detail::pytorch;
-  auto t = pt::materialise(path_, entries_.at(i).name, *tensors_.at(i));
-  const auto& s = *tensors_[i]->storage;
+  const auto& v = *tensors_.at(i);
+  const auto& s = *v.storage;
+  // A contiguous float32 tensor (every one of a state dict the reference saved) is read straight
+  // from the file into its values: its pages are never the process's (extents checked on opening).
+  bool contiguous = entries_[i].dtype == "float32";
+  std::int64_t expected_stride = 1;
+  for (std::size_t d = v.size.size(); d-- > 0 && contiguous;) {
+    contiguous = v.size[d] == 1 || v.stride[d] == expected_stride;
+    expected_stride *= v.size[d];
+  }
+  if (contiguous) {
+    pytorch_tensor t;
+    t.shape = entries_[i].shape;
+    t.dtype = entries_[i].dtype;
+    std::size_t count = 1;
+    for (auto d : t.shape) count *= d;
+    t.data.resize(count);
+    if (file_->copy_out(s.bytes + v.offset * 4, count * 4, t.data.data())) return t;
+  }
+  auto t = pt::materialise(path_, entries_[i].name, v);
   file_->release(s.bytes, s.numel * pt::element_size(path_, s.type));
   return t;
 }

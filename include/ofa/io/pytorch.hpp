@@ -618,8 +618,12 @@ class pytorch_state_dict {
   /** @brief The values of entries()[i] (float32 and float16 as float; none for other types), read
    *  from the file now; the file's pages for them leave memory after. */
   pytorch_tensor read(std::size_t i) const;
+  /** @brief Reads entries()[i]'s values straight into `out` (its element count of floats) where
+   *  the tensor is contiguous float32, as the reference's are; false where it is not (use read). */
+  bool read_into(std::size_t i, float* out) const;
 
  private:
+  bool contiguous_float32(std::size_t i) const;
   std::string path_;
   std::unique_ptr<detail::pytorch::file_bytes> file_;
   std::map<std::string, std::shared_ptr<detail::pytorch::storage_ref>> storages_;
@@ -705,28 +709,40 @@ inline pytorch_state_dict::pytorch_state_dict(const std::string& path)
   }
 }
 
-inline pytorch_tensor pytorch_state_dict::read(std::size_t i) const {
-  namespace pt = detail::pytorch;
+inline bool pytorch_state_dict::contiguous_float32(std::size_t i) const {
   const auto& v = *tensors_.at(i);
-  const auto& s = *v.storage;
-  // A contiguous float32 tensor (every one of a state dict the reference saved) is read straight
-  // from the file into its values: its pages are never the process's (extents checked on opening).
   bool contiguous = entries_[i].dtype == "float32";
   std::int64_t expected_stride = 1;
   for (std::size_t d = v.size.size(); d-- > 0 && contiguous;) {
     contiguous = v.size[d] == 1 || v.stride[d] == expected_stride;
     expected_stride *= v.size[d];
   }
-  if (contiguous) {
+  return contiguous;
+}
+
+inline bool pytorch_state_dict::read_into(std::size_t i, float* out) const {
+  // Straight from the file into `out`: the pages are never the process's (extents checked on opening).
+  if (!contiguous_float32(i)) return false;
+  const auto& v = *tensors_[i];
+  std::size_t count = 1;
+  for (auto d : entries_[i].shape) count *= d;
+  return file_->copy_out(v.storage->bytes + v.offset * 4, count * 4, out);
+}
+
+inline pytorch_tensor pytorch_state_dict::read(std::size_t i) const {
+  namespace pt = detail::pytorch;
+  const auto& v = *tensors_.at(i);
+  if (contiguous_float32(i)) {  // every tensor of a state dict the reference saved
     pytorch_tensor t;
     t.shape = entries_[i].shape;
     t.dtype = entries_[i].dtype;
     std::size_t count = 1;
     for (auto d : t.shape) count *= d;
     t.data.resize(count);
-    if (file_->copy_out(s.bytes + v.offset * 4, count * 4, t.data.data())) return t;
+    if (read_into(i, t.data.data())) return t;
   }
   auto t = pt::materialise(path_, entries_[i].name, v);
+  const auto& s = *v.storage;
   file_->release(s.bytes, s.numel * pt::element_size(path_, s.type));
   return t;
 }

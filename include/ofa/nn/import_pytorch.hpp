@@ -106,10 +106,11 @@ inline std::string some_of(const std::vector<std::string>& names) {
 
 namespace detail {
 /// The import of tensors known by name, shape and type, whose values read(i) gives: every name and
-/// shape checked first, then each read into its place.
-template <class Space, class Read>
+/// shape checked first, then each read into its place; read_into(i, out) may read one straight into
+/// its place where the layouts are the same (returning false where it cannot).
+template <class Space, class Read, class ReadInto>
 void import_tensors(elastic_net<Space>& net, const std::vector<io::pytorch_state_dict::entry>& entries, Read&& read,
-                    const std::string& source) {
+                    ReadInto&& read_into, const std::string& source) {
   const auto fail = [&](const std::string& why) {
     throw io_error("ofa: cannot import '" + source + "': " + why);
   };
@@ -143,7 +144,11 @@ void import_tensors(elastic_net<Space>& net, const std::vector<io::pytorch_state
          "); is it another space's file?");
   if (!missing.empty())
     fail("it lacks " + std::to_string(missing.size()) + " of the space's tensors (" + some_of(missing) + ")");
-  for (auto& [target, index] : targets) to_ofa_layout(read(index), *target);
+  for (auto& [target, index] : targets) {
+    // Matrices, vectors and 1×1 convolutions hold their values in the same order in both layouts.
+    const bool same_order = target->dimension() <= 2;
+    if (!(same_order && read_into(index, target->data()))) to_ofa_layout(read(index), *target);
+  }
 }
 }  // namespace detail
 
@@ -160,13 +165,15 @@ void import_pytorch(elastic_net<Space>& net, const std::vector<std::pair<std::st
     entries.push_back({name, t.shape, t.dtype});
   }
   detail::import_tensors(
-      net, entries, [&](std::size_t i) -> const io::pytorch_tensor& { return tensors[i].second; }, source);
+      net, entries, [&](std::size_t i) -> const io::pytorch_tensor& { return tensors[i].second; },
+      [](std::size_t, float*) { return false; }, source);
 }
 
 template <class Space>
 void import_pytorch(elastic_net<Space>& net, const io::pytorch_state_dict& file) {
   detail::import_tensors(
-      net, file.entries(), [&](std::size_t i) { return file.read(i); }, file.path());
+      net, file.entries(), [&](std::size_t i) { return file.read(i); },
+      [&](std::size_t i, float* out) { return file.read_into(i, out); }, file.path());
 }
 
 }  // namespace ofa::nn

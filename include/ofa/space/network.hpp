@@ -97,7 +97,7 @@ struct network {
                 "ofa::space::conv_head<...>");
   static_assert(detail::is_classes_v<Classes>, "ofa::space::network: the 6th argument must be ofa::space::classes<N>");
   static_assert(detail::is_batch_norm_v<BatchNorm>,
-                "ofa::space::network: the 7th argument (optional) must be ofa::space::batch_norm<Eps, Momentum>");
+                "ofa::space::network: the 7th argument (optional) must be ofa::space::batch_norm<std::ratio<...>>");
 
   using resolution_list = typename detail::resolution_list_of<Resolutions>::type;
 

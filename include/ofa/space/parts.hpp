@@ -6,6 +6,8 @@
 /// that the run-time code (profiling, sampling, the elastic net) walks.
 
 #include <cstddef>
+#include <cstdint>
+#include <ratio>
 
 #include "ofa/space/activation.hpp"
 #include "ofa/space/choice_set.hpp"
@@ -124,15 +126,25 @@ struct conv_head {
   static constexpr head_info info() { return {Width, 0, Activation::kind}; }
 };
 
-/** @brief The batch-norm layers' epsilon and momentum (the reference's bn_param): MobileNetV3
- *  trains with (0.1, 1e-5), ProxylessNAS with (0.1, 1e-3). A supernet imported with another eps
- *  than it was trained with is off by about a thousandth in every layer. */
-template <double Eps = 1e-5, double Momentum = 0.1>
+namespace detail {
+template <class T>
+inline constexpr bool is_ratio_v = false;
+template <std::intmax_t N, std::intmax_t D>
+inline constexpr bool is_ratio_v<std::ratio<N, D>> = true;
+}  // namespace detail
+
+/** @brief The batch-norm layers' epsilon and momentum (the reference's bn_param), as std::ratio:
+ *  MobileNetV3 trains with (0.1, 1e-5), ProxylessNAS with (0.1, 1e-3). A supernet imported with
+ *  another eps than it was trained with is off by about a thousandth in every layer.
+ *  (Ratios, not doubles: clang 14 takes no floating-point template arguments.) */
+template <class Eps = std::ratio<1, 100000>, class Momentum = std::ratio<1, 10>>
 struct batch_norm {
-  static_assert(Eps > 0, "ofa::space::batch_norm: epsilon must be positive");
-  static_assert(Momentum > 0 && Momentum <= 1, "ofa::space::batch_norm: the momentum must be in (0, 1]");
-  static constexpr double eps = Eps;
-  static constexpr double momentum = Momentum;
+  static_assert(detail::is_ratio_v<Eps> && detail::is_ratio_v<Momentum>,
+                "ofa::space::batch_norm: epsilon and momentum are std::ratio<N, D>, e.g. std::ratio<1, 1000>");
+  static constexpr double eps = double(Eps::num) / double(Eps::den);
+  static constexpr double momentum = double(Momentum::num) / double(Momentum::den);
+  static_assert(eps > 0, "ofa::space::batch_norm: epsilon must be positive");
+  static_assert(momentum > 0 && momentum <= 1, "ofa::space::batch_norm: the momentum must be in (0, 1]");
 };
 
 /** @brief Number of output classes. */
@@ -167,7 +179,7 @@ template <int W, class A>
 inline constexpr bool is_head_v<conv_head<W, A>> = true;
 template <class T>
 inline constexpr bool is_batch_norm_v = false;
-template <double E, double M>
+template <class E, class M>
 inline constexpr bool is_batch_norm_v<batch_norm<E, M>> = true;
 template <class T>
 inline constexpr bool is_classes_v = false;

@@ -3,6 +3,8 @@
 /// The OFA ProxylessNAS space of the reference implementation (OFAProxylessNASNets), at the
 /// width multiplier of its published supernet `ofa_proxyless_d234_e346_k357_w1.3`.
 
+#include <ratio>
+
 #include "ofa/space/activation.hpp"
 #include "ofa/space/choices.hpp"
 #include "ofa/space/network.hpp"
@@ -25,6 +27,6 @@ using proxyless_w13 = space::network<
         detail::paper_unit<248, 2, space::relu6, space::no_se>,
         space::unit<416, 1, space::relu6, space::no_se, space::depth<1>, space::expand<3, 4, 6>,
                     space::kernel<3, 5, 7>>>,
-    space::conv_head<1664, space::relu6>, space::classes<1000>, space::batch_norm<1e-3, 0.1>>;
+    space::conv_head<1664, space::relu6>, space::classes<1000>, space::batch_norm<std::ratio<1, 1000>>>;
 
 }  // namespace ofa::spaces

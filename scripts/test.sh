@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up, build and run the test suite: by default the Release suite, everything a user's build
 # needs (about 10 minutes on 2 cores with an empty compiler cache). CI (.ci/run) runs it, then the
-# address + undefined sanitizer preset and a short fuzzing of every reader.
+# address + undefined sanitizer preset, the thread sanitizer preset and a short fuzzing of every reader.
 # Usage: scripts/test.sh [preset ...]   (default: release; e.g. scripts/test.sh release asan)
 set -euo pipefail
 cd "$(dirname "$0")/.."

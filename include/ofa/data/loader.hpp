@@ -28,7 +28,7 @@
 #include <utility>  // exchange
 #include <vector>
 
-#include <oneapi/tbb/parallel_for.h>
+#include "ofa/parallel/loops.hpp"
 
 #include "ofa/data/dataset.hpp"
 #include "ofa/data/transforms.hpp"
@@ -276,7 +276,7 @@ void loader<D>::cursor::produce(const loader& owner, channel& out, std::size_t e
       for (std::size_t i = 0; i < want; ++i) slots[i].rec = data.read(order[next + i]);
       next += want;
       float* base = images.data() + filled * image_floats;
-      tbb::parallel_for(std::size_t{0}, want, [&](std::size_t i) {
+      parallel::for_index(std::size_t{0}, want, [&](std::size_t i) {
         try {
           const image img = data.decode(slots[i].rec);
           rng e = rng::derive(o.seed ^ 0xa11aULL, epoch, slots[i].rec.index);

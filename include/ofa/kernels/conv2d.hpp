@@ -13,13 +13,13 @@
 #include <vector>
 #include "ofa/config.hpp"
 
-#include <oneapi/tbb/parallel_for.h>
 #include <xsimd/xsimd.hpp>
 
 #include "ofa/kernels/depthwise.hpp"  // conv_shape
 #include "ofa/kernels/gemm.hpp"
 #include "ofa/kernels/simd.hpp"
 #include "ofa/parallel/arena.hpp"
+#include "ofa/parallel/loops.hpp"
 
 #include "ofa/tensor/pool.hpp"
 
@@ -143,7 +143,7 @@ struct direct_conv_forward_kernel {
     // (2·3), so that the block's broadcasts address one register plus fixed offsets (as a
     // runtime value, eight index registers spilled).
     with_pixel_step(s.stride * C, [&](auto step) {
-      tbb::parallel_for(0, s.batch * oh, [&](int row) {
+      parallel::for_index(0, s.batch * oh, [&](int row) {
         const int n = row / oh, oy = row % oh;
         float* out_row = out + static_cast<std::ptrdiff_t>(row) * ow * out_channels;
         alignas(64) float local[direct_conv_max_block_input];

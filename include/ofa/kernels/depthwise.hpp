@@ -16,13 +16,13 @@
 #include <utility>  // integer_sequence
 #include "ofa/config.hpp"
 
-#include <oneapi/tbb/parallel_for.h>
 #include <xsimd/xsimd.hpp>
 
 #include "ofa/errors.hpp"
 #include "ofa/kernels/activation.hpp"  // the fused epilogue
 #include "ofa/kernels/simd.hpp"
 #include "ofa/parallel/arena.hpp"
+#include "ofa/parallel/loops.hpp"
 #include "ofa/tensor/matrix_view.hpp"
 #include "ofa/tensor/pool.hpp"
 
@@ -348,7 +348,7 @@ struct depthwise_forward_kernel {
   template <class Arch, int K, int S, class Pre>
   static void run(Arch, const conv_shape& s, const float* in, kernel_view<const float> w, float* out, const float* bias,
                   activation act, const Pre& pre) {
-    tbb::parallel_for(0, s.batch * s.out_height(), [&](int row) {
+    parallel::for_index(0, s.batch * s.out_height(), [&](int row) {
       const int oh = s.out_height();
       output_row<Arch, K, S>(s, in, w, out + at(s, row / oh, row % oh, 0, oh, s.out_width()), bias, act, pre, row);
     });
@@ -413,7 +413,7 @@ struct depthwise_backward_input_kernel {
     using batch = xsimd::batch<float, Arch>;
     constexpr int width = static_cast<int>(batch::size);
     const int oh = s.out_height(), ow = s.out_width(), p = s.pad(), C = s.channels;
-    tbb::parallel_for(0, s.batch * s.height, [&](int row) {
+    parallel::for_index(0, s.batch * s.height, [&](int row) {
       const int n = row / s.height, iy = row % s.height;
       int ys[7], oys[7], ny = 0;
       for (int ky = 0; ky < s.kernel; ++ky) {
@@ -489,7 +489,7 @@ struct depthwise_stride2_input_kernel {
 
   template <class Arch, int K>
   static void run(const conv_shape& s, const float* d_out, kernel_view<const float> w, float* d_in) {
-    tbb::parallel_for(0, s.batch * s.height, [&](int row) {
+    parallel::for_index(0, s.batch * s.height, [&](int row) {
       input_row<Arch, K>(s, d_out, w, d_in + at(s, row / s.height, row % s.height, 0, s.height, s.width), row);
     });
   }

@@ -22,13 +22,13 @@
 #include <cpuid.h>
 #endif
 
-#include <oneapi/tbb/parallel_for.h>
 #include <oneapi/tbb/task_arena.h>
 #include <xsimd/xsimd.hpp>
 
 #include "ofa/errors.hpp"
 #include "ofa/kernels/activation.hpp"  // the fused epilogue
 #include "ofa/kernels/simd.hpp"
+#include "ofa/parallel/loops.hpp"
 
 #include "ofa/tensor/pool.hpp"
 
@@ -328,7 +328,7 @@ struct gemm_tile {
 template <class F>
 void for_tasks(bool parallel, int count, const F& f) {
   if (parallel && count > 1)
-    tbb::parallel_for(0, count, f);
+    parallel::for_index(0, count, f);
   else
     for (int i = 0; i < count; ++i) f(i);
 }
@@ -535,7 +535,7 @@ void gemm_split_k(const split_k_plan& plan, trans ta, trans tb, int m, int n, in
   pooled_vector<float> partial(area * plan.slices);
   // One slice: the threads share it instead (unless it is too small to share).
   const bool parallel_slice = plan.slices == 1 && gemm_blocking::worth_parallel(m, n, k);
-  tbb::parallel_for(0, plan.slices, [&](int s) {
+  parallel::for_index(0, plan.slices, [&](int s) {
     const int k0 = s * plan.slice_k, kn = std::min(plan.slice_k, k - k0);
     // Column k0 of op(A) and row k0 of op(B).
     const float* a_s = a + (ta == trans::no ? k0 : static_cast<std::ptrdiff_t>(k0) * lda);

@@ -7,11 +7,10 @@
 #include <memory>
 #include <vector>
 
-#include <oneapi/tbb/blocked_range.h>
 #include <oneapi/tbb/global_control.h>
 #include <oneapi/tbb/info.h>
-#include <oneapi/tbb/parallel_for.h>
 
+#include "ofa/parallel/loops.hpp"
 #include "ofa/tensor/pool.hpp"
 
 namespace ofa::parallel {
@@ -33,19 +32,6 @@ class arena {
   std::unique_ptr<tbb::global_control> control_;
 };
 
-/** @brief Runs body(begin, end) over [0, n) in chunks of `grain`, in parallel. */
-template <class Body>
-void for_chunks(std::size_t n, std::size_t grain, const Body& body) {
-  if (n == 0) return;
-  if (grain == 0) grain = 1;
-  if (n <= grain) {
-    body(std::size_t{0}, n);
-    return;
-  }
-  tbb::parallel_for(tbb::blocked_range<std::size_t>(0, n, grain),
-                    [&](const tbb::blocked_range<std::size_t>& r) { body(r.begin(), r.end()); });
-}
-
 /** @brief Deterministic sum of per-chunk partial arrays: the range [0, n) is cut into fixed
  *  chunks (independent of the thread count), each chunk fills its own `width`-long partial
  *  with partial(begin, end, out), and the partials are added in chunk order. Same result
@@ -55,9 +41,8 @@ void deterministic_sum(std::size_t n, std::size_t chunk, std::size_t width, T* r
   if (chunk == 0) chunk = 1;
   const std::size_t chunks = (n + chunk - 1) / chunk;
   pooled_vector<T> partials(chunks * width, T(0));
-  tbb::parallel_for(std::size_t{0}, chunks, [&](std::size_t i) {
-    partial(i * chunk, std::min(n, (i + 1) * chunk), partials.data() + i * width);
-  });
+  for_index(std::size_t{0}, chunks,
+            [&](std::size_t i) { partial(i * chunk, std::min(n, (i + 1) * chunk), partials.data() + i * width); });
   for (std::size_t i = 0; i < chunks; ++i)
     for (std::size_t j = 0; j < width; ++j) result[j] += partials[i * width + j];
 }

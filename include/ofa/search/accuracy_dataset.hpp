@@ -27,15 +27,15 @@
 #include <type_traits>  // type_identity_t: the progress callback does not take part in deduction
 #include <vector>
 
+#include <oneapi/tbb/task_arena.h>
 #include <nlohmann/json.hpp>
-#include <tbb/parallel_for.h>
-#include <tbb/task_arena.h>
 
 #include "ofa/data/loader.hpp"
 #include "ofa/detail/json_number.hpp"
 #include "ofa/errors.hpp"
 #include "ofa/io/write_atomically.hpp"
 #include "ofa/nn/elastic_net.hpp"
+#include "ofa/parallel/loops.hpp"
 #include "ofa/parallel/process_group.hpp"
 #include "ofa/random.hpp"
 #include "ofa/space/config_json.hpp"
@@ -246,8 +246,8 @@ std::vector<accuracy_record<Space>> measure_subnets(const nn::elastic_net<Space>
                                                     std::span<const subnet_config<Space>> configs,
                                                     const evaluation_images& images) {
   std::vector<accuracy_record<Space>> out(configs.size());
-  tbb::parallel_for(std::size_t{0}, configs.size(),
-                    [&](std::size_t i) { out[i] = measure_subnet(net, configs[i], images); });
+  parallel::for_index(std::size_t{0}, configs.size(),
+                      [&](std::size_t i) { out[i] = measure_subnet(net, configs[i], images); });
   return out;
 }
 
@@ -343,17 +343,15 @@ std::vector<accuracy_record<Space>> build_accuracy_dataset(
   std::mutex lock;
   std::size_t done = records.size();
   const std::size_t total = records.size() + pending.size();
-  tbb::parallel_for(tbb::blocked_range<std::size_t>(0, pending.size(), 1), [&](const auto& range) {
-    for (std::size_t p = range.begin(); p != range.end(); ++p) {
-      auto r = measure_subnet(net, accuracy_dataset_config<Space>(o.seed, pending[p]), images);
-      r.index = pending[p];
-      r.seed = o.seed;
-      std::lock_guard<std::mutex> guard(lock);
-      out << to_json(r).dump() << "\n" << std::flush;
-      records.push_back(r);
-      ++done;
-      if (progress) progress(r, done, total);
-    }
+  parallel::for_index(std::size_t{0}, pending.size(), [&](std::size_t p) {
+    auto r = measure_subnet(net, accuracy_dataset_config<Space>(o.seed, pending[p]), images);
+    r.index = pending[p];
+    r.seed = o.seed;
+    std::lock_guard<std::mutex> guard(lock);
+    out << to_json(r).dump() << "\n" << std::flush;
+    records.push_back(r);
+    ++done;
+    if (progress) progress(r, done, total);
   });
   std::sort(records.begin(), records.end(), [](const auto& a, const auto& b) { return a.index < b.index; });
   return records;

@@ -24,7 +24,7 @@
 #include <utility>
 #include <vector>
 
-#include <oneapi/tbb/parallel_for.h>
+#include "ofa/parallel/loops.hpp"
 
 #include "ofa/errors.hpp"
 #include "ofa/nn/parameters.hpp"
@@ -245,7 +245,7 @@ inline void optimizer::apply(double lr) {
     if (!had_gradient_[i]) continue;
     for (std::size_t b = 0; b < params_[i].value.value().size(); b += piece) pieces.emplace_back(i, b);
   }
-  tbb::parallel_for(std::size_t{0}, pieces.size(), [&](std::size_t k) {
+  parallel::for_index(std::size_t{0}, pieces.size(), [&](std::size_t k) {
     const auto [i, b] = pieces[k];
     update(i, b, std::min(params_[i].value.value().size(), b + piece), lr, decay_[i]);
   });

@@ -21,6 +21,7 @@
 #include "ofa/nn/bn_statistics.hpp"
 #include "ofa/nn/mbconv_block.hpp"
 #include "ofa/random.hpp"
+#include "ofa/space/plan.hpp"
 #include "ofa/space/sampling.hpp"
 #include "ofa/space/subnet_config.hpp"
 
@@ -122,10 +123,8 @@ class elastic_net {
   autograd::variable<T> classifier_w, classifier_b;
   double dropout_rate;
 
-  /** @brief Index in blocks_ of slot i of unit u. */
-  static std::size_t block_index(std::size_t u, int i) {
-    return 1 + static_cast<std::size_t>(Space::unit_table[u].first_slot + i);
-  }
+  /** @brief Index in blocks_ of block i of unit u. */
+  static std::size_t block_index(std::size_t u, int i) { return 1 + config_type::slot(u, i); }
 
  private:
   /// One body for the training and the const forward: the layers' overloads pick the mode's behaviour.
@@ -147,26 +146,23 @@ class elastic_net {
 template <class Space, class T>
 elastic_net<Space, T>::elastic_net(std::uint64_t seed, double dropout)
     : stem_bn(Space::stem.width),
-      final_expand(Space::head.final_expand, Space::unit_table[Space::unit_count - 1].width),
+      final_expand(Space::head.final_expand, plan_supernet<Space>().head.in_channels),
       final_expand_bn(Space::head.final_expand),
       dropout_rate(dropout),
       dropout_rng_(seed ^ 0x5eedULL) {
   const auto& stem = Space::stem;
   stem_weight = make_parameter<T>(
       {std::size_t(stem.width), std::size_t(stem.kernel_size), std::size_t(stem.kernel_size), std::size_t(3)});
-  space::choice_set one_kernel{}, one_expand{};
-  one_kernel.values[0] = Space::first_block.kernel_size;
-  one_kernel.size = 1;
-  one_expand.values[0] = 1;
-  one_expand.size = 1;
-  blocks_.reserve(1 + static_cast<std::size_t>(Space::block_slots));
-  blocks_.emplace_back(stem.width, Space::first_block.width, 1, Space::first_block.act, false, one_kernel, one_expand);
-  int in = Space::first_block.width;
-  for (const auto& u : Space::unit_table)
-    for (int i = 0; i < u.depths.max(); ++i) {
-      blocks_.emplace_back(in, u.width, i == 0 ? u.stride : 1, u.act, u.se, u.kernels, u.expands);
-      in = u.width;
+  const auto plan = plan_supernet<Space>();
+  blocks_.reserve(plan.blocks.size());
+  for (const auto& b : plan.blocks) {
+    if (b.unit >= 0) {
+      const auto& unit = Space::unit_table[std::size_t(b.unit)];
+      blocks_.emplace_back(b, unit.kernels, unit.expands);
+    } else {  // the fixed first block
+      blocks_.emplace_back(b, space::choice_set::of(b.kernel), space::choice_set::of(b.expand));
     }
+  }
   const auto& head = Space::head;
   if (head.has_feature_mix()) feature_mix.emplace(head.feature_mix, head.final_expand);
   classifier_w = make_parameter<T>({std::size_t(Space::class_count), std::size_t(head.classifier_inputs())});
@@ -235,20 +231,16 @@ autograd::variable<T> elastic_net<Space, T>::run(Self& self, const autograd::var
                       std::to_string(shape[2]) + " but the config's resolution is " + std::to_string(r) +
                       "; resize the batch to the config's resolution (the loader does) or set config.resolution");
   using namespace autograd;
-  auto x = self.stem_bn.forward(conv2d(images, self.stem_weight, Space::stem.stride), context, Space::stem.act);
-  x = self.blocks_[0].forward(x, Space::first_block.kernel_size, 1, context);
-  for (std::size_t u = 0; u < Space::unit_count; ++u)
-    for (int i = 0; i < config.depth[u]; ++i) {
-      const auto slot = static_cast<std::size_t>(Space::unit_table[u].first_slot + i);
-      x = self.blocks_[block_index(u, i)].forward(x, config.kernel[slot], config.expand[slot], context);
-    }
-  const auto& head = Space::head;
+  const auto plan = plan_network(config);
+  auto x = self.stem_bn.forward(conv2d(images, self.stem_weight, plan.stem.stride), context, plan.stem.act);
+  for (const auto& b : plan.blocks) x = self.blocks_[b.supernet_index()].forward(x, b, context);
+  const auto& head = plan.head;
   x = self.final_expand_bn.forward(self.final_expand.forward(x, head.final_expand), context, head.act);
   x = global_avg_pool(x);
   if (self.feature_mix) x = activate(self.feature_mix->forward(x, head.feature_mix), head.act);
   if constexpr (!std::is_const_v<Self>)
     if (context.mode == forward_mode::train) x = dropout(x, self.dropout_rate, self.dropout_rng_, true);
-  return linear(x, self.classifier_w, self.classifier_b, Space::class_count, head.classifier_inputs());
+  return linear(x, self.classifier_w, self.classifier_b, head.classes, head.classifier_inputs());
 }
 
 template <class Space, class T>

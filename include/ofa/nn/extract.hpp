@@ -99,13 +99,9 @@ static_net<Space> extract(const elastic_net<Space, T>& net, const subnet_config<
     detail::copy_slice(b.project_conv.weight.value(), out.project_w);
     detail::fold(b.project_bn, statistics, out.project_w, out.project_b, mid, 1);
   };
-  fill_block(net.blocks_[0], Space::first_block.kernel_size, s.blocks[0]);
-  std::size_t next = 1;
-  for (std::size_t u = 0; u < Space::unit_count; ++u)
-    for (int i = 0; i < config.depth[u]; ++i) {
-      const auto slot = static_cast<std::size_t>(Space::unit_table[u].first_slot + i);
-      fill_block(net.blocks_[net.block_index(u, i)], config.kernel[slot], s.blocks[next++]);
-    }
+  const auto plan = plan_network(config);  // static_net's blocks are the plan's, in order
+  for (std::size_t i = 0; i < plan.blocks.size(); ++i)
+    fill_block(net.blocks_[plan.blocks[i].supernet_index()], plan.blocks[i].kernel, s.blocks[i]);
   detail::copy_slice(net.final_expand.weight.value(), s.final_w);
   detail::fold(net.final_expand_bn, statistics, s.final_w, s.final_b, rows(s.final_w), 1);
   if (net.feature_mix) detail::copy_slice(net.feature_mix->weight.value(), s.mix_w);

@@ -3,7 +3,7 @@
 /// The MobileNetV3 inverted-residual block with elastic kernel and width:
 /// [1×1 expand, BN, act] → k×k depthwise (stride), BN, act → [SE] → 1×1
 /// project, BN → + input when the stride is 1 and the widths match.
-/// With a largest expand ratio of 1 there is no expand layer (the first block).
+/// Its layers are those of its plan (space/plan.hpp): built from the supernet's, run by a subnet's.
 
 #include <algorithm>
 #include <numeric>
@@ -14,6 +14,7 @@
 
 #include "ofa/nn/elastic_layers.hpp"
 #include "ofa/space/activation.hpp"
+#include "ofa/space/plan.hpp"
 
 namespace ofa::nn {
 
@@ -30,36 +31,35 @@ struct mbconv_block {
   elastic_pointwise<T> project_conv;
   elastic_batch_norm<T> project_bn;
 
-  mbconv_block(int in, int out, int stride_, activation act_, bool use_se, const space::choice_set& kernels,
-               const space::choice_set& expand_choices)
-      : in_channels(in),
-        out_channels(out),
-        stride(stride_),
-        act(act_),
+  /** @brief The block of the supernet's plan `widest` (every layer at its largest), elastic over
+   *  `kernels` and `expand_choices`. */
+  mbconv_block(const block_plan& widest, const space::choice_set& kernels, const space::choice_set& expand_choices)
+      : in_channels(widest.in_channels),
+        out_channels(widest.out_channels),
+        stride(widest.stride),
+        act(widest.act),
         expands(expand_choices),
-        depth_conv(max_middle(in, expand_choices), kernels),
-        depth_bn(max_middle(in, expand_choices)),
-        project_conv(out, max_middle(in, expand_choices)),
-        project_bn(out) {
-    const int mid = max_middle(in, expand_choices);
-    if (expand_choices.max() != 1) {
-      expand_conv.emplace(mid, in);
-      expand_bn.emplace(mid);
+        depth_conv(widest.mid_channels, kernels),
+        depth_bn(widest.mid_channels),
+        project_conv(widest.out_channels, widest.mid_channels),
+        project_bn(widest.out_channels) {
+    if (widest.has_expand) {
+      expand_conv.emplace(widest.mid_channels, widest.in_channels);
+      expand_bn.emplace(widest.mid_channels);
     }
-    if (use_se) se.emplace(mid);
+    if (widest.has_se()) se.emplace(widest.mid_channels);
   }
 
-  static int max_middle(int in, const space::choice_set& e) { return e.max() == 1 ? in : expanded_width(in, e.max()); }
-  int middle(int expand) const { return expand_conv ? expanded_width(in_channels, expand) : in_channels; }
+  int max_middle() const noexcept { return static_cast<int>(depth_bn.gamma.value().size()); }
   bool residual() const { return stride == 1 && in_channels == out_channels; }
 
-  /** @brief The block at `kernel` and `expand`; training updates BN's running statistics. */
-  variable<T> forward(const variable<T>& x, int kernel, int expand, const forward_context<T>& context) {
-    return run(*this, x, kernel, expand, context);
+  /** @brief The block as `b` (a subnet's plan of it) runs it; training updates BN's running statistics. */
+  variable<T> forward(const variable<T>& x, const block_plan& b, const forward_context<T>& context) {
+    return run(*this, x, b, context);
   }
   /** @brief Evaluation or recalibration, which leave the block as it is. */
-  variable<T> forward(const variable<T>& x, int kernel, int expand, const forward_context<T>& context) const {
-    return run(*this, x, kernel, expand, context);
+  variable<T> forward(const variable<T>& x, const block_plan& b, const forward_context<T>& context) const {
+    return run(*this, x, b, context);
   }
 
   /** @brief Calls f(bn) for each BN layer of the block, in order. */
@@ -97,7 +97,8 @@ struct mbconv_block {
  private:
   /// One body for the const and the mutable block: BN's overloads pick the mode's behaviour.
   template <class Self>
-  static variable<T> run(Self& self, const variable<T>& x, int kernel, int expand, const forward_context<T>& context) {
+  static variable<T> run(Self& self, const variable<T>& x, const block_plan& b, const forward_context<T>& context) {
+    const int kernel = b.kernel;
     variable<T> h = x;
     bool fused = false;
     if constexpr (!std::is_const_v<Self>) {
@@ -107,14 +108,14 @@ struct mbconv_block {
         // At k = 3 the depthwise waits on memory and the map is free; at 5 and 7 it computes, and
         // mapping each of its k-fold reloaded inputs cost more than the pass it saves (W1, all k = 7:
         // 3% slower).
-        h = self.depth_conv.forward_normalised(self.expand_conv->forward(x, self.middle(expand)), *self.expand_bn,
-                                               self.act, kernel, self.stride);
+        h = self.depth_conv.forward_normalised(self.expand_conv->forward(x, b.mid_channels), *self.expand_bn, self.act,
+                                               kernel, self.stride);
         fused = true;
       }
     }
     if (!fused) {
       if (self.expand_conv)
-        h = self.expand_bn->forward(self.expand_conv->forward(x, self.middle(expand)), context, self.act);
+        h = self.expand_bn->forward(self.expand_conv->forward(x, b.mid_channels), context, self.act);
       h = self.depth_conv.forward(h, kernel, self.stride);
     }
     h = self.depth_bn.forward(h, context, self.act);
@@ -159,7 +160,7 @@ std::vector<std::size_t> sort_descending(const std::vector<T>& importance) {
 template <class T>
 void mbconv_block<T>::reorganize_middle(int expand_stage) {
   if (!expand_conv) return;
-  const auto mid = static_cast<std::size_t>(max_middle(in_channels, expands));
+  const auto mid = static_cast<std::size_t>(max_middle());
   auto& pw = project_conv.weight.value();  // [out][mid]
   std::vector<double> importance(mid, 0.0);
   for (std::size_t o = 0; o < std::size_t(out_channels); ++o)

@@ -25,7 +25,7 @@
 #include "ofa/parallel/arena.hpp"
 #include "ofa/profiling.hpp"
 #include "ofa/space/make_divisible.hpp"
-#include "ofa/space/subnet_config.hpp"
+#include "ofa/space/plan.hpp"
 #include "ofa/tensor/tensor.hpp"
 
 namespace ofa::nn {
@@ -130,56 +130,43 @@ inline tensor<float> zeros(std::initializer_list<std::size_t> shape) { return ma
 
 template <class Space>
 static_net<Space>::static_net(const config_type& config) : config_(config) {
-  config_.validate();
-  const auto& stem = Space::stem;
+  const auto plan = plan_network(config_);
   const auto z = [](auto... d) { return detail::zeros({static_cast<std::size_t>(d)...}); };
-  stem_w = z(stem.width, stem.kernel_size, stem.kernel_size, 3);
-  stem_b = z(stem.width);
-  auto add_block = [&](int in, int out, int stride, activation act, bool se, bool has_expand, int expand, int kernel) {
+  stem_w = z(plan.stem.width, plan.stem.kernel, plan.stem.kernel, 3);
+  stem_b = z(plan.stem.width);
+  for (const auto& p : plan.blocks) {
     static_block b;
-    b.in = in;
-    b.out = out;
-    b.stride = stride;
-    b.act = act;
-    b.has_expand = has_expand;
-    b.mid = has_expand ? expanded_width(in, expand) : in;
-    b.kernel = kernel;
-    b.residual = stride == 1 && in == out;
+    b.in = p.in_channels;
+    b.mid = p.mid_channels;
+    b.out = p.out_channels;
+    b.kernel = p.kernel;
+    b.stride = p.stride;
+    b.act = p.act;
+    b.has_expand = p.has_expand;
+    b.residual = p.residual();
     if (b.has_expand) {
-      b.expand_w = z(b.mid, in);
+      b.expand_w = z(b.mid, b.in);
       b.expand_b = z(b.mid);
     }
-    b.dw_w = z(kernel, kernel, b.mid);
+    b.dw_w = z(b.kernel, b.kernel, b.mid);
     b.dw_b = z(b.mid);
-    if (se) {
-      b.se_mid = squeeze_excite_width(b.mid);
+    if (p.has_se()) {
+      b.se_mid = p.se_channels;
       b.se_rw = z(b.se_mid, b.mid);
       b.se_rb = z(b.se_mid);
       b.se_ew = z(b.mid, b.se_mid);
       b.se_eb = z(b.mid);
     }
-    b.project_w = z(out, b.mid);
-    b.project_b = z(out);
+    b.project_w = z(b.out, b.mid);
+    b.project_b = z(b.out);
     blocks.push_back(std::move(b));
-  };
-  add_block(stem.width, Space::first_block.width, 1, Space::first_block.act, false, false, 1,
-            Space::first_block.kernel_size);
-  int in = Space::first_block.width;
-  for (std::size_t u = 0; u < Space::unit_count; ++u) {
-    const auto& info = Space::unit_table[u];
-    for (int i = 0; i < config_.depth[u]; ++i) {
-      const auto slot = static_cast<std::size_t>(info.first_slot + i);
-      add_block(in, info.width, i == 0 ? info.stride : 1, info.act, info.se, info.expands.max() != 1,
-                config_.expand[slot], config_.kernel[slot]);
-      in = info.width;
-    }
   }
-  const auto& head = Space::head;
-  final_w = z(head.final_expand, in);
+  const auto& head = plan.head;
+  final_w = z(head.final_expand, head.in_channels);
   final_b = z(head.final_expand);
   if (head.has_feature_mix()) mix_w = z(head.feature_mix, head.final_expand);
-  classifier_w = z(Space::class_count, head.classifier_inputs());
-  classifier_b = z(Space::class_count);
+  classifier_w = z(head.classes, head.classifier_inputs());
+  classifier_b = z(head.classes);
   prepare();
 }
 
@@ -335,12 +322,10 @@ std::vector<std::pair<std::string, tensor<float>*>> static_net<Space>::tensors()
 
 template <class Space>
 std::int64_t static_net<Space>::parameter_count() const {
-  std::size_t n = stem_w.size() + stem_b.size() + final_w.size() + final_b.size() + mix_w.size() + classifier_w.size() +
-                  classifier_b.size();
-  for (const auto& b : blocks)
-    for (const auto* t : {&b.expand_w, &b.expand_b, &b.dw_w, &b.dw_b, &b.se_rw, &b.se_rb, &b.se_ew, &b.se_eb,
-                          &b.project_w, &b.project_b})
-      n += t->size();  // absent parts (no expand, no SE) are empty tensors
+  // Over tensors(), which lists only the parts a block has: an absent part's default tensor is
+  // 0-dimensional, and a 0-dimensional tensor holds one element.
+  std::size_t n = 0;
+  for (const auto& [name, t] : const_cast<static_net&>(*this).tensors()) n += t->size();
   return static_cast<std::int64_t>(n);
 }
 

@@ -495,7 +495,7 @@ latency_table<Space> measure_latency_table(const latency_options& o, const std::
             if (covered[l] || !out.table.layers.reachable(l)) continue;
             auto c = sample_config<Space>(engine);
             c.resolution = Space::resolution_set[ri];
-            const auto slot = static_cast<std::size_t>(info.first_slot + (first ? 0 : 1));
+            const auto slot = subnet_config<Space>::slot(u, first ? 0 : 1);
             if (!first && c.depth[u] < 2) c.depth[u] = *std::find_if(info.depths.begin(), info.depths.end(), [](int d) { return d >= 2; });
             c.kernel[slot] = info.kernels[k];
             c.expand[slot] = info.expands[e];

@@ -12,7 +12,6 @@
 /// plus a lookup per block: what the search needs to check constraints on
 /// millions of candidates.
 
-#include <algorithm>  // max, min
 #include <cstddef>
 #include <string>
 #include <vector>
@@ -105,6 +104,30 @@ inline std::string layer_key::to_string() const {
   return s + "-" + act + "@" + std::to_string(resolution);
 }
 
+namespace detail {
+/// Visits every distinct layer of `Space` at resolution `r`, in layer_space's order: v(stem_plan),
+/// v(block_plan, true) for the first block, v(head_plan), then for every unit its first block and
+/// a later block at each (kernel, expand): v(block_plan, reachable).
+template <class Space, class Visitor>
+void visit_distinct_layers(int r, Visitor&& v) {
+  const auto plan = plan_network(subnet_config<Space>::max(), r);
+  v(plan.stem);
+  v(plan.blocks[0], true);
+  v(plan.head);
+  for (std::size_t u = 0; u < Space::unit_count; ++u) {
+    const auto& info = Space::unit_table[u];
+    const auto& first = plan.blocks[1 + subnet_config<Space>::slot(u, 0)];
+    for (int position = 0; position < 2; ++position) {
+      const int in_channels = position == 0 ? first.in_channels : first.out_channels;
+      const int in_size = position == 0 ? first.in_size : first.out_size;
+      for (int k : info.kernels)
+        for (int e : info.expands)
+          v(plan_unit_block<Space>(u, position, in_channels, in_size, k, e), position == 0 || info.depths.max() >= 2);
+    }
+  }
+}
+}  // namespace detail
+
 template <class Space>
 layer_space<Space>::layer_space() {
   per_resolution_ = 3;
@@ -113,32 +136,29 @@ layer_space<Space>::layer_space() {
     per_resolution_ += 2 * u.kernels.size * u.expands.size;
   }
   for (int r : Space::resolution_set) {
-    const auto& stem = Space::stem;
-    int size = conv_output_size(r, stem.kernel_size, stem.stride);
-    keys_.push_back({"stem", r, r, 3, stem.width, 0, stem.kernel_size, stem.stride, false, std::string(to_string(stem.act))});
-    keys_.push_back({"first_block", r, size, stem.width, Space::first_block.width, 0, Space::first_block.kernel_size,
-                     1, false, std::string(to_string(Space::first_block.act))});
-    const auto& head = Space::head;  // "hswish" (not to_string's h_swish): the key tables were written with
-    keys_.push_back({"head", r, 0, 0, head.final_expand, 0, 0, 1, false,
-                     head.act == activation::hswish ? "hswish" : std::string(to_string(head.act))});
-    reachable_.insert(reachable_.end(), 3, true);
-    int in_c = Space::first_block.width;
-    for (const auto& u : Space::unit_table) {
-      for (int first = 1; first >= 0; --first) {
-        const int stride = first ? u.stride : 1;
-        const int channels = first ? in_c : u.width;
-        const int in_size = first ? size : conv_output_size(size, 3, u.stride);
-        for (int k : u.kernels)
-          for (int e : u.expands) {
-            keys_.push_back({"mbconv", r, in_size, channels, u.width, e, k, stride, u.se, std::string(to_string(u.act))});
-            reachable_.push_back(first || u.depths.max() >= 2);
-          }
+    struct visitor {
+      layer_space& space;
+      int r;
+      void operator()(const stem_plan& s) {
+        space.keys_.push_back({"stem", r, r, 3, s.width, 0, s.kernel, s.stride, false, std::string(to_string(s.act))});
+        space.reachable_.push_back(true);
       }
-      size = conv_output_size(size, 3, u.stride);
-      in_c = u.width;
-    }
-    keys_[keys_.size() - per_resolution_ + 2].in_size = size;  // the head sees the last unit's output
-    keys_[keys_.size() - per_resolution_ + 2].in_channels = in_c;
+      void operator()(const head_plan& h) {  // "hswish" (not to_string's h_swish): the key tables were written with
+        space.keys_.push_back({"head", r, h.in_size, h.in_channels, h.final_expand, 0, 0, 1, false,
+                               h.act == activation::hswish ? "hswish" : std::string(to_string(h.act))});
+        space.reachable_.push_back(true);
+      }
+      void operator()(const block_plan& b, bool reachable) {
+        if (b.unit < 0)
+          space.keys_.push_back({"first_block", r, b.in_size, b.in_channels, b.out_channels, 0, b.kernel, 1, false,
+                                 std::string(to_string(b.act))});
+        else
+          space.keys_.push_back({"mbconv", r, b.in_size, b.in_channels, b.out_channels, b.expand, b.kernel, b.stride,
+                                 b.has_se(), std::string(to_string(b.act))});
+        space.reachable_.push_back(reachable);
+      }
+    };
+    detail::visit_distinct_layers<Space>(r, visitor{*this, r});
   }
 }
 
@@ -159,7 +179,7 @@ void layer_space<Space>::for_each_layer(const subnet_config<Space>& config, F&& 
   for (std::size_t u = 0; u < Space::unit_count; ++u) {
     const auto& info = Space::unit_table[u];
     for (int i = 0; i < config.depth[u]; ++i) {
-      const auto slot = static_cast<std::size_t>(info.first_slot + i);
+      const auto slot = subnet_config<Space>::slot(u, i);
       f(block(ri, u, i == 0, static_cast<std::size_t>(info.kernels.index_of(config.kernel[slot])),
               static_cast<std::size_t>(info.expands.index_of(config.expand[slot]))));
     }
@@ -168,53 +188,38 @@ void layer_space<Space>::for_each_layer(const subnet_config<Space>& config, F&& 
 }
 
 namespace detail {
-/// Every distinct layer's share of a profile_subnet field: each layer appears in a config
-/// whose blocks all use one (kernel, expand) pair at full depth.
+/// Every distinct layer's share of a profile field, profiled from its plan as profile_subnet profiles it.
 template <class Space, class Field>
 layer_table<Space> profiled_table(Field field) {
   layer_table<Space> t;
-  const std::size_t stem_layers = 1, first_block_layers = 2;  // first_conv; blocks.0 depth_conv + point_linear
-  std::size_t most_kernels = 0, most_expands = 0;
-  for (const auto& u : Space::unit_table) {
-    most_kernels = std::max(most_kernels, u.kernels.size);
-    most_expands = std::max(most_expands, u.expands.size);
-  }
+  std::size_t layer = 0;
   for (int r : Space::resolution_set) {
-    const auto ri = static_cast<std::size_t>(Space::resolution_set.index_of(r));
-    for (std::size_t ki = 0; ki < most_kernels; ++ki)
-      for (std::size_t ei = 0; ei < most_expands; ++ei) {
-        auto c = subnet_config<Space>::max().with_resolution(r);
-        bool used = false;
-        for (const auto& u : Space::unit_table)
-          for (int i = 0; i < u.depths.max(); ++i) {
-            const auto slot = static_cast<std::size_t>(u.first_slot + i);
-            if (ki < u.kernels.size && ei < u.expands.size) used = true;
-            c.kernel[slot] = u.kernels[std::min(ki, u.kernels.size - 1)];
-            c.expand[slot] = u.expands[std::min(ei, u.expands.size - 1)];
-          }
-        if (!used) continue;
-        const auto p = profile_subnet(c);
-        std::size_t l = 0;
-        double stem = 0, first = 0, head = 0;
-        for (; l < stem_layers; ++l) stem += double(field(p.layers[l]));
-        for (; l < stem_layers + first_block_layers; ++l) first += double(field(p.layers[l]));
-        std::size_t slot_layer = l;
-        for (std::size_t u = 0; u < Space::unit_count; ++u) {
-          const auto& info = Space::unit_table[u];
-          const std::size_t per_block = 3 + (info.se ? 2 : 0);
-          for (int i = 0; i < info.depths.max(); ++i) {
-            double block = 0;
-            for (std::size_t j = 0; j < per_block; ++j) block += double(field(p.layers[slot_layer + j]));
-            slot_layer += per_block;
-            if (ki < info.kernels.size && ei < info.expands.size && i < 2)
-              t.values[t.layers.block(ri, u, i == 0, ki, ei)] = block;
-          }
-        }
-        for (; slot_layer < p.layers.size(); ++slot_layer) head += double(field(p.layers[slot_layer]));
-        t.values[t.layers.stem(ri)] = stem;
-        t.values[t.layers.first_block(ri)] = first;
-        t.values[t.layers.head(ri)] = head;
+    struct visitor {
+      layer_table<Space>& table;
+      std::size_t& layer;
+      Field& field;
+      void record(const ofa::detail::profiler& p) {
+        double sum = 0;
+        for (const auto& l : p.result.layers) sum += double(field(l));
+        table.values[layer++] = sum;
       }
+      void operator()(const stem_plan& s) {
+        ofa::detail::profiler p;
+        ofa::detail::profile_stem(p, s);
+        record(p);
+      }
+      void operator()(const head_plan& h) {
+        ofa::detail::profiler p;
+        ofa::detail::profile_head(p, h);
+        record(p);
+      }
+      void operator()(const block_plan& b, bool) {
+        ofa::detail::profiler p;
+        ofa::detail::profile_block(p, b, 0);
+        record(p);
+      }
+    };
+    visit_distinct_layers<Space>(r, visitor{t, layer, field});
   }
   return t;
 }

@@ -19,6 +19,14 @@ struct basic_choice_set {
   std::array<int, N> values{};
   std::size_t size = 0;
 
+  /** @brief The set of one value: a fixed dimension. */
+  static constexpr basic_choice_set of(int value) noexcept {
+    basic_choice_set s;
+    s.values[0] = value;
+    s.size = 1;
+    return s;
+  }
+
   constexpr const int* begin() const noexcept { return values.data(); }
   constexpr const int* end() const noexcept { return values.data() + size; }
   constexpr int operator[](std::size_t i) const noexcept { return values[i]; }

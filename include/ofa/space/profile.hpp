@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "ofa/space/make_divisible.hpp"
-#include "ofa/space/subnet_config.hpp"
+#include "ofa/space/plan.hpp"
 
 namespace ofa {
 
@@ -36,11 +36,6 @@ struct subnet_profile {
   std::int64_t params = 0;
   int resolution = 0;
 };
-
-/** @brief Output side of a "same"-padded (padding k/2) convolution. */
-constexpr int conv_output_size(int in, int kernel, int stride) noexcept {
-  return (in + 2 * (kernel / 2) - kernel) / stride + 1;
-}
 
 /** @brief MACs and parameters of `config` at `resolution` (0: the config's own). */
 template <class Space>
@@ -91,87 +86,59 @@ struct profiler {
   }
 };
 
+/** @brief The layers of one block of a plan, named "blocks.<index>.<layer>" as the reference names them. */
+inline void profile_block(profiler& p, const block_plan& b, std::size_t index) {
+  const std::string prefix = "blocks." + std::to_string(index) + ".";
+  if (b.has_expand)
+    p.conv(prefix + "inverted_bottleneck", "conv", b.in_channels, b.mid_channels, 1, 1, 1, b.in_size, false, true);
+  p.conv(prefix + "depth_conv", "depthwise", b.mid_channels, b.mid_channels, b.kernel, b.stride, b.mid_channels,
+         b.in_size, false, true);
+  if (b.has_se()) {
+    p.conv(prefix + "se.reduce", "se_reduce", b.mid_channels, b.se_channels, 1, 1, 1, 1, true, false);
+    p.conv(prefix + "se.expand", "se_expand", b.se_channels, b.mid_channels, 1, 1, 1, 1, true, false);
+  }
+  p.conv(prefix + "point_linear", "conv", b.mid_channels, b.out_channels, 1, 1, 1, b.out_size, false, true);
+}
+
+inline void profile_stem(profiler& p, const stem_plan& s) {
+  p.conv("first_conv", "conv", 3, s.width, s.kernel, s.stride, 1, s.in_size, false, true);
+}
+
+/// The pre-pool layer's name: see head_info::pre_pool_name.
+inline void profile_head(profiler& p, const head_plan& h) {
+  p.conv(h.has_feature_mix() ? "final_expand_layer" : "feature_mix_layer", "conv", h.in_channels, h.final_expand, 1, 1,
+         1, h.in_size, false, true);
+  if (h.has_feature_mix()) p.conv("feature_mix_layer", "conv", h.final_expand, h.feature_mix, 1, 1, 1, 1, false, false);
+  p.linear("classifier", h.classifier_inputs(), h.classes);
+}
 }  // namespace detail
 
 template <class Space>
 subnet_profile profile_subnet(const subnet_config<Space>& config, int resolution) {
-  config.validate();
-  const int r = resolution == 0 ? config.resolution : resolution;
-  if (r < 1) throw config_error("ofa::profile_subnet: resolution " + std::to_string(r) + " must be positive");
+  const auto plan = plan_network(config, resolution);
   detail::profiler p;
-  p.result.resolution = r;
-  int size = r;
-
-  const auto& stem = Space::stem;
-  p.conv("first_conv", "conv", 3, stem.width, stem.kernel_size, stem.stride, 1, size, false, true);
-  size = conv_output_size(size, stem.kernel_size, stem.stride);
-
-  const auto& fb = Space::first_block;
-  p.conv("blocks.0.depth_conv", "depthwise", stem.width, stem.width, fb.kernel_size, 1, stem.width, size, false, true);
-  p.conv("blocks.0.point_linear", "conv", stem.width, fb.width, 1, 1, 1, size, false, true);
-
-  int in_c = fb.width;
-  int block = 1;
-  for (std::size_t u = 0; u < Space::unit_count; ++u) {
-    const auto& info = Space::unit_table[u];
-    for (int i = 0; i < config.depth[u]; ++i, ++block) {
-      const auto slot = static_cast<std::size_t>(info.first_slot + i);
-      const int stride = i == 0 ? info.stride : 1;
-      const int k = config.kernel[slot];
-      const int mid = expanded_width(in_c, config.expand[slot]);
-      const std::string prefix = "blocks." + std::to_string(block) + ".";
-      p.conv(prefix + "inverted_bottleneck", "conv", in_c, mid, 1, 1, 1, size, false, true);
-      p.conv(prefix + "depth_conv", "depthwise", mid, mid, k, stride, mid, size, false, true);
-      size = conv_output_size(size, k, stride);
-      if (info.se) {
-        const int se_mid = squeeze_excite_width(mid);
-        p.conv(prefix + "se.reduce", "se_reduce", mid, se_mid, 1, 1, 1, 1, true, false);
-        p.conv(prefix + "se.expand", "se_expand", se_mid, mid, 1, 1, 1, 1, true, false);
-      }
-      p.conv(prefix + "point_linear", "conv", mid, info.width, 1, 1, 1, size, false, true);
-      in_c = info.width;
-    }
-  }
-  const auto& head = Space::head;
-  p.conv(head.pre_pool_name(), "conv", in_c, head.final_expand, 1, 1, 1, size, false, true);
-  if (head.has_feature_mix())
-    p.conv("feature_mix_layer", "conv", head.final_expand, head.feature_mix, 1, 1, 1, 1, false, false);
-  p.linear("classifier", head.classifier_inputs(), Space::class_count);
+  p.result.resolution = plan.resolution;
+  detail::profile_stem(p, plan.stem);
+  for (std::size_t i = 0; i < plan.blocks.size(); ++i) detail::profile_block(p, plan.blocks[i], i);
+  detail::profile_head(p, plan.head);
   return p.result;
 }
 
 template <class Space>
 std::int64_t supernet_param_count() {
-  std::int64_t params = 0;
-  auto conv = [&](std::int64_t cin_per_group, std::int64_t cout, std::int64_t k, bool bias, bool bn) {
-    params += cout * cin_per_group * k * k + (bias ? cout : 0) + (bn ? 2 * cout : 0);
-  };
-  const auto& stem = Space::stem;
-  conv(3, stem.width, stem.kernel_size, false, true);
-  conv(1, stem.width, Space::first_block.kernel_size, false, true);
-  conv(stem.width, Space::first_block.width, 1, false, true);
-  int in_c = Space::first_block.width;
-  for (const auto& u : Space::unit_table) {
-    for (int i = 0; i < u.depths.max(); ++i) {
-      const int mid = expanded_width(in_c, u.expands.max());
-      conv(in_c, mid, 1, false, true);
-      conv(1, mid, u.kernels.max(), false, true);
-      for (std::size_t j = 0; j + 1 < u.kernels.size; ++j)  // one matrix per smaller kernel
-        params += std::int64_t{u.kernels[j]} * u.kernels[j] * u.kernels[j] * u.kernels[j];
-      if (u.se) {
-        const int se_mid = squeeze_excite_width(mid);
-        conv(mid, se_mid, 1, true, false);
-        conv(se_mid, mid, 1, true, false);
-      }
-      conv(mid, u.width, 1, false, true);
-      in_c = u.width;
-    }
+  const auto plan = plan_supernet<Space>();
+  detail::profiler p;
+  detail::profile_stem(p, plan.stem);
+  for (std::size_t i = 0; i < plan.blocks.size(); ++i) {
+    const auto& b = plan.blocks[i];
+    detail::profile_block(p, b, i);
+    if (b.unit < 0) continue;
+    const auto& kernels = Space::unit_table[std::size_t(b.unit)].kernels;
+    for (std::size_t j = 0; j + 1 < kernels.size; ++j)  // one transformation matrix per smaller kernel
+      p.result.params += std::int64_t{kernels[j]} * kernels[j] * kernels[j] * kernels[j];
   }
-  const auto& head = Space::head;
-  conv(in_c, head.final_expand, 1, false, true);
-  if (head.has_feature_mix()) conv(head.final_expand, head.feature_mix, 1, false, false);
-  params += std::int64_t{head.classifier_inputs()} * Space::class_count + Space::class_count;
-  return params;
+  detail::profile_head(p, plan.head);
+  return p.result.params;
 }
 
 }  // namespace ofa

@@ -52,6 +52,11 @@ struct subnet_config {
   /** @brief Throws ofa::config_error naming the first field outside the space. */
   void validate() const;
 
+  /** @brief The slot of block `index_in_unit` of unit `u`: the unit's slots are consecutive. */
+  static std::size_t slot(std::size_t u, int index_in_unit) noexcept {
+    return static_cast<std::size_t>(Space::unit_table[u].first_slot + index_in_unit);
+  }
+
   /** @brief True when slot `slot` of unit `u` runs (its index within the unit < depth[u]). */
   bool slot_active(std::size_t u, int index_in_unit) const noexcept { return index_in_unit < depth[u]; }
 
@@ -69,8 +74,8 @@ struct subnet_config {
       const auto& info = Space::unit_table[u];
       c.depth[u] = pick(info.depths);
       for (int i = 0; i < info.depths.max(); ++i) {
-        c.kernel[static_cast<std::size_t>(info.first_slot + i)] = pick(info.kernels);
-        c.expand[static_cast<std::size_t>(info.first_slot + i)] = pick(info.expands);
+        c.kernel[slot(u, i)] = pick(info.kernels);
+        c.expand[slot(u, i)] = pick(info.expands);
       }
     }
     c.resolution = largest_resolution ? Space::resolution_set.max() : Space::resolution_set.min();
@@ -93,12 +98,12 @@ void subnet_config<Space>::validate() const {
       fail("d[" + std::to_string(u) + "]", depth[u], "an allowed depth of unit " + std::to_string(u),
            info.depths.to_string());
     for (int i = 0; i < info.depths.max(); ++i) {
-      const auto slot = static_cast<std::size_t>(info.first_slot + i);
-      if (!info.kernels.contains(kernel[slot]))
-        fail("ks[" + std::to_string(slot) + "]", kernel[slot], "an allowed kernel size of unit " + std::to_string(u),
+      const auto s = slot(u, i);
+      if (!info.kernels.contains(kernel[s]))
+        fail("ks[" + std::to_string(s) + "]", kernel[s], "an allowed kernel size of unit " + std::to_string(u),
              info.kernels.to_string());
-      if (!info.expands.contains(expand[slot]))
-        fail("e[" + std::to_string(slot) + "]", expand[slot], "an allowed expand ratio of unit " + std::to_string(u),
+      if (!info.expands.contains(expand[s]))
+        fail("e[" + std::to_string(s) + "]", expand[s], "an allowed expand ratio of unit " + std::to_string(u),
              info.expands.to_string());
     }
   }
@@ -112,9 +117,8 @@ subnet_config<Space> subnet_config<Space>::canonical() const {
   for (std::size_t u = 0; u < unit_count; ++u) {
     const auto& info = Space::unit_table[u];
     for (int i = depth[u]; i < info.depths.max(); ++i) {
-      const auto slot = static_cast<std::size_t>(info.first_slot + i);
-      c.kernel[slot] = info.kernels.min();
-      c.expand[slot] = info.expands.min();
+      c.kernel[slot(u, i)] = info.kernels.min();
+      c.expand[slot(u, i)] = info.expands.min();
     }
   }
   return c;

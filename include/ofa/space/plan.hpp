@@ -1,0 +1,147 @@
+#pragma once
+/// @file
+/// The plan of a subnet: its layers as they run, decided once. Every consumer of a
+/// space's structure -- the elastic and static networks, extraction, profiles, layer
+/// tables -- iterates a plan instead of walking the units itself, so that the network
+/// they build, the weights they fill and the costs they count cannot disagree.
+///
+/// A plan is a stem, the blocks in forward order (the fixed first block, then every
+/// active block of every unit) and a head, each with its channels and feature sizes.
+/// The supernet's plan is the largest subnet's: every slot, every block at its widest.
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "ofa/errors.hpp"
+#include "ofa/space/activation.hpp"
+#include "ofa/space/make_divisible.hpp"
+#include "ofa/space/subnet_config.hpp"
+
+namespace ofa {
+
+/** @brief Output side of a "same"-padded (padding k/2) convolution. */
+constexpr int conv_output_size(int in, int kernel, int stride) noexcept {
+  return (in + 2 * (kernel / 2) - kernel) / stride + 1;
+}
+
+/** @brief The stem as it runs: a dense k×k convolution from 3 channels, BN, activation. */
+struct stem_plan {
+  int in_size = 0, out_size = 0;
+  int width = 0, kernel = 3, stride = 1;
+  activation act = activation::relu;
+};
+
+/** @brief One inverted-residual block as it runs: [1×1 expand, BN, act] → k×k depthwise
+ *  (stride), BN, act → [SE] → 1×1 project, BN → [+ input]. */
+struct block_plan {
+  int unit = -1;     ///< its unit, or -1 for the fixed first block
+  int position = 0;  ///< its index within the unit (0: the unit's first block, which strides)
+  int slot = -1;     ///< its block slot in subnet_config and in the supernet; -1 for the first block
+  int in_channels = 0, mid_channels = 0, out_channels = 0;
+  int se_channels = 0;  ///< the squeeze-and-excite's reduced width; 0 where the block has none
+  int kernel = 3, stride = 1, expand = 1;
+  int in_size = 0, out_size = 0;
+  activation act = activation::relu;
+  bool has_expand = false;  ///< the 1×1 expand exists: not in the first block, nor where a unit's largest ratio is 1
+
+  bool has_se() const noexcept { return se_channels > 0; }
+  bool residual() const noexcept { return stride == 1 && in_channels == out_channels; }
+  /** @brief Its index among the network's blocks in the supernet: 0 for the first block, else 1 + slot. */
+  std::size_t supernet_index() const noexcept { return static_cast<std::size_t>(slot + 1); }
+};
+
+/** @brief The head as it runs: 1×1 + BN + act, global pooling, [1×1 feature mix + act], classifier. */
+struct head_plan {
+  int in_size = 0, in_channels = 0;
+  int final_expand = 0, feature_mix = 0, classes = 0;
+  activation act = activation::hswish;
+
+  bool has_feature_mix() const noexcept { return feature_mix > 0; }
+  int classifier_inputs() const noexcept { return has_feature_mix() ? feature_mix : final_expand; }
+};
+
+/** @brief A whole subnet as it runs, at one resolution. */
+struct network_plan {
+  int resolution = 0;
+  stem_plan stem;
+  std::vector<block_plan> blocks;  ///< blocks[0] is the first block
+  head_plan head;
+};
+
+/** @brief Block `position` of unit `unit` of `Space` at (kernel, expand), given its input: the one
+ *  place where a block's widths, stride and parts are decided. */
+template <class Space>
+block_plan plan_unit_block(std::size_t unit, int position, int in_channels, int in_size, int kernel, int expand);
+
+/** @brief The plan of `config` at `resolution` (0: the config's own). Validates the config. */
+template <class Space>
+network_plan plan_network(const subnet_config<Space>& config, int resolution = 0);
+
+/** @brief The supernet's plan: the largest subnet, whose blocks are every slot at its widest. */
+template <class Space>
+network_plan plan_supernet() {
+  return plan_network(subnet_config<Space>::max());
+}
+
+// ---------------------------------------------------------------------------
+// implementation
+
+template <class Space>
+block_plan plan_unit_block(std::size_t unit, int position, int in_channels, int in_size, int kernel, int expand) {
+  const auto& u = Space::unit_table[unit];
+  block_plan b;
+  b.unit = static_cast<int>(unit);
+  b.position = position;
+  b.slot = u.first_slot + position;
+  b.in_channels = in_channels;
+  b.out_channels = u.width;
+  b.kernel = kernel;
+  b.expand = expand;
+  b.stride = position == 0 ? u.stride : 1;
+  b.act = u.act;
+  // The supernet's block has an expand layer when its widest ratio needs one; its narrower
+  // ratios then use that layer too (ratio 1 included), as the reference's dynamic block does.
+  b.has_expand = u.expands.max() != 1;
+  b.mid_channels = b.has_expand ? expanded_width(in_channels, expand) : in_channels;
+  b.se_channels = u.se ? squeeze_excite_width(b.mid_channels) : 0;
+  b.in_size = in_size;
+  b.out_size = conv_output_size(in_size, kernel, b.stride);
+  return b;
+}
+
+template <class Space>
+network_plan plan_network(const subnet_config<Space>& config, int resolution) {
+  config.validate();
+  network_plan p;
+  p.resolution = resolution == 0 ? config.resolution : resolution;
+  if (p.resolution < 1)
+    throw config_error("ofa::plan_network: resolution " + std::to_string(p.resolution) + " must be positive");
+  const auto& stem = Space::stem;
+  p.stem = {p.resolution, conv_output_size(p.resolution, stem.kernel_size, stem.stride),
+            stem.width,   stem.kernel_size,
+            stem.stride,  stem.act};
+
+  block_plan first;
+  first.in_channels = first.mid_channels = stem.width;
+  first.out_channels = Space::first_block.width;
+  first.kernel = Space::first_block.kernel_size;
+  first.act = Space::first_block.act;
+  first.in_size = first.out_size = p.stem.out_size;
+  p.blocks.reserve(1 + static_cast<std::size_t>(Space::block_slots));
+  p.blocks.push_back(first);
+
+  int channels = first.out_channels, size = first.out_size;
+  for (std::size_t u = 0; u < Space::unit_count; ++u)
+    for (int i = 0; i < config.depth[u]; ++i) {
+      const auto slot = config.slot(u, i);
+      p.blocks.push_back(plan_unit_block<Space>(u, i, channels, size, config.kernel[slot], config.expand[slot]));
+      channels = p.blocks.back().out_channels;
+      size = p.blocks.back().out_size;
+    }
+  const auto& head = Space::head;
+  p.head = {size, channels, head.final_expand, head.feature_mix, Space::class_count, head.act};
+  return p;
+}
+
+}  // namespace ofa

@@ -14,7 +14,10 @@ void add_sample(CLI::App& app);   // cmd_space.cpp
 void add_bench(CLI::App& app);    // cmd_bench.cpp: bench train | infer | peak
 void add_data_bench(CLI::App& bench);  // cmd_data.cpp: bench data
 void add_train(CLI::App& app);   // cmd_train.cpp: train, eval, plot
-void add_search(CLI::App& app);  // cmd_search.cpp: latency-table, acc-dataset, fit-predictor, search, export
+void add_latency_table(CLI::App& app);  // cmd_latency.cpp: latency-table
+void add_accuracy(CLI::App& app);       // cmd_accuracy.cpp: acc-dataset, fit-predictor
+void add_search(CLI::App& app);         // cmd_search.cpp: search
+void add_export(CLI::App& app);         // cmd_export.cpp: export
 void add_import(CLI::App& app);  // cmd_import.cpp: import --from pytorch, init
 
 }  // namespace ofa_cli

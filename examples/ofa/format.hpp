@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <string>
 
+#include <ofa/space/subnet_config.hpp>
+
 namespace ofa_cli {
 
 /// 566170688 -> "566.17 M"
@@ -28,6 +30,14 @@ inline std::string grouped(std::string digits) {
 }
 inline std::string grouped(std::int64_t value) {
   return grouped(std::to_string(value));
+}
+
+/// "r32 d[4,3,2,4,3]": enough to tell subnets apart in a table (the full config goes to a file).
+template <class Space>
+std::string short_config(const ofa::subnet_config<Space>& c) {
+  std::string s = "r" + std::to_string(c.resolution) + " d[";
+  for (std::size_t u = 0; u < c.depth.size(); ++u) s += (u ? "," : "") + std::to_string(c.depth[u]);
+  return s + "]";
 }
 
 }  // namespace ofa_cli

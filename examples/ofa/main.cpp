@@ -21,7 +21,10 @@ int main(int argc, char** argv) {
   ofa_cli::add_sample(app);
   ofa_cli::add_bench(app);
   ofa_cli::add_train(app);
+  ofa_cli::add_latency_table(app);
+  ofa_cli::add_accuracy(app);
   ofa_cli::add_search(app);
+  ofa_cli::add_export(app);
   ofa_cli::add_import(app);
   try {
     app.parse(argc, argv);

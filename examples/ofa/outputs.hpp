@@ -2,6 +2,7 @@
 // Guards on what a command writes: an output that names one of its inputs is refused before any
 // work (it would be overwritten, and the input lost), and a run folder is locked while a run
 // writes into it (two `ofa train` on one folder would interleave their logs and checkpoints).
+// Every file is written atomically.
 
 #include <fcntl.h>     // open
 #include <sys/file.h>  // flock
@@ -13,6 +14,7 @@
 #include <utility>  // pair
 
 #include <ofa/errors.hpp>
+#include <ofa/io/write_atomically.hpp>
 
 namespace ofa_cli {
 
@@ -52,5 +54,10 @@ class folder_lock {
  private:
   int fd_ = -1;
 };
+
+/// Writes `text` to `path` atomically (no reader ever sees half a file).
+inline void write_text(const std::string& path, const std::string& text) {
+  ofa::io::write_atomically(path, text);
+}
 
 }  // namespace ofa_cli

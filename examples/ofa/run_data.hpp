@@ -4,11 +4,13 @@
 
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 #include <ofa/data/any_dataset.hpp>
+#include <ofa/data/spec.hpp>
 #include <ofa/data/split.hpp>
 #include <ofa/errors.hpp>
 #include <ofa/io/write_atomically.hpp>
@@ -59,6 +61,25 @@ inline nlohmann::json read_data_identity(const std::string& checkpoint) {
     throw ofa::io_error("'" + path.string() + "' is not the data.json ofa train writes ({\"data\": SPEC, " +
                         "\"holdout\": N}); give the split with --data and --holdout instead");
   return j;
+}
+
+/// A run's training data split as `ofa train` split it: the images it trained on and those it held out.
+struct run_split {
+  std::shared_ptr<const ofa::data::any_dataset> all;  // what the subsets index (they point at it)
+  ofa::data::any_dataset train, held_out;
+};
+
+/// `what` names the input that chose an empty held-out split, for the message.
+inline run_split open_run_split(const std::string& data, long long holdout, const std::string& what) {
+  const auto all = std::make_shared<const ofa::data::any_dataset>(ofa::data::open_dataset(data, true, 0));
+  const auto n = held_out_count(holdout, all->size());
+  if (n == 0)
+    throw ofa::config_error(what +
+                            " leaves no held-out training images to measure on; train with --holdout N "
+                            "(ofa train) so that subnets can be measured on images the supernet never saw");
+  const auto split = ofa::data::make_split(all->size(), n, holdout_split_seed);
+  return {all, ofa::data::any_dataset(ofa::data::subset<ofa::data::any_dataset>(*all, split.train)),
+          ofa::data::any_dataset(ofa::data::subset<ofa::data::any_dataset>(*all, split.validation))};
 }
 
 }  // namespace ofa_cli

@@ -1,8 +1,11 @@
 #pragma once
 // The spaces the `ofa` command knows by name, and how a name becomes a type.
 
+#include <memory>
 #include <string>
 #include <type_traits>
+
+#include <CLI/CLI.hpp>
 
 #include <ofa/errors.hpp>
 #include <ofa/spaces/cifar.hpp>
@@ -21,6 +24,12 @@ decltype(auto) with_space(const std::string& name, F&& f) {
   if (name == "proxyless-w1.3") return f(std::type_identity<ofa::spaces::proxyless_w13>{});
   if (name == "cifar") return f(std::type_identity<ofa::spaces::cifar>{});
   throw ofa::config_error("unknown space '" + name + "'; use one of: " + space_names);
+}
+
+/// Sets `cmd` to run `run(std::type_identity<Space>{}, options)` for the space its options name.
+template <class Options, class Run>
+void dispatch(CLI::App* cmd, std::shared_ptr<Options> o, Run run) {
+  cmd->callback([o, run] { with_space(o->space, [&]<class Space>(std::type_identity<Space> t) { run(t, *o); }); });
 }
 
 }  // namespace ofa_cli

@@ -16,6 +16,7 @@
 #include "ofa/space/make_divisible.hpp"
 #include "ofa/space/network.hpp"
 #include "ofa/space/parts.hpp"
+#include "ofa/space/plan.hpp"
 #include "ofa/space/profile.hpp"
 #include "ofa/space/sampling.hpp"
 #include "ofa/space/subnet_config.hpp"
@@ -30,6 +31,7 @@
 #include "ofa/autograd/ops.hpp"
 #include "ofa/kernels/gemm.hpp"
 #include "ofa/parallel/arena.hpp"
+#include "ofa/parallel/loops.hpp"
 #include "ofa/tensor/tensor.hpp"
 
 // the supernet and its subnets
@@ -43,12 +45,14 @@
 #include "ofa/train/optimizer.hpp"
 
 // the search and export
-#include "ofa/io/onnx_export.hpp"
+#include "ofa/exporters/onnx.hpp"
 #include "ofa/search/accuracy_dataset.hpp"
 #include "ofa/search/accuracy_predictor.hpp"
 #include "ofa/search/evolution.hpp"
 #include "ofa/search/label_noise.hpp"
 #include "ofa/search/latency_table.hpp"
+#include "ofa/search/random_baseline.hpp"
+#include "ofa/search/rerank.hpp"
 
 // data
 #include "ofa/data/loader.hpp"

@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include <ofa/io/onnx_export.hpp>
+#include <ofa/exporters/onnx.hpp>
 #include <ofa/search/latency_table.hpp>
 #include <ofa/space/sampling.hpp>
 #include <ofa/spaces/cifar.hpp>
@@ -44,7 +44,7 @@ void check_export(const ofa::subnet_config<Space>& config, const std::string& na
   fs::create_directories(dir);
   const auto net = ofa::search::random_static_net(config, 3);
   const auto model = (dir / "model.onnx").string();
-  ofa::io::export_onnx(net, model);
+  ofa::exporters::export_onnx(net, model);
   REQUIRE(fs::file_size(model) > std::size_t(net.parameter_count()) * 4);
 
   if (have_python_onnx()) {

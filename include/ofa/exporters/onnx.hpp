@@ -20,12 +20,12 @@
 #include <vector>
 
 #include "ofa/errors.hpp"
-#include "ofa/io/protobuf.hpp"
+#include "ofa/io/protobuf.hpp"  // the exporters sit above nn/ and io/: they read networks, write files
 #include "ofa/io/write_atomically.hpp"
 #include "ofa/nn/static_net.hpp"
 #include "ofa/version.hpp"
 
-namespace ofa::io {
+namespace ofa::exporters {
 
 inline constexpr int onnx_opset = 13;
 
@@ -45,7 +45,7 @@ namespace detail {
 /// Builds the graph: nodes and initializers, with names made unique by a counter.
 class onnx_graph {
  public:
-  using message = protobuf::message;
+  using message = io::protobuf::message;
 
   std::string initializer(const std::string& name, const std::vector<std::int64_t>& dims, const std::vector<float>& v) {
     message t;
@@ -65,8 +65,8 @@ class onnx_graph {
     bool is_float = false;
   };
 
-  std::string node(const std::string& op, const std::vector<std::string>& inputs, const std::vector<attribute>& attrs = {},
-                   std::string output = {}) {
+  std::string node(const std::string& op, const std::vector<std::string>& inputs,
+                   const std::vector<attribute>& attrs = {}, std::string output = {}) {
     if (output.empty()) output = op + "_" + std::to_string(counter_++);
     message n;
     for (const auto& i : inputs) n.bytes(1, i);
@@ -94,13 +94,16 @@ class onnx_graph {
 
   std::string activation_of(const std::string& x, activation act) {
     switch (act) {
-      case activation::none: return x;
-      case activation::relu: return node("Relu", {x});
-      case activation::hswish: return node("Mul", {x, hsigmoid(x)});
+      case activation::none:
+        return x;
+      case activation::relu:
+        return node("Relu", {x});
+      case activation::hswish:
+        return node("Mul", {x, hsigmoid(x)});
       case activation::relu6:
         return node("Clip", {x, constant("relu6.min", 0.0f), constant("relu6.max", 6.0f)});
     }
-    throw logic_error("ofa::io::export_onnx: unknown activation");
+    throw logic_error("ofa::exporters::export_onnx: unknown activation");
   }
   /// A scalar initializer, added on first use.
   std::string constant(const std::string& name, float value) {
@@ -165,7 +168,9 @@ class onnx_graph {
   int counter_ = 0;
 };
 
-inline std::vector<float> values(const tensor<float>& t) { return {t.data(), t.data() + t.size()}; }
+inline std::vector<float> values(const tensor<float>& t) {
+  return {t.data(), t.data() + t.size()};
+}
 
 /// A 1×1 weight [out][in] as a Conv weight [out, in, 1, 1] (same order of values).
 inline std::vector<std::int64_t> pointwise_dims(const tensor<float>& w) {
@@ -188,7 +193,8 @@ std::string onnx_model(const nn::static_net<Space>& net) {
     for (int y = 0; y < k0; ++y)
       for (int x = 0; x < k0; ++x)
         for (int i = 0; i < 3; ++i)
-          stem_w[((std::size_t(o) * 3 + i) * k0 + y) * k0 + x] = net.stem_w.data()[((std::size_t(o) * k0 + y) * k0 + x) * 3 + i];
+          stem_w[((std::size_t(o) * 3 + i) * k0 + y) * k0 + x] =
+              net.stem_w.data()[((std::size_t(o) * k0 + y) * k0 + x) * 3 + i];
   std::string x = g.conv("images", g.initializer("stem.weight", {c0, 3, k0, k0}, stem_w),
                          g.initializer("stem.bias", {c0}, values(net.stem_b)), k0, stem.stride, 1);
   x = g.activation_of(x, stem.act);
@@ -207,7 +213,8 @@ std::string onnx_model(const nn::static_net<Space>& net) {
     for (int y = 0; y < b.kernel; ++y)
       for (int xx = 0; xx < b.kernel; ++xx)
         for (int c = 0; c < b.mid; ++c)
-          dw[(std::size_t(c) * b.kernel + y) * b.kernel + xx] = b.dw_w.data()[(std::size_t(y) * b.kernel + xx) * b.mid + c];
+          dw[(std::size_t(c) * b.kernel + y) * b.kernel + xx] =
+              b.dw_w.data()[(std::size_t(y) * b.kernel + xx) * b.mid + c];
     x = g.conv(x, g.initializer(p + "depthwise.weight", {b.mid, 1, b.kernel, b.kernel}, dw),
                g.initializer(p + "depthwise.bias", {b.mid}, values(b.dw_b)), b.kernel, b.stride, b.mid);
     x = g.activation_of(x, b.act);
@@ -242,10 +249,10 @@ std::string onnx_model(const nn::static_net<Space>& net) {
        g.initializer("classifier.bias", {Space::class_count}, values(net.classifier_b))},
       {{"transB", {1}}}, "logits");
 
-  protobuf::message opset;
+  io::protobuf::message opset;
   opset.bytes(1, "");
   opset.varint(2, onnx_opset);
-  protobuf::message model;
+  io::protobuf::message model;
   model.varint(1, 7);  // IR version 7: opset 13's
   model.bytes(2, "ofa");
   model.bytes(3, OFA_VERSION_STRING);
@@ -257,7 +264,7 @@ std::string onnx_model(const nn::static_net<Space>& net) {
 
 template <class Space>
 void export_onnx(const nn::static_net<Space>& net, const std::string& path) {
-  write_atomically(path, onnx_model(net));
+  io::write_atomically(path, onnx_model(net));
 }
 
-}  // namespace ofa::io
+}  // namespace ofa::exporters

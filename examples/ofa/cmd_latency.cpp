@@ -158,7 +158,7 @@ void run_latency_table(const latency_options& o) {
     for (std::size_t i = 0; i < check.configs.size(); ++i)
       csv += std::to_string(check.predicted[i]) + "," + std::to_string(check.measured[i]) + "," +
              std::to_string(check.first_half[i]) + "," + std::to_string(check.second_half[i]) + "," +
-             std::to_string(macs(check.configs[i])) + ",\"" + ofa::to_json(check.configs[i]).dump() + "\"\n";
+             std::to_string(macs(check.configs[i])) + "," + csv_field(ofa::to_json(check.configs[i]).dump()) + "\n";
     write_text(o.validate_csv, csv);
     std::printf("wrote %s\n", o.validate_csv.c_str());
   }

@@ -313,7 +313,7 @@ void run_search(const search_options& o) {
   };
   for (const auto& c : result.front) {
     csv += std::to_string(c.macs) + "," + std::to_string(c.params) + "," + std::to_string(c.latency) + "," +
-           std::to_string(c.accuracy) + ",\"" + ofa::to_json(c.config).dump() + "\"\n";
+           std::to_string(c.accuracy) + "," + csv_field(ofa::to_json(c.config).dump()) + "\n";
     front.x.push_back(cost_of(c));
     front.y.push_back(100 * c.accuracy);
   }

@@ -40,4 +40,11 @@ std::string short_config(const ofa::subnet_config<Space>& c) {
   return s + "]";
 }
 
+/// `text` as one CSV field: quoted, its quotes doubled (RFC 4180), so that a config's JSON reads back.
+inline std::string csv_field(const std::string& text) {
+  std::string out = "\"";
+  for (char c : text) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
 }  // namespace ofa_cli

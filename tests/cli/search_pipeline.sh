@@ -38,13 +38,15 @@ grep -q '"holdout": 20' "$work/run/data.json"
 
 "$ofa" search --space cifar --predictor "$work/pred.ofa" --latency-table "$work/latency.json" \
   --constraint 'macs<=40M' --constraint 'latency<=100ms' --pareto 2 --generations 20 --population 20 \
-  --checkpoint "$work/run/final.ofa" --calibration-images 32 --images 20 --rerank 3 --out "$work/search" \
+  --checkpoint "$work/run/final.ofa" --calibration-images 32 --images 20 --rerank 3 --baseline 2 --out "$work/search" \
   >"$work/search.txt"
 grep -q "measured" "$work/search.txt"
 grep -q "±: the predictor's error on the subnets held out" "$work/search.txt"  # each prediction's uncertainty
 grep -q '"extrapolated"' "$work/search/search.json"
 grep -q '"held_out_top1"' "$work/search/search.json"  # the finalists re-ranked on the run's held-out images
+grep -q '"best_random_held_out_top1"' "$work/search/search.json"  # the random baseline chosen on held-out images
 for f in search.json target-1.json target-2.json pareto.csv pareto.svg; do [ -s "$work/search/$f" ]; done
+grep -q ',"{""d"":\[' "$work/search/pareto.csv"  # a config is one CSV field, its quotes doubled
 
 "$ofa" export --space cifar --checkpoint "$work/run/final.ofa" --config "$work/search/target-1.json" \
   --format onnx --out "$work/t1.onnx" --calibration-images 32 >/dev/null

@@ -11,10 +11,11 @@
 #include <ofa/spaces/cifar.hpp>
 #include <ofa/spaces/mobilenet_v3.hpp>
 #include <ofa/spaces/proxyless.hpp>
+#include <ofa/spaces/resnet.hpp>
 
 namespace ofa_cli {
 
-inline constexpr const char* space_names = "mbv3, mbv3-w1.2, proxyless-w1.3, cifar";
+inline constexpr const char* space_names = "mbv3, mbv3-w1.2, proxyless-w1.3, resnet50, cifar, cifar-resnet";
 
 /// Calls f(std::type_identity<Space>{}) for the space called `name`.
 template <class F>
@@ -22,7 +23,9 @@ decltype(auto) with_space(const std::string& name, F&& f) {
   if (name == "mbv3") return f(std::type_identity<ofa::spaces::mobilenet_v3>{});
   if (name == "mbv3-w1.2") return f(std::type_identity<ofa::spaces::mobilenet_v3_w12>{});
   if (name == "proxyless-w1.3") return f(std::type_identity<ofa::spaces::proxyless_w13>{});
+  if (name == "resnet50") return f(std::type_identity<ofa::spaces::resnet50>{});
   if (name == "cifar") return f(std::type_identity<ofa::spaces::cifar>{});
+  if (name == "cifar-resnet") return f(std::type_identity<ofa::spaces::cifar_resnet>{});
   throw ofa::config_error("unknown space '" + name + "'; use one of: " + space_names);
 }
 

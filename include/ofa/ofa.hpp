@@ -23,6 +23,7 @@
 #include "ofa/spaces/cifar.hpp"
 #include "ofa/spaces/mobilenet_v3.hpp"
 #include "ofa/spaces/proxyless.hpp"
+#include "ofa/spaces/resnet.hpp"
 
 // tensors, kernels, autograd
 #include "ofa/autograd/batch_norm_depthwise.hpp"

@@ -181,3 +181,33 @@ TEST_CASE("gradcheck: a whole MBConv block with SE at random widths", "[autograd
     require_close(ag::gradcheck(block, {x, w_expand, w_dw, w_proj, w_se1, b_se1, w_se2, b_se2, g1, be1}), 1e-5);
   }
 }
+
+TEST_CASE("gradcheck: max and average pooling over windows, odd sides", "[autograd][pooling]") {
+  for (int side : {5, 6}) {
+    auto x = random_var({2, std::size_t(side), std::size_t(side), 3}, 90 + side);
+    const std::size_t o = std::size_t(side + 1) / 2;
+    const auto r = random_tensor({2, o, o, 3}, 91);
+    INFO("side " << side);
+    require_close(ag::gradcheck([&] { return ag::dot(ag::max_pool2d(x, 3, 2), r); }, {x}));
+    require_close(ag::gradcheck([&] { return ag::dot(ag::average_pool2d(x, 2), r); }, {x}));
+  }
+}
+
+TEST_CASE("gradcheck: a dense conv on a slice of a max-size weight", "[autograd]") {
+  auto x = random_var({2, 5, 5, 3}, 92);
+  auto w = random_var({6, 3, 3, 5}, 93);  // room for 6 filters over 5 channels; 4 over 3 run
+  const auto r = random_tensor({2, 3, 3, 4}, 94);
+  require_close(ag::gradcheck([&] { return ag::dot(ag::conv2d(x, ag::conv_weight_slice(w, 4, 3), 2), r); }, {x, w}));
+  // The cut filters and channels get no gradient.
+  ag::tape<double>::current().clear();
+  w.zero_grad();
+  auto y = ag::dot(ag::conv2d(x, ag::conv_weight_slice(w, 4, 3), 2), r);
+  ag::backward(y);
+  REQUIRE(w.has_grad());
+  double cut = 0;
+  for (std::size_t f = 0; f < 6; ++f)
+    for (std::size_t t = 0; t < 9; ++t)
+      for (std::size_t c = 0; c < 5; ++c)
+        if (f >= 4 || c >= 3) cut += std::abs(w.grad().data()[(f * 9 + t) * 5 + c]);
+  CHECK(cut == 0.0);
+}

@@ -7,6 +7,9 @@
 #include <ofa/spaces/cifar.hpp>
 #include <ofa/spaces/mobilenet_v3.hpp>
 #include <ofa/spaces/proxyless.hpp>
+#include <ofa/spaces/resnet.hpp>
+
+#include "../space/small_resnet.hpp"
 
 #include "../sanitized.hpp"
 #include "net_helpers.hpp"
@@ -52,6 +55,12 @@ TEST_CASE("extracted mbv3 subnets equal the elastic net", "[nn][extract]") {
 TEST_CASE("extracted ProxylessNAS subnets equal the elastic net", "[nn][extract]") {
   // ReLU6 everywhere, a one-block last unit, a head with one 1×1 layer before pooling
   check_equivalence<ofa::spaces::proxyless_w13>(test::sanitized ? 3 : 20, 31);
+}
+
+TEST_CASE("extracted ResNet subnets equal the elastic net", "[nn][extract][resnet]") {
+  // The deep stem with and without its middle layer, every width, shortcuts that pool and that do not.
+  check_equivalence<test::small_resnet>(test::sanitized ? 10 : 100, 41);
+  check_equivalence<ofa::spaces::resnet50>(test::sanitized ? 1 : 3, 51);
 }
 
 TEST_CASE("the supernet's parameter count is the analytic one", "[nn]") {

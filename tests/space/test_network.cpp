@@ -63,7 +63,9 @@ TEST_CASE("the ProxylessNAS space is the reference's: ReLU6, a one-block last un
   }
   // A fixed dimension is not constrained by a phase's list: depth {4} elsewhere, 1 here.
   ofa::rng engine(1);
-  const auto c = ofa::sample_config<proxyless>(engine, {{}, {}, {4}, {}});
+  ofa::sampling_constraint deepest;
+  deepest.depths = {4};
+  const auto c = ofa::sample_config<proxyless>(engine, deepest);
   for (std::size_t u = 0; u < 5; ++u) CHECK(c.depth[u] == 4);
   CHECK(c.depth[5] == 1);
   // Existing spaces keep their signatures (checkpoints store them); the new parts show in its own.

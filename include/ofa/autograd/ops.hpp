@@ -7,6 +7,7 @@
 /// Weights may be max-size: pointwise/linear take the active (out, in) and
 /// depthwise the active kernel size, and use slices in place.
 
+#include <algorithm>
 #include <cmath>  // sqrt
 #include <cstddef>
 #include <memory>
@@ -24,6 +25,7 @@
 #include "ofa/kernels/loss.hpp"
 #include "ofa/kernels/pooling.hpp"
 #include "ofa/kernels/resize.hpp"
+#include "ofa/kernels/window_pooling.hpp"
 #include "ofa/profiling.hpp"
 #include "ofa/random.hpp"
 
@@ -55,6 +57,17 @@ template <class T>
 variable<T> hsigmoid(const variable<T>& x);
 template <class T>
 variable<T> global_avg_pool(const variable<T>& x);
+/** @brief Max pooling k×k, stride s, padding k/2 (the ResNets' stem: 3, 2). */
+template <class T>
+variable<T> max_pool2d(const variable<T>& x, int window, int stride);
+/** @brief Average pooling s×s, stride s, the output rounded up (a downsampling shortcut). */
+template <class T>
+variable<T> average_pool2d(const variable<T>& x, int stride);
+/** @brief The first `out` filters over the first `in` input channels of a max-size dense conv weight
+ *  [Cout][k][k][Cin], as a contiguous [out][k][k][in] weight (conv2d's); the gradient goes back to
+ *  the slice. The weight itself when nothing is cut. */
+template <class T>
+variable<T> conv_weight_slice(const variable<T>& w, int out, int in);
 template <class T>
 variable<T> channel_scale(const variable<T>& x, const variable<T>& s);
 template <class T>
@@ -450,6 +463,89 @@ variable<T> global_avg_pool(const variable<T>& x) {
       bool fresh = false;
       T* dx = x.grad_for_write(fresh);
       kernels::global_avg_pool_backward(n, hw, c, r.grad().data(), dx, !fresh);
+    });
+  return r;
+}
+
+namespace detail {
+/// A pooling over windows: `shape` is the pooling of x's [n, h, w, c]; backward(s, x, y, dy, dx)
+/// adds into dx, which starts at zero when it is x's first gradient.
+template <class T, class Forward, class Backward>
+variable<T> window_pool(const char* op, const variable<T>& x, const kernels::pool_shape& s, Forward forward,
+                        Backward backward) {
+  profiling::scope timing(op);
+  const auto xs = shape_of(x.value());
+  tensor<T> y(
+      shape_type{xs[0], static_cast<std::size_t>(s.out_height()), static_cast<std::size_t>(s.out_width()), xs[3]});
+  forward(s, x.value().data(), y.data());
+  const bool on_tape = wants_grad<T>({&x});
+  auto r = result(std::move(y), on_tape);
+  if (on_tape)
+    tape<T>::current().record(op, [x, r, s, backward]() mutable {
+      if (!x.requires_grad()) return;
+      bool fresh = false;
+      T* dx = x.grad_for_write(fresh);
+      if (fresh) std::fill(dx, dx + x.value().size(), T(0));
+      backward(s, x.value().data(), r.value().data(), r.grad().data(), dx);
+    });
+  return r;
+}
+
+inline kernels::pool_shape pool_input(const char* op, const std::vector<std::size_t>& xs, int window, int stride) {
+  if (xs.size() != 4) bad_shape(op, "input must be NHWC, got " + shape_string(xs));
+  if (window < 1 || stride < 1) bad_shape(op, "the window and the stride must be positive");
+  kernels::pool_shape s;
+  s.n = int(xs[0]), s.h = int(xs[1]), s.w = int(xs[2]), s.c = int(xs[3]);
+  return s;
+}
+}  // namespace detail
+
+template <class T>
+variable<T> max_pool2d(const variable<T>& x, int window, int stride) {
+  const auto in = detail::pool_input("max_pool2d", detail::shape_of(x.value()), window, stride);
+  return detail::window_pool<T>(
+      "max_pool2d", x, kernels::pool_shape::max_pool(in.n, in.h, in.w, in.c, window, stride),
+      [](const kernels::pool_shape& s, const T* xv, T* y) { kernels::max_pool2d(s, xv, y); },
+      [](const kernels::pool_shape& s, const T* xv, const T* y, const T* dy, T* dx) {
+        kernels::max_pool2d_backward(s, xv, y, dy, dx);
+      });
+}
+
+template <class T>
+variable<T> average_pool2d(const variable<T>& x, int stride) {
+  const auto in = detail::pool_input("average_pool2d", detail::shape_of(x.value()), stride, stride);
+  return detail::window_pool<T>(
+      "average_pool2d", x, kernels::pool_shape::average_pool(in.n, in.h, in.w, in.c, stride),
+      [](const kernels::pool_shape& s, const T* xv, T* y) { kernels::average_pool2d(s, xv, y); },
+      [](const kernels::pool_shape& s, const T*, const T*, const T* dy, T* dx) {
+        kernels::average_pool2d_backward(s, dy, dx);
+      });
+}
+
+template <class T>
+variable<T> conv_weight_slice(const variable<T>& w, int out, int in) {
+  const auto& ws = w.value().shape();
+  if (w.value().dimension() != 4 || ws[1] != ws[2])
+    detail::bad_shape("conv_weight_slice", "weight must be [Cout][k][k][Cin], got " + shape_string(ws));
+  if (out < 1 || in < 1 || std::size_t(out) > ws[0] || std::size_t(in) > ws[3])
+    detail::bad_shape("conv_weight_slice", "the slice " + std::to_string(out) + " x " + std::to_string(in) +
+                                               " does not fit the weight " + shape_string(ws));
+  if (std::size_t(out) == ws[0] && std::size_t(in) == ws[3]) return w;
+  const std::size_t taps = ws[1] * ws[2], full_in = ws[3], o = std::size_t(out), i = std::size_t(in);
+  tensor<T> y(shape_type{o, ws[1], ws[2], i});
+  for (std::size_t f = 0; f < o; ++f)
+    for (std::size_t t = 0; t < taps; ++t)
+      std::copy_n(w.value().data() + (f * taps + t) * full_in, i, y.data() + (f * taps + t) * i);
+  const bool on_tape = detail::wants_grad<T>({&w});
+  auto r = detail::result(std::move(y), on_tape);
+  if (on_tape)
+    tape<T>::current().record("conv_weight_slice", [w, r, o, i, taps, full_in]() mutable {
+      if (!w.requires_grad()) return;
+      pooled_vector<T> dw(w.value().size(), T(0));
+      for (std::size_t f = 0; f < o; ++f)
+        for (std::size_t t = 0; t < taps; ++t)
+          std::copy_n(r.grad().data() + (f * taps + t) * i, i, dw.data() + (f * taps + t) * full_in);
+      detail::add_into(w, dw.data());
     });
   return r;
 }

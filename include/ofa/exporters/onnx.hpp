@@ -177,6 +177,82 @@ inline std::vector<std::int64_t> pointwise_dims(const tensor<float>& w) {
   return {std::int64_t(w.shape()[0]), std::int64_t(w.shape()[1]), 1, 1};
 }
 
+/// A dense conv (weight [O][k][k][I], NHWC filters, bias [O]) as an ONNX Conv ([O][I][k][k]).
+inline std::string dense_conv(onnx_graph& g, const std::string& x, const std::string& name, const tensor<float>& w,
+                              const tensor<float>& b, int stride) {
+  const auto& s = w.shape();
+  const std::size_t o = s[0], k = s[1], in = s[3];
+  std::vector<float> oihw(w.size());
+  for (std::size_t f = 0; f < o; ++f)
+    for (std::size_t y = 0; y < k; ++y)
+      for (std::size_t xx = 0; xx < k; ++xx)
+        for (std::size_t c = 0; c < in; ++c)
+          oihw[((f * in + c) * k + y) * k + xx] = w.data()[((f * k + y) * k + xx) * in + c];
+  return g.conv(
+      x, g.initializer(name + ".weight", {std::int64_t(o), std::int64_t(in), std::int64_t(k), std::int64_t(k)}, oihw),
+      g.initializer(name + ".bias", {std::int64_t(o)}, values(b)), int(k), stride, 1);
+}
+
+/// A ResNet's deep stem: conv, [conv + input], conv, each with its activation, then max pooling.
+template <class Space>
+std::string deep_stem(onnx_graph& g, const nn::static_net<Space>& net) {
+  const auto& s = net.stem_;
+  std::string x = g.activation_of(dense_conv(g, "images", "input_stem.0", net.stem_w, net.stem_b, s.stride), s.act);
+  if (!s.skip)
+    x = g.node("Add", {g.activation_of(dense_conv(g, x, "input_stem.1", net.stem_mid_w, net.stem_mid_b, 1), s.act), x});
+  x = g.activation_of(dense_conv(g, x, "input_stem.2", net.stem_last_w, net.stem_last_b, 1), s.act);
+  if (s.pool_window == 0) return x;
+  const std::int64_t p = s.pool_window / 2;
+  return g.node("MaxPool", {x},
+                {{"kernel_shape", {s.pool_window, s.pool_window}, true},
+                 {"strides", {s.pool_stride, s.pool_stride}, true},
+                 {"pads", {p, p, p, p}, true}});
+}
+
+/// A bottleneck: 1×1, k×k (stride), 1×1, + the input or the pooled and projected input, activation.
+inline std::string bottleneck(onnx_graph& g, const nn::static_block& b, const std::string& x, const std::string& p) {
+  std::string h = g.conv(x, g.initializer(p + "conv1.weight", pointwise_dims(b.expand_w), values(b.expand_w)),
+                         g.initializer(p + "conv1.bias", {b.mid}, values(b.expand_b)), 1, 1, 1);
+  h = g.activation_of(h, b.act);
+  h = g.activation_of(dense_conv(g, h, p + "conv2", b.conv_w, b.conv_b, b.stride), b.act);
+  h = g.conv(h, g.initializer(p + "conv3.weight", pointwise_dims(b.project_w), values(b.project_w)),
+             g.initializer(p + "conv3.bias", {b.out}, values(b.project_b)), 1, 1, 1);
+  std::string shortcut = x;
+  if (b.has_shortcut_conv) {
+    if (b.stride > 1)  // PyTorch's AvgPool2d(s, s, ceil_mode=True): windows past the edge average what they hold
+      shortcut = g.node("AveragePool", {shortcut},
+                        {{"kernel_shape", {b.stride, b.stride}, true},
+                         {"strides", {b.stride, b.stride}, true},
+                         {"ceil_mode", {1}},
+                         {"count_include_pad", {0}}});
+    shortcut =
+        g.conv(shortcut, g.initializer(p + "downsample.weight", pointwise_dims(b.shortcut_w), values(b.shortcut_w)),
+               g.initializer(p + "downsample.bias", {b.out}, values(b.shortcut_b)), 1, 1, 1);
+  }
+  return g.activation_of(g.node("Add", {h, shortcut}), b.act);
+}
+
+/// The classifier on `features` [N, C], and the model around the graph.
+template <class Space>
+std::string finish_model(onnx_graph& g, const std::string& features, const nn::static_net<Space>& net, int r) {
+  const auto inputs = static_cast<std::int64_t>(net.classifier_w.shape()[1]);
+  g.node("Gemm",
+         {features, g.initializer("classifier.weight", {Space::class_count, inputs}, values(net.classifier_w)),
+          g.initializer("classifier.bias", {Space::class_count}, values(net.classifier_b))},
+         {{"transB", {1}}}, "logits");
+
+  io::protobuf::message opset;
+  opset.bytes(1, "");
+  opset.varint(2, onnx_opset);
+  io::protobuf::message model;
+  model.varint(1, 7);  // IR version 7: opset 13's
+  model.bytes(2, "ofa");
+  model.bytes(3, OFA_VERSION_STRING);
+  model.nested(7, g.graph("ofa_subnet", detail::onnx_graph::value_info("images", {1, 3, r, r}, true),
+                          detail::onnx_graph::value_info("logits", {1, Space::class_count}, true)));
+  model.nested(8, opset);
+  return model.str();
+}
 }  // namespace detail
 
 template <class Space>
@@ -185,6 +261,12 @@ std::string onnx_model(const nn::static_net<Space>& net) {
   detail::onnx_graph g;
   const auto& stem = Space::stem;
   const int r = net.config().resolution;
+  if constexpr (Space::stem.deep()) {
+    std::string x = detail::deep_stem(g, net);
+    for (std::size_t bi = 0; bi < net.blocks.size(); ++bi)
+      x = detail::bottleneck(g, net.blocks[bi], x, "blocks." + std::to_string(bi) + ".");
+    return detail::finish_model<Space>(g, g.node("Flatten", {g.node("GlobalAveragePool", {x})}), net, r);
+  }
 
   // Stem: [C][k][k][3] (NHWC filters) -> [C][3][k][k].
   const int k0 = stem.kernel_size, c0 = stem.width;
@@ -242,24 +324,7 @@ std::string onnx_model(const nn::static_net<Space>& net) {
                1, 1);
     x = g.activation_of(x, head.act);
   }
-  x = g.node("Flatten", {x});
-  g.node(
-      "Gemm",
-      {x, g.initializer("classifier.weight", {Space::class_count, head.classifier_inputs()}, values(net.classifier_w)),
-       g.initializer("classifier.bias", {Space::class_count}, values(net.classifier_b))},
-      {{"transB", {1}}}, "logits");
-
-  io::protobuf::message opset;
-  opset.bytes(1, "");
-  opset.varint(2, onnx_opset);
-  io::protobuf::message model;
-  model.varint(1, 7);  // IR version 7: opset 13's
-  model.bytes(2, "ofa");
-  model.bytes(3, OFA_VERSION_STRING);
-  model.nested(7, g.graph("ofa_subnet", detail::onnx_graph::value_info("images", {1, 3, r, r}, true),
-                          detail::onnx_graph::value_info("logits", {1, Space::class_count}, true)));
-  model.nested(8, opset);
-  return model.str();
+  return detail::finish_model<Space>(g, g.node("Flatten", {x}), net, r);
 }
 
 template <class Space>

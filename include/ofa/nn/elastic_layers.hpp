@@ -99,6 +99,24 @@ struct elastic_pointwise {
   void collect(state_list<T>& s, const std::string& prefix) { s.add(prefix + ".weight", weight); }
 };
 
+/** @brief Dense k×k convolution [out_max][k][k][in_max] with elastic output and input widths: the
+ *  active filters over the input's channels run as a contiguous slice (autograd::conv_weight_slice). */
+template <class T>
+struct elastic_conv {
+  variable<T> weight;
+  elastic_conv(int out_max, int kernel, int in_max)
+      : weight(
+            make_parameter<T>({std::size_t(out_max), std::size_t(kernel), std::size_t(kernel), std::size_t(in_max)})) {}
+  int max_out() const { return static_cast<int>(weight.value().shape()[0]); }
+  int kernel() const { return static_cast<int>(weight.value().shape()[1]); }
+  variable<T> forward(const variable<T>& x, int out, int stride) const {
+    const int in = static_cast<int>(x.value().shape().back());
+    return autograd::conv2d(x, autograd::conv_weight_slice(weight, out, in), stride);
+  }
+  void init(rng& engine) { init_he_fan_out(weight.value(), kernel(), max_out(), engine); }
+  void collect(state_list<T>& s, const std::string& prefix) { s.add(prefix + ".weight", weight); }
+};
+
 /** @brief Depthwise convolution with an elastic kernel: weights [K][K][C_max] for the largest
  *  kernel K and, for each smaller kernel k, a k²×k² matrix (identity at first) that turns
  *  the centre of the next larger kernel into the k×k one. */

@@ -2,7 +2,8 @@
 /// @file
 /// elastic_net<Space>: the Once-for-All supernet of any space type. One set of
 /// max-size weights; a forward pass runs one subnet: the first d blocks of every
-/// unit, each block's kernel and expand ratio, at the config's resolution.
+/// unit, each block's kernel and expand ratio (and in ResNets each unit's width and
+/// the deep stem's), at the config's resolution.
 ///
 /// Weights are one thing, execution state another. A training forward records on
 /// the tape and updates BN's running statistics; an evaluation forward is const:
@@ -19,6 +20,8 @@
 
 #include "ofa/autograd/ops.hpp"
 #include "ofa/nn/bn_statistics.hpp"
+#include "ofa/nn/bottleneck_block.hpp"
+#include "ofa/nn/deep_stem.hpp"
 #include "ofa/nn/mbconv_block.hpp"
 #include "ofa/random.hpp"
 #include "ofa/space/plan.hpp"
@@ -106,6 +109,7 @@ class elastic_net {
    *  optimizer whose state predates this refuses to step until it is reset(). */
   void reorganize_channels(int expand_stage = 0) {
     for (auto& b : blocks_) b.reorganize_middle(expand_stage);
+    for (auto& b : bottlenecks_) b.reorganize_middle(expand_stage);
     ++layout_version_;
   }
   /** @brief The number of BN layers (bn_statistics' size). */
@@ -113,13 +117,19 @@ class elastic_net {
   /** @brief The classifier's dropout stream, for checkpoints and per-step seeding. */
   rng& dropout_stream() noexcept { return dropout_rng_; }
 
-  // The layers, for extraction and inspection.
+  /** @brief The space's blocks are ResNet bottlenecks (deep stem, bottlenecks, pooling head). */
+  static constexpr bool resnet = Space::blocks == space::block_kind::bottleneck;
+
+  // The layers, for extraction and inspection. MobileNets: the conv stem, blocks_, the head's 1×1
+  // layers; ResNets: deep_stem_ and bottlenecks_ (the MobileNet parts stay empty).
   autograd::variable<T> stem_weight;
   elastic_batch_norm<T> stem_bn;
   std::vector<mbconv_block<T>> blocks_;  // blocks_[0] is the first block, then unit by unit
-  elastic_pointwise<T> final_expand;
+  elastic_pointwise<T> final_expand;     // empty where the head has none (ResNets)
   elastic_batch_norm<T> final_expand_bn;
   std::optional<elastic_pointwise<T>> feature_mix;  // absent where the head has none (ProxylessNAS)
+  std::optional<deep_stem<T>> deep_stem_;
+  std::vector<bottleneck_block<T>> bottlenecks_;  // by block slot
   autograd::variable<T> classifier_w, classifier_b;
   double dropout_rate;
 
@@ -145,36 +155,48 @@ class elastic_net {
 
 template <class Space, class T>
 elastic_net<Space, T>::elastic_net(std::uint64_t seed, double dropout)
-    : stem_bn(Space::stem.width),
+    : stem_bn(resnet ? 0 : Space::stem.width),
       final_expand(Space::head.final_expand, plan_supernet<Space>().head.in_channels),
       final_expand_bn(Space::head.final_expand),
       dropout_rate(dropout),
       dropout_rng_(seed ^ 0x5eedULL) {
   const auto& stem = Space::stem;
-  stem_weight = make_parameter<T>(
-      {std::size_t(stem.width), std::size_t(stem.kernel_size), std::size_t(stem.kernel_size), std::size_t(3)});
   const auto plan = plan_supernet<Space>();
-  blocks_.reserve(plan.blocks.size());
-  for (const auto& b : plan.blocks) {
-    if (b.unit >= 0) {
-      const auto& unit = Space::unit_table[std::size_t(b.unit)];
-      blocks_.emplace_back(b, unit.kernels, unit.expands);
-    } else {  // the fixed first block
-      blocks_.emplace_back(b, space::choice_set::of(b.kernel), space::choice_set::of(b.expand));
+  if constexpr (resnet) {
+    deep_stem_.emplace(plan.stem);
+    bottlenecks_.reserve(plan.blocks.size());
+    for (const auto& b : plan.blocks) bottlenecks_.emplace_back(b, Space::unit_table[std::size_t(b.unit)].expands);
+  } else {
+    stem_weight = make_parameter<T>(
+        {std::size_t(stem.width), std::size_t(stem.kernel_size), std::size_t(stem.kernel_size), std::size_t(3)});
+    blocks_.reserve(plan.blocks.size());
+    for (const auto& b : plan.blocks) {
+      if (b.unit >= 0) {
+        const auto& unit = Space::unit_table[std::size_t(b.unit)];
+        blocks_.emplace_back(b, unit.kernels, unit.expands);
+      } else {  // the fixed first block
+        blocks_.emplace_back(b, space::choice_set::of(b.kernel), space::choice_set::of(b.expand));
+      }
     }
   }
   const auto& head = Space::head;
   if (head.has_feature_mix()) feature_mix.emplace(head.feature_mix, head.final_expand);
-  classifier_w = make_parameter<T>({std::size_t(Space::class_count), std::size_t(head.classifier_inputs())});
+  const int classifier_inputs = plan.head.classifier_inputs();
+  classifier_w = make_parameter<T>({std::size_t(Space::class_count), std::size_t(classifier_inputs)});
   classifier_b = make_parameter<T>({std::size_t(Space::class_count)});
   number_batch_norms();
 
   rng engine(seed);
-  init_he_fan_out(stem_weight.value(), stem.kernel_size, stem.width, engine);
-  for (auto& b : blocks_) b.init(engine);
-  final_expand.init(engine);
+  if constexpr (resnet) {
+    deep_stem_->init(engine);
+    for (auto& b : bottlenecks_) b.init(engine);
+  } else {
+    init_he_fan_out(stem_weight.value(), stem.kernel_size, stem.width, engine);
+    for (auto& b : blocks_) b.init(engine);
+    final_expand.init(engine);
+  }
   if (feature_mix) feature_mix->init(engine);
-  init_linear(classifier_w.value(), head.classifier_inputs(), engine);
+  init_linear(classifier_w.value(), classifier_inputs, engine);
 }
 
 template <class Space, class T>
@@ -185,9 +207,14 @@ void elastic_net<Space, T>::number_batch_norms() {
     bn.eps = static_cast<T>(Space::bn_eps);
     bn.momentum = static_cast<T>(Space::bn_momentum);
   };
-  number(stem_bn);
-  for (auto& b : blocks_) b.for_each_batch_norm(number);
-  number(final_expand_bn);
+  if constexpr (resnet) {
+    deep_stem_->for_each_batch_norm(number);
+    for (auto& b : bottlenecks_) b.for_each_batch_norm(number);
+  } else {
+    number(stem_bn);
+    for (auto& b : blocks_) b.for_each_batch_norm(number);
+    number(final_expand_bn);
+  }
   batch_norm_count_ = next;
 }
 
@@ -232,12 +259,19 @@ autograd::variable<T> elastic_net<Space, T>::run(Self& self, const autograd::var
                       "; resize the batch to the config's resolution (the loader does) or set config.resolution");
   using namespace autograd;
   const auto plan = plan_network(config);
-  auto x = self.stem_bn.forward(conv2d(images, self.stem_weight, plan.stem.stride), context, plan.stem.act);
-  for (const auto& b : plan.blocks) x = self.blocks_[b.supernet_index()].forward(x, b, context);
   const auto& head = plan.head;
-  x = self.final_expand_bn.forward(self.final_expand.forward(x, head.final_expand), context, head.act);
-  x = global_avg_pool(x);
-  if (self.feature_mix) x = activate(self.feature_mix->forward(x, head.feature_mix), head.act);
+  variable<T> x;
+  if constexpr (resnet) {
+    x = self.deep_stem_->forward(images, plan.stem, context);
+    for (const auto& b : plan.blocks) x = self.bottlenecks_[std::size_t(b.slot)].forward(x, b, context);
+    x = global_avg_pool(x);
+  } else {
+    x = self.stem_bn.forward(conv2d(images, self.stem_weight, plan.stem.stride), context, plan.stem.act);
+    for (const auto& b : plan.blocks) x = self.blocks_[b.supernet_index()].forward(x, b, context);
+    x = self.final_expand_bn.forward(self.final_expand.forward(x, head.final_expand), context, head.act);
+    x = global_avg_pool(x);
+    if (self.feature_mix) x = activate(self.feature_mix->forward(x, head.feature_mix), head.act);
+  }
   if constexpr (!std::is_const_v<Self>)
     if (context.mode == forward_mode::train) x = dropout(x, self.dropout_rate, self.dropout_rng_, true);
   return linear(x, self.classifier_w, self.classifier_b, head.classes, head.classifier_inputs());
@@ -279,12 +313,17 @@ template <class Space, class T>
 state_list<T> elastic_net<Space, T>::state() {
   state_list<T> s;
   s.layout_version = &layout_version_;
-  s.add("first_conv.conv.weight", stem_weight);
-  stem_bn.collect(s, "first_conv.bn");
-  for (std::size_t i = 0; i < blocks_.size(); ++i) blocks_[i].collect(s, "blocks." + std::to_string(i) + ".conv");
-  const std::string pre_pool = Space::head.pre_pool_name();
-  final_expand.collect(s, pre_pool + ".conv");
-  final_expand_bn.collect(s, pre_pool + ".bn");
+  if constexpr (resnet) {
+    deep_stem_->collect(s);
+    for (std::size_t i = 0; i < bottlenecks_.size(); ++i) bottlenecks_[i].collect(s, "blocks." + std::to_string(i));
+  } else {
+    s.add("first_conv.conv.weight", stem_weight);
+    stem_bn.collect(s, "first_conv.bn");
+    for (std::size_t i = 0; i < blocks_.size(); ++i) blocks_[i].collect(s, "blocks." + std::to_string(i) + ".conv");
+    const std::string pre_pool = Space::head.pre_pool_name();
+    final_expand.collect(s, pre_pool + ".conv");
+    final_expand_bn.collect(s, pre_pool + ".bn");
+  }
   if (feature_mix) feature_mix->collect(s, "feature_mix_layer.conv");
   s.add("classifier.linear.weight", classifier_w);
   s.add("classifier.linear.bias", classifier_b, true);

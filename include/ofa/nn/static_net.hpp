@@ -22,6 +22,7 @@
 #include "ofa/kernels/depthwise.hpp"
 #include "ofa/kernels/gemm.hpp"
 #include "ofa/kernels/pooling.hpp"
+#include "ofa/kernels/window_pooling.hpp"
 #include "ofa/parallel/arena.hpp"
 #include "ofa/profiling.hpp"
 #include "ofa/space/make_divisible.hpp"
@@ -30,18 +31,25 @@
 
 namespace ofa::nn {
 
-/** @brief One inference block: [expand 1×1 + bias + act] → k×k depthwise + bias + act →
- *  [SE] → project 1×1 + bias → [+ input]. Weights are dense at their active sizes. */
+/** @brief One inference block. An MBConv: [expand 1×1 + bias + act] → k×k depthwise + bias + act →
+ *  [SE] → project 1×1 + bias → [+ input]. A bottleneck: expand_* is its first 1×1 (+ act), conv_* its
+ *  k×k (stride, + act), project_* its last 1×1; then + the input or + shortcut 1×1 (of the average
+ *  pooled input), and act. Weights are dense at their active sizes, BN folded in. */
 struct static_block {
+  space::block_kind kind = space::block_kind::mbconv;
   int in = 0, mid = 0, out = 0, kernel = 3, stride = 1, se_mid = 0;
   activation act = activation::relu;
-  bool has_expand = false, residual = false;
+  bool has_expand = false, residual = false, has_shortcut_conv = false;
   tensor<float> expand_w, expand_b;          // [mid][in], [mid]
   tensor<float> dw_w, dw_b;                  // [k][k][mid], [mid]
+  tensor<float> conv_w, conv_b;              // a bottleneck's [mid][k][k][mid], [mid]
   tensor<float> se_rw, se_rb, se_ew, se_eb;  // [se][mid], [se], [mid][se], [mid]
   tensor<float> project_w, project_b;        // [out][mid], [out]
+  tensor<float> shortcut_w, shortcut_b;      // a bottleneck's [out][in], [out]
   // The 1×1 weights packed once for the GEMM micro-kernel (prepare()).
-  kernels::packed_weights expand_p, se_rp, se_ep, project_p;
+  kernels::packed_weights expand_p, se_rp, se_ep, project_p, shortcut_p;
+
+  bool bottleneck() const noexcept { return kind == space::block_kind::bottleneck; }
 };
 
 /** @brief An NHWC activation between two stages: its own storage, or a view of the caller's images. */
@@ -103,7 +111,9 @@ class static_net {
   std::vector<std::pair<std::string, tensor<float>*>> tensors();
 
   config_type config_;
-  tensor<float> stem_w, stem_b;  // [C][k][k][3], [C]
+  stem_plan stem_;
+  tensor<float> stem_w, stem_b;                                    // [C][k][k][3], [C]; a deep stem's first layer
+  tensor<float> stem_mid_w, stem_mid_b, stem_last_w, stem_last_b;  // a deep stem's other layers
   std::vector<static_block> blocks;
   tensor<float> final_w, final_b;  // [F][in], [F]
   tensor<float> mix_w;             // [M][F]; empty where the head has no feature mix
@@ -113,6 +123,7 @@ class static_net {
  private:
   void run_stem(const feature_map& in, feature_map& out) const;
   void run_block(const static_block& blk, const feature_map& in, feature_map& out) const;
+  void run_bottleneck(const static_block& blk, const feature_map& in, feature_map& out) const;
   void run_head(const feature_map& in, feature_map& out) const;
 };
 
@@ -132,10 +143,20 @@ template <class Space>
 static_net<Space>::static_net(const config_type& config) : config_(config) {
   const auto plan = plan_network(config_);
   const auto z = [](auto... d) { return detail::zeros({static_cast<std::size_t>(d)...}); };
-  stem_w = z(plan.stem.width, plan.stem.kernel, plan.stem.kernel, 3);
-  stem_b = z(plan.stem.width);
+  stem_ = plan.stem;
+  stem_w = z(stem_.first_width(), stem_.kernel, stem_.kernel, 3);
+  stem_b = z(stem_.first_width());
+  if (stem_.deep) {
+    if (!stem_.skip) {
+      stem_mid_w = z(stem_.mid_width, 3, 3, stem_.mid_width);
+      stem_mid_b = z(stem_.mid_width);
+    }
+    stem_last_w = z(stem_.width, 3, 3, stem_.mid_width);
+    stem_last_b = z(stem_.width);
+  }
   for (const auto& p : plan.blocks) {
     static_block b;
+    b.kind = p.kind;
     b.in = p.in_channels;
     b.mid = p.mid_channels;
     b.out = p.out_channels;
@@ -144,6 +165,21 @@ static_net<Space>::static_net(const config_type& config) : config_(config) {
     b.act = p.act;
     b.has_expand = p.has_expand;
     b.residual = p.residual();
+    if (b.bottleneck()) {
+      b.expand_w = z(b.mid, b.in);
+      b.expand_b = z(b.mid);
+      b.conv_w = z(b.mid, b.kernel, b.kernel, b.mid);
+      b.conv_b = z(b.mid);
+      b.project_w = z(b.out, b.mid);
+      b.project_b = z(b.out);
+      b.has_shortcut_conv = p.has_shortcut_conv;
+      if (b.has_shortcut_conv) {
+        b.shortcut_w = z(b.out, b.in);
+        b.shortcut_b = z(b.out);
+      }
+      blocks.push_back(std::move(b));
+      continue;
+    }
     if (b.has_expand) {
       b.expand_w = z(b.mid, b.in);
       b.expand_b = z(b.mid);
@@ -162,8 +198,10 @@ static_net<Space>::static_net(const config_type& config) : config_(config) {
     blocks.push_back(std::move(b));
   }
   const auto& head = plan.head;
-  final_w = z(head.final_expand, head.in_channels);
-  final_b = z(head.final_expand);
+  if (head.has_final_expand()) {
+    final_w = z(head.final_expand, head.in_channels);
+    final_b = z(head.final_expand);
+  }
   if (head.has_feature_mix()) mix_w = z(head.feature_mix, head.final_expand);
   classifier_w = z(head.classes, head.classifier_inputs());
   classifier_b = z(head.classes);
@@ -183,8 +221,9 @@ void static_net<Space>::prepare() {
       b.se_ep = pack(b.se_ew);
     }
     b.project_p = pack(b.project_w);
+    if (b.has_shortcut_conv) b.shortcut_p = pack(b.shortcut_w);
   }
-  final_p = pack(final_w);
+  if (Space::head.has_final_expand()) final_p = pack(final_w);
   if (Space::head.has_feature_mix()) mix_p = pack(mix_w);
   classifier_p = pack(classifier_w);
 }
@@ -225,15 +264,71 @@ void static_net<Space>::run_stage(std::size_t i, const feature_map& in, feature_
 
 template <class Space>
 void static_net<Space>::run_stem(const feature_map& in, feature_map& out) const {
-  const auto& stem = Space::stem;
   profiling::scope timing("stem");
-  kernels::conv_shape cs{in.n, in.h, in.w, 3, stem.kernel_size, stem.stride};
-  float* x = out.reset(in.n, cs.out_height(), cs.out_width(), stem.width);
-  kernels::conv2d_forward(cs, stem.width, in.data(), stem_w.data(), x, stem_b.data(), stem.act);
+  kernels::conv_shape cs{in.n, in.h, in.w, 3, stem_.kernel, stem_.stride};
+  const int first = stem_.first_width();
+  if (!stem_.deep) {
+    float* x = out.reset(in.n, cs.out_height(), cs.out_width(), first);
+    kernels::conv2d_forward(cs, first, in.data(), stem_w.data(), x, stem_b.data(), stem_.act);
+    return;
+  }
+  const int n = in.n, h = cs.out_height(), w = cs.out_width(), mid = stem_.mid_width;
+  pooled_vector<float> a(static_cast<std::size_t>(n) * h * w * mid), b;
+  kernels::conv2d_forward(cs, mid, in.data(), stem_w.data(), a.data(), stem_b.data(), stem_.act);
+  const kernels::conv_shape same{n, h, w, mid, 3, 1};
+  if (!stem_.skip) {  // the residual middle layer: a + act(conv(a))
+    b.resize(a.size());
+    kernels::conv2d_forward(same, mid, a.data(), stem_mid_w.data(), b.data(), stem_mid_b.data(), stem_.act);
+    for (std::size_t i = 0; i < a.size(); ++i) a[i] += b[i];
+  }
+  if (stem_.pool_window == 0) {
+    kernels::conv2d_forward(same, stem_.width, a.data(), stem_last_w.data(), out.reset(n, h, w, stem_.width),
+                            stem_last_b.data(), stem_.act);
+    return;
+  }
+  b.resize(static_cast<std::size_t>(n) * h * w * stem_.width);
+  kernels::conv2d_forward(same, stem_.width, a.data(), stem_last_w.data(), b.data(), stem_last_b.data(), stem_.act);
+  const auto pool = kernels::pool_shape::max_pool(n, h, w, stem_.width, stem_.pool_window, stem_.pool_stride);
+  kernels::max_pool2d(pool, b.data(), out.reset(n, pool.out_height(), pool.out_width(), stem_.width));
+}
+
+template <class Space>
+void static_net<Space>::run_bottleneck(const static_block& blk, const feature_map& in, feature_map& out) const {
+  const int n = in.n, h = in.h, w = in.w, m = n * h * w;
+  std::optional<profiling::scope> timing;
+  timing.emplace("bottleneck_1x1");
+  pooled_vector<float> reduced(static_cast<std::size_t>(m) * blk.mid);
+  detail::dense_layer(m, in.data(), blk.expand_p, blk.expand_b.data(), blk.act, reduced.data());
+  const kernels::conv_shape cs{n, h, w, blk.mid, blk.kernel, blk.stride};
+  const int oh = cs.out_height(), ow = cs.out_width(), om = n * oh * ow;
+  pooled_vector<float> middle(static_cast<std::size_t>(om) * blk.mid);
+  timing.emplace("bottleneck_3x3");
+  kernels::conv2d_forward(cs, blk.mid, reduced.data(), blk.conv_w.data(), middle.data(), blk.conv_b.data(), blk.act);
+  float* y = out.reset(n, oh, ow, blk.out);
+  timing.emplace("bottleneck_1x1");
+  detail::dense_layer(om, middle.data(), blk.project_p, blk.project_b.data(), activation::none, y);
+  timing.emplace("shortcut");
+  if (blk.has_shortcut_conv) {
+    const float* shortcut_in = in.data();
+    pooled_vector<float> pooled, projected(out.size());
+    if (blk.stride > 1) {
+      const auto pool = kernels::pool_shape::average_pool(n, h, w, blk.in, blk.stride);
+      pooled.resize(static_cast<std::size_t>(om) * blk.in);
+      kernels::average_pool2d(pool, in.data(), pooled.data());
+      shortcut_in = pooled.data();
+    }
+    detail::dense_layer(om, shortcut_in, blk.shortcut_p, blk.shortcut_b.data(), activation::none, projected.data());
+    for (std::size_t i = 0; i < out.size(); ++i) y[i] += projected[i];
+  } else {
+    const float* x = in.data();
+    for (std::size_t i = 0; i < out.size(); ++i) y[i] += x[i];
+  }
+  kernels::activation_forward(blk.act, out.size(), y, y);
 }
 
 template <class Space>
 void static_net<Space>::run_block(const static_block& blk, const feature_map& in, feature_map& out) const {
+  if (blk.bottleneck()) return run_bottleneck(blk, in, out);
   const int n = in.n, h = in.h, w = in.w, m = n * h * w;
   std::optional<profiling::scope> timing;
   pooled_vector<float> mid_buf;
@@ -276,11 +371,17 @@ void static_net<Space>::run_block(const static_block& blk, const feature_map& in
 template <class Space>
 void static_net<Space>::run_head(const feature_map& in, feature_map& out) const {
   const auto& spec = Space::head;
-  const int n = in.n, m = n * in.h * in.w, fe = spec.final_expand, fm = spec.feature_mix;
+  const int n = in.n, m = n * in.h * in.w, fm = spec.feature_mix;
+  const int fe = spec.has_final_expand() ? spec.final_expand : in.c;  // what the pooling reads
   profiling::scope timing("head");
-  pooled_vector<float> head(static_cast<std::size_t>(m) * fe), pooled(static_cast<std::size_t>(n) * fe), mixed;
-  detail::dense_layer(m, in.data(), final_p, final_b.data(), spec.act, head.data());
-  kernels::global_avg_pool(std::size_t(n), std::size_t(in.h) * in.w, std::size_t(fe), head.data(), pooled.data());
+  pooled_vector<float> head, pooled(static_cast<std::size_t>(n) * fe), mixed;
+  const float* pool_in = in.data();
+  if (spec.has_final_expand()) {
+    head.resize(static_cast<std::size_t>(m) * fe);
+    detail::dense_layer(m, in.data(), final_p, final_b.data(), spec.act, head.data());
+    pool_in = head.data();
+  }
+  kernels::global_avg_pool(std::size_t(n), std::size_t(in.h) * in.w, std::size_t(fe), pool_in, pooled.data());
   const float* features = pooled.data();
   if (spec.has_feature_mix()) {
     mixed.resize(static_cast<std::size_t>(n) * fm);
@@ -293,10 +394,34 @@ void static_net<Space>::run_head(const feature_map& in, feature_map& out) const 
 
 template <class Space>
 std::vector<std::pair<std::string, tensor<float>*>> static_net<Space>::tensors() {
-  std::vector<std::pair<std::string, tensor<float>*>> t{{"first_conv.weight", &stem_w}, {"first_conv.bias", &stem_b}};
+  std::vector<std::pair<std::string, tensor<float>*>> t;
+  if (stem_.deep) {
+    t = {{"input_stem.0.weight", &stem_w}, {"input_stem.0.bias", &stem_b}};
+    if (!stem_.skip) {
+      t.push_back({"input_stem.1.weight", &stem_mid_w});
+      t.push_back({"input_stem.1.bias", &stem_mid_b});
+    }
+    t.push_back({"input_stem.2.weight", &stem_last_w});
+    t.push_back({"input_stem.2.bias", &stem_last_b});
+  } else {
+    t = {{"first_conv.weight", &stem_w}, {"first_conv.bias", &stem_b}};
+  }
   for (std::size_t i = 0; i < blocks.size(); ++i) {
     auto& b = blocks[i];
     const std::string p = "blocks." + std::to_string(i) + ".";
+    if (b.bottleneck()) {
+      t.push_back({p + "conv1.weight", &b.expand_w});
+      t.push_back({p + "conv1.bias", &b.expand_b});
+      t.push_back({p + "conv2.weight", &b.conv_w});
+      t.push_back({p + "conv2.bias", &b.conv_b});
+      t.push_back({p + "conv3.weight", &b.project_w});
+      t.push_back({p + "conv3.bias", &b.project_b});
+      if (b.has_shortcut_conv) {
+        t.push_back({p + "downsample.weight", &b.shortcut_w});
+        t.push_back({p + "downsample.bias", &b.shortcut_b});
+      }
+      continue;
+    }
     if (b.has_expand) {
       t.push_back({p + "inverted_bottleneck.weight", &b.expand_w});
       t.push_back({p + "inverted_bottleneck.bias", &b.expand_b});
@@ -312,8 +437,10 @@ std::vector<std::pair<std::string, tensor<float>*>> static_net<Space>::tensors()
     t.push_back({p + "point_linear.weight", &b.project_w});
     t.push_back({p + "point_linear.bias", &b.project_b});
   }
-  t.push_back({"final_expand_layer.weight", &final_w});
-  t.push_back({"final_expand_layer.bias", &final_b});
+  if (Space::head.has_final_expand()) {
+    t.push_back({"final_expand_layer.weight", &final_w});
+    t.push_back({"final_expand_layer.bias", &final_b});
+  }
   if (Space::head.has_feature_mix()) t.push_back({"feature_mix_layer.weight", &mix_w});
   t.push_back({"classifier.weight", &classifier_w});
   t.push_back({"classifier.bias", &classifier_b});

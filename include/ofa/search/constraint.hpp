@@ -171,20 +171,43 @@ double cost_models<Space>::lower_bound(metric m) const {
     if (!resolutions.empty() &&
         std::find(resolutions.begin(), resolutions.end(), Space::resolution_set[ri]) == resolutions.end())
       continue;
-    double sum = t.overhead + t.values[layers.stem(ri)] + t.values[layers.first_block(ri)] + t.values[layers.head(ri)];
+    // The cheapest stem, by the width index it hands on (a deep stem: over its skip and middle width).
+    const auto& stem = Space::stem;
+    const std::size_t stem_widths = stem.widths.size;
+    std::vector<double> reaching(stem_widths, std::numeric_limits<double>::infinity());  // by the width handed on
+    for (int skip = 0; skip < (stem.deep() ? 2 : 1); ++skip)
+      for (int mid = 0; mid < (stem.deep() ? int(stem.mid_widths.size) : 1); ++mid)
+        for (std::size_t w = 0; w < stem_widths; ++w)
+          reaching[w] = std::min(reaching[w], t.values[layers.stem(ri, skip == 1, mid, int(w))]);
+    if (Space::first_block.present()) {
+      const double stem_best = *std::min_element(reaching.begin(), reaching.end());
+      reaching.assign(1, stem_best + t.values[layers.first_block(ri)]);
+    }
+    // Unit by unit, the cheapest way to arrive at each width: a unit's first block depends on the
+    // width it receives, so the widths chain (a shortest path over width indices).
     for (std::size_t u = 0; u < Space::unit_count; ++u) {
       const auto& info = Space::unit_table[u];
-      auto cheapest = [&](bool first) {
+      auto cheapest = [&](bool first, int in, int w) {
         double c = std::numeric_limits<double>::infinity();
         for (std::size_t k = 0; k < info.kernels.size; ++k)
-          for (std::size_t e = 0; e < info.expands.size; ++e) c = std::min(c, t.values[layers.block(ri, u, first, k, e)]);
+          for (std::size_t e = 0; e < info.expands.size; ++e)
+            c = std::min(c, t.values[layers.block(ri, u, first, k, e, in, w)]);
         return c;
       };
-      const double first = cheapest(true), later = cheapest(false);
-      double unit_best = std::numeric_limits<double>::infinity();
-      for (int d : info.depths) unit_best = std::min(unit_best, first + later * (d - 1));
-      sum += unit_best;
+      std::vector<double> next(info.widths.size, std::numeric_limits<double>::infinity());
+      for (std::size_t w = 0; w < info.widths.size; ++w) {
+        const double later = cheapest(false, int(w), int(w));
+        for (std::size_t in = 0; in < reaching.size(); ++in) {
+          const double first = reaching[in] + cheapest(true, int(in), int(w));
+          for (int d : info.depths) next[w] = std::min(next[w], first + later * (d - 1));
+        }
+      }
+      reaching = std::move(next);
     }
+    double sum = std::numeric_limits<double>::infinity();
+    for (std::size_t w = 0; w < reaching.size(); ++w)
+      sum = std::min(sum, reaching[w] + t.values[layers.head(ri, Space::head.has_final_expand() ? 0 : int(w))]);
+    sum += t.overhead;
     best = std::min(best, sum);
   }
   return best;

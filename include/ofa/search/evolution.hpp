@@ -171,11 +171,10 @@ search_result<Space> evolutionary_search(const accuracy_model<Space>& predict, c
   };
 
   for (std::size_t i = 0; i < population_size; ++i)
-    children.push_back(detail::costed(costs, detail::draw_valid<Space>(
-                                                 [&] {
-                                                   return sample_config<Space>(engine, {{}, {}, {}, o.resolutions});
-                                                 },
-                                                 costs, constraints, o.max_resamples, "random sampling")));
+    children.push_back(detail::costed(
+        costs, detail::draw_valid<Space>(
+                   [&] { return sample_config<Space>(engine, sampling_constraint::at_resolutions(o.resolutions)); },
+                   costs, constraints, o.max_resamples, "random sampling")));
   score(children);
   population = children;
   result.best.accuracy = -1;

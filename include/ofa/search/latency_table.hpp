@@ -480,29 +480,19 @@ latency_table<Space> measure_latency_table(const latency_options& o, const std::
 
   rng engine(o.seed);
   std::vector<subnet_config<Space>> configs;
-  const sampling_constraint at_covered{{}, {}, {}, out.resolutions};
+  const auto at_covered = sampling_constraint::at_resolutions(out.resolutions);
   for (int i = 0; i < o.networks; ++i) configs.push_back(sample_config<Space>(engine, at_covered));
   // Then, for every layer those missed, a random subnet made to contain it.
   std::vector<bool> covered(out.table.layers.size(), false);
   for (const auto& c : configs) out.table.layers.for_each_layer(c, [&](std::size_t l) { covered[l] = true; });
-  for (std::size_t ri = 0; ri < Space::resolution_set.size; ++ri)
-    for (std::size_t u = 0; u < Space::unit_count && out.covers(Space::resolution_set[ri]); ++u) {
-      const auto& info = Space::unit_table[u];
-      for (int first = 1; first >= 0; --first)
-        for (std::size_t k = 0; k < info.kernels.size; ++k)
-          for (std::size_t e = 0; e < info.expands.size; ++e) {
-            const auto l = out.table.layers.block(ri, u, first == 1, k, e);
-            if (covered[l] || !out.table.layers.reachable(l)) continue;
-            auto c = sample_config<Space>(engine);
-            c.resolution = Space::resolution_set[ri];
-            const auto slot = subnet_config<Space>::slot(u, first ? 0 : 1);
-            if (!first && c.depth[u] < 2) c.depth[u] = *std::find_if(info.depths.begin(), info.depths.end(), [](int d) { return d >= 2; });
-            c.kernel[slot] = info.kernels[k];
-            c.expand[slot] = info.expands[e];
-            out.table.layers.for_each_layer(c, [&](std::size_t m) { covered[m] = true; });
-            configs.push_back(c);
-          }
-    }
+  for (std::size_t l = 0; l < out.table.layers.size(); ++l) {
+    const auto& choice = out.table.layers.choice(l);
+    if (covered[l] || !out.table.layers.reachable(l) || !out.covers(Space::resolution_set[choice.resolution_index]))
+      continue;
+    const auto c = out.table.layers.config_with(l, engine);
+    out.table.layers.for_each_layer(c, [&](std::size_t m) { covered[m] = true; });
+    configs.push_back(c);
+  }
   for (std::size_t i = 0; i < configs.size(); ++i) {
     time_network(configs[i], o.seed + i);
     if (progress) progress(static_cast<int>(i + 1), static_cast<int>(configs.size()));
@@ -533,7 +523,7 @@ latency_table<Space> adapt_latency_table(const latency_table<Space>& other, cons
         "fitted), repeats and batch at least 1, warmup and threads at least 0");
   parallel::arena threads(o.threads);
   rng engine(o.seed);
-  const sampling_constraint at_covered{{}, {}, {}, other.resolutions};
+  const auto at_covered = sampling_constraint::at_resolutions(other.resolutions);
   const auto mac_table = macs_table<Space>();
   std::vector<double> predicted, macs, measured;
   for (int i = 0; i < o.networks; ++i) {
@@ -576,7 +566,7 @@ latency_check<Space> check_latency_table(const latency_table<Space>& table, cons
         "least 2 (its halves are the repeatability check), warmup at least 0");
   latency_check<Space> out;
   rng engine(o.seed);
-  const sampling_constraint at_covered{{}, {}, {}, table.resolutions};
+  const auto at_covered = sampling_constraint::at_resolutions(table.resolutions);
   for (int i = 0; i < o.subnets; ++i) out.configs.push_back(sample_config<Space>(engine, at_covered));
   std::vector<std::vector<double>> halves[2];
   halves[0].resize(out.configs.size());

@@ -61,7 +61,8 @@ std::vector<random_baseline<Space>> random_baselines(const cost_models<Space>& c
         throw config_error("ofa::search::random_baselines: only " + std::to_string(b.top1.size()) + " of " +
                            std::to_string(max_draws) + " random subnets meet the budget " + budgets[k].to_string() +
                            "; loosen it or ask for fewer random subnets");
-      if (position == draws.size()) draws.push_back({sample_config<Space>(engine, {{}, {}, {}, resolutions}), -1});
+      if (position == draws.size())
+        draws.push_back({sample_config<Space>(engine, sampling_constraint::at_resolutions(resolutions)), -1});
       auto& d = draws[position];
       b.draws = position + 1;
       if (!costs.satisfies(d.config, limits)) continue;

@@ -1,7 +1,8 @@
 #pragma once
 /// @file
 /// The elastic dimensions as compile-time value lists: depth<2,3,4>,
-/// expand<3,4,6>, kernel<3,5,7>, resolutions<...> and resolution_range<lo,hi,step>.
+/// expand<3,4,6>, kernel<3,5,7>, resolutions<...> and resolution_range<lo,hi,step>;
+/// for ResNet bottlenecks bottleneck_expand<20,25,35> and width_multipliers<65,80,100>.
 /// Which value is active is chosen at run time (subnet_config); what may be
 /// chosen is fixed here, and a list that breaks a rule does not compile.
 
@@ -10,6 +11,7 @@
 #include <utility>  // integer_sequence
 
 #include "ofa/space/choice_set.hpp"
+#include "ofa/space/make_divisible.hpp"
 
 namespace ofa::space {
 
@@ -81,6 +83,41 @@ struct kernel : detail::value_list<V...> {
                 "ofa::space::kernel: kernel sizes must be unique and sorted ascending");
 };
 
+/** @brief Expand ratios of a ResNet bottleneck, in percent of the block's output width (the
+ *  reference's 0.2, 0.25, 0.35 are bottleneck_expand<20, 25, 35>): its middle width is
+ *  make_divisible(round(out · percent / 100), 8). */
+template <int... Percent>
+struct bottleneck_expand : detail::value_list<Percent...> {
+  static_assert(sizeof...(Percent) > 0, "ofa::space::bottleneck_expand: the list of ratios must not be empty");
+  static_assert(sizeof...(Percent) <= max_choices, "ofa::space::bottleneck_expand: at most 8 choices");
+  static_assert(((Percent > 0 && Percent <= 400) && ...),
+                "ofa::space::bottleneck_expand: ratios are percent of the output width, in 1..400");
+  static_assert(detail::strictly_ascending<Percent...>(),
+                "ofa::space::bottleneck_expand: ratios must be unique and sorted ascending");
+};
+
+/** @brief Width multipliers in percent of a part's base width (the reference's 0.65, 0.8, 1.0 are
+ *  width_multipliers<65, 80, 100>); each width is make_divisible(base · percent / 100, 8). A
+ *  config picks one by its index, as the reference's "w" does: two multipliers may round to the
+ *  same width. */
+template <int... Percent>
+struct width_multipliers : detail::value_list<Percent...> {
+  static_assert(sizeof...(Percent) > 0, "ofa::space::width_multipliers: the list must not be empty");
+  static_assert(sizeof...(Percent) <= max_choices, "ofa::space::width_multipliers: at most 8 choices");
+  static_assert(((Percent > 0 && Percent <= 400) && ...),
+                "ofa::space::width_multipliers: multipliers are percent, in 1..400");
+  static_assert(detail::strictly_ascending<Percent...>(),
+                "ofa::space::width_multipliers: multipliers must be unique and sorted ascending");
+  /** @brief The widths of a part whose base width is `base`, by multiplier index. */
+  static constexpr choice_set widths(int base) {
+    choice_set set{};
+    std::size_t i = 0;
+    ((set.values[i++] = make_divisible(base * (Percent / 100.0))), ...);
+    set.size = sizeof...(Percent);
+    return set;
+  }
+};
+
 /** @brief Input resolutions the network supports, listed: resolutions<160, 192, 224>. */
 template <int... V>
 struct resolutions : detail::value_list<V...> {
@@ -123,6 +160,14 @@ template <int... V>
 inline constexpr bool is_kernel_v<kernel<V...>> = true;
 template <int... V>
 inline constexpr bool is_resolutions_v<resolutions<V...>> = true;
+template <class T>
+inline constexpr bool is_bottleneck_expand_v = false;
+template <int... V>
+inline constexpr bool is_bottleneck_expand_v<bottleneck_expand<V...>> = true;
+template <class T>
+inline constexpr bool is_width_multipliers_v = false;
+template <int... V>
+inline constexpr bool is_width_multipliers_v<width_multipliers<V...>> = true;
 template <int F, int L, int S>
 inline constexpr bool is_resolutions_v<resolution_range<F, L, S>> = true;
 }  // namespace detail

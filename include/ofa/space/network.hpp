@@ -53,10 +53,26 @@ constexpr std::pair<uint128, bool> count_architectures(const std::array<unit_inf
       if (per_unit > max128 - term) return {0, true};
       per_unit += term;
     }
+    const uint128 widths = static_cast<uint128>(u.widths.size);
+    if (per_unit > max128 / widths) return {0, true};
+    per_unit *= widths;
     if (total > max128 / per_unit) return {0, true};
     total *= per_unit;
   }
   return {total, false};
+}
+
+/// The stem's own choices: a deep stem's skip (run or not) and its two width indices.
+constexpr uint128 stem_choices(const stem_info& stem) {
+  if (!stem.deep()) return 1;
+  return uint128{2} * static_cast<uint128>(stem.widths.size) * static_cast<uint128>(stem.mid_widths.size);
+}
+
+template <std::size_t N>
+constexpr bool one_block_kind(const std::array<unit_info, N>& table) {
+  for (const auto& u : table)
+    if (u.kind != table[0].kind) return false;
+  return true;
 }
 
 template <class R>
@@ -71,7 +87,8 @@ struct resolution_list_of<R> {
 }  // namespace detail
 
 /** @brief A Once-for-All architecture space: resolutions, stem, first block, the elastic
- *  units, head and number of classes.
+ *  units, head and number of classes. MobileNets: stem, first_block, unit, head or conv_head;
+ *  ResNets: deep_stem, no_first_block, bottleneck_unit, pool_head (see ofa::spaces::resnet50).
  *
  *  @code
  *  using my_space = ofa::space::network<
@@ -122,10 +139,17 @@ struct network {
   static constexpr double bn_momentum = BatchNorm::momentum;
   static constexpr basic_choice_set<64> resolution_set = resolution_list::set();
 
+  static_assert(detail::one_block_kind(unit_table),
+                "ofa::space::network: every unit must have the same block kind (all ofa::space::unit or all "
+                "ofa::space::bottleneck_unit)");
+  /** @brief The units' block kind. */
+  static constexpr block_kind blocks = unit_table[0].kind;
+
   static constexpr auto architecture_count_checked = detail::count_architectures(unit_table);
   static_assert(!architecture_count_checked.second, "ofa::space::network: the space has more than 2^128 architectures");
-  /** @brief Distinct architectures (depth, kernel, expand), resolution not counted. */
-  static constexpr uint128 architecture_count = architecture_count_checked.first;
+  /** @brief Distinct architectures (depth, kernel, expand, widths, a deep stem's choices), resolution
+   *  not counted. */
+  static constexpr uint128 architecture_count = architecture_count_checked.first * detail::stem_choices(stem);
   /** @brief Distinct subnets: architectures times input resolutions. */
   static constexpr uint128 subnet_count = architecture_count * resolution_list::size;
 
@@ -146,10 +170,29 @@ struct network {
     };
     add(";r=");
     list(resolution_set);
-    add(";stem=", std::to_string(stem.width), ",", std::to_string(stem.stride), ",", std::to_string(stem.kernel_size),
-        ",", to_string(stem.act));
-    add(";first=", std::to_string(first_block.width), ",", to_string(first_block.act));
+    // The parts MobileNets had before ResNets came write what they wrote then, so that their
+    // checkpoints still load; the newer parts add their own fields.
+    if (stem.deep()) {
+      add(";deep_stem=", std::to_string(stem.stride), ",", to_string(stem.act), ",w");
+      list(stem.widths);
+      add(",m");
+      list(stem.mid_widths);
+      add(",pool", std::to_string(stem.pool_window), "/", std::to_string(stem.pool_stride));
+    } else {
+      add(";stem=", std::to_string(stem.width), ",", std::to_string(stem.stride), ",", std::to_string(stem.kernel_size),
+          ",", to_string(stem.act));
+    }
+    if (first_block.present()) add(";first=", std::to_string(first_block.width), ",", to_string(first_block.act));
     for (const auto& u : unit_table) {
+      if (u.bottleneck()) {
+        add(";bottleneck=", std::to_string(u.stride), ",", to_string(u.act), ",w");
+        list(u.widths);
+        add(",d");
+        list(u.depths);
+        add(",e%");
+        list(u.expands);
+        continue;
+      }
       add(";unit=", std::to_string(u.width), ",", std::to_string(u.stride), ",", to_string(u.act), ",",
           u.se ? "se" : "no_se", ",d");
       list(u.depths);
@@ -159,7 +202,8 @@ struct network {
       list(u.kernels);
     }
     add(";head=", std::to_string(head.final_expand), ",", std::to_string(head.feature_mix));
-    if (head.act != activation::hswish) add(",", to_string(head.act));  // h-swish: the signature before heads had one
+    if (head.act != activation::hswish && head.has_final_expand())
+      add(",", to_string(head.act));  // h-swish: the signature before heads had one
     add(";classes=", std::to_string(class_count));
     if (bn_eps != 1e-5 || bn_momentum != 0.1)  // the defaults: the signature before spaces chose them
       add(";bn=", std::to_string(bn_eps), ",", std::to_string(bn_momentum));

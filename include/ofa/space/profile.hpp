@@ -89,6 +89,14 @@ struct profiler {
 /** @brief The layers of one block of a plan, named "blocks.<index>.<layer>" as the reference names them. */
 inline void profile_block(profiler& p, const block_plan& b, std::size_t index) {
   const std::string prefix = "blocks." + std::to_string(index) + ".";
+  if (b.bottleneck()) {
+    p.conv(prefix + "conv1", "conv", b.in_channels, b.mid_channels, 1, 1, 1, b.in_size, false, true);
+    p.conv(prefix + "conv2", "conv", b.mid_channels, b.mid_channels, b.kernel, b.stride, 1, b.in_size, false, true);
+    p.conv(prefix + "conv3", "conv", b.mid_channels, b.out_channels, 1, 1, 1, b.out_size, false, true);
+    if (b.has_shortcut_conv)  // after the average pooling, at the output's size
+      p.conv(prefix + "downsample", "conv", b.in_channels, b.out_channels, 1, 1, 1, b.out_size, false, true);
+    return;
+  }
   if (b.has_expand)
     p.conv(prefix + "inverted_bottleneck", "conv", b.in_channels, b.mid_channels, 1, 1, 1, b.in_size, false, true);
   p.conv(prefix + "depth_conv", "depthwise", b.mid_channels, b.mid_channels, b.kernel, b.stride, b.mid_channels,
@@ -101,13 +109,20 @@ inline void profile_block(profiler& p, const block_plan& b, std::size_t index) {
 }
 
 inline void profile_stem(profiler& p, const stem_plan& s) {
-  p.conv("first_conv", "conv", 3, s.width, s.kernel, s.stride, 1, s.in_size, false, true);
+  if (!s.deep) {
+    p.conv("first_conv", "conv", 3, s.width, s.kernel, s.stride, 1, s.in_size, false, true);
+    return;
+  }
+  p.conv("input_stem.0", "conv", 3, s.mid_width, 3, s.stride, 1, s.in_size, false, true);
+  if (!s.skip) p.conv("input_stem.1", "conv", s.mid_width, s.mid_width, 3, 1, 1, s.conv_size, false, true);
+  p.conv("input_stem.2", "conv", s.mid_width, s.width, 3, 1, 1, s.conv_size, false, true);
 }
 
 /// The pre-pool layer's name: see head_info::pre_pool_name.
 inline void profile_head(profiler& p, const head_plan& h) {
-  p.conv(h.has_feature_mix() ? "final_expand_layer" : "feature_mix_layer", "conv", h.in_channels, h.final_expand, 1, 1,
-         1, h.in_size, false, true);
+  if (h.has_final_expand())
+    p.conv(h.has_feature_mix() ? "final_expand_layer" : "feature_mix_layer", "conv", h.in_channels, h.final_expand, 1,
+           1, 1, h.in_size, false, true);
   if (h.has_feature_mix()) p.conv("feature_mix_layer", "conv", h.final_expand, h.feature_mix, 1, 1, 1, 1, false, false);
   p.linear("classifier", h.classifier_inputs(), h.classes);
 }
@@ -126,7 +141,8 @@ subnet_profile profile_subnet(const subnet_config<Space>& config, int resolution
 
 template <class Space>
 std::int64_t supernet_param_count() {
-  const auto plan = plan_supernet<Space>();
+  auto plan = plan_supernet<Space>();
+  plan.stem.skip = false;  // the largest subnet runs every stem layer
   detail::profiler p;
   detail::profile_stem(p, plan.stem);
   for (std::size_t i = 0; i < plan.blocks.size(); ++i) {

@@ -2,7 +2,8 @@
 /// @file
 /// subnet_config<Space>: one point of a space, chosen at run time: the active
 /// depth of every unit, the kernel size and expand ratio of every block slot,
-/// and the input resolution. validate() checks it against the compile-time
+/// the input resolution, and where the space has them (ResNets) the width of
+/// every unit and the deep stem's widths and skip. validate() checks it against the compile-time
 /// choices and says exactly which field is wrong.
 
 #include <array>
@@ -29,9 +30,15 @@ struct subnet_config {
   static constexpr std::size_t slot_count = static_cast<std::size_t>(Space::block_slots);
 
   std::array<int, unit_count> depth{};   ///< active blocks per unit ("d")
-  std::array<int, slot_count> kernel{};  ///< depthwise kernel size per block slot ("ks")
-  std::array<int, slot_count> expand{};  ///< expand ratio per block slot ("e")
+  std::array<int, slot_count> kernel{};  ///< depthwise kernel size per block slot ("ks"); 3 in bottlenecks
+  std::array<int, slot_count> expand{};  ///< expand ratio per block slot ("e"); percent in bottlenecks
   int resolution = 0;                    ///< input side in pixels ("r")
+  /// Per unit, the index of its width multiplier ("w"); 0 where the unit has one width (MBConv).
+  std::array<int, unit_count> width{};
+  /// A deep stem's width indices: its middle width, then its output width (the reference's w[0], w[1]).
+  std::array<int, 2> stem_width{};
+  /// A deep stem runs without its residual middle convolution (the reference's d[0] below its maximum).
+  bool stem_skip = false;
 
   /** @brief The largest subnet: every choice at its maximum, largest resolution. */
   static subnet_config max() {
@@ -68,17 +75,24 @@ struct subnet_config {
 
  private:
   template <class Pick>
-  static subnet_config uniform(Pick pick, bool largest_resolution) {
+  static subnet_config uniform(Pick pick, bool largest) {
     subnet_config c;
+    // Width multipliers are ascending: the first index is the narrowest, the last the widest.
+    auto width_index = [largest](const space::choice_set& widths) { return largest ? int(widths.size) - 1 : 0; };
     for (std::size_t u = 0; u < unit_count; ++u) {
       const auto& info = Space::unit_table[u];
       c.depth[u] = pick(info.depths);
+      c.width[u] = width_index(info.widths);
       for (int i = 0; i < info.depths.max(); ++i) {
         c.kernel[slot(u, i)] = pick(info.kernels);
         c.expand[slot(u, i)] = pick(info.expands);
       }
     }
-    c.resolution = largest_resolution ? Space::resolution_set.max() : Space::resolution_set.min();
+    if constexpr (Space::stem.deep()) {
+      c.stem_width = {width_index(Space::stem.mid_widths), width_index(Space::stem.widths)};
+      c.stem_skip = !largest;
+    }
+    c.resolution = largest ? Space::resolution_set.max() : Space::resolution_set.min();
     return c;
   }
 };
@@ -97,6 +111,9 @@ void subnet_config<Space>::validate() const {
     if (!info.depths.contains(depth[u]))
       fail("d[" + std::to_string(u) + "]", depth[u], "an allowed depth of unit " + std::to_string(u),
            info.depths.to_string());
+    if (width[u] < 0 || width[u] >= int(info.widths.size))
+      fail("w[" + std::to_string(u) + "]", width[u], "a width multiplier index of unit " + std::to_string(u),
+           "0 to " + std::to_string(info.widths.size - 1));
     for (int i = 0; i < info.depths.max(); ++i) {
       const auto s = slot(u, i);
       if (!info.kernels.contains(kernel[s]))
@@ -107,6 +124,16 @@ void subnet_config<Space>::validate() const {
              info.expands.to_string());
     }
   }
+  const auto& stem = Space::stem;
+  const int mid_choices = stem.deep() ? int(stem.mid_widths.size) : 1, out_choices = int(stem.widths.size);
+  if (stem_width[0] < 0 || stem_width[0] >= mid_choices)
+    fail("stem w[0]", stem_width[0], "a middle width index of the stem", "0 to " + std::to_string(mid_choices - 1));
+  if (stem_width[1] < 0 || stem_width[1] >= out_choices)
+    fail("stem w[1]", stem_width[1], "a width index of the stem", "0 to " + std::to_string(out_choices - 1));
+  if (stem_skip && !stem.deep())
+    throw config_error(
+        "ofa::subnet_config: stem_skip is set but this space's stem has no skippable layer (only a "
+        "deep stem has one); leave it false");
   if (!Space::resolution_set.contains(resolution))
     fail("r", resolution, "an allowed resolution", Space::resolution_set.to_string());
 }

@@ -44,12 +44,13 @@ struct phase {
   int subnets_per_step = 1;  ///< the reference's dynamic batch size
   sampling_rule rule = sampling_rule::random;
   std::vector<int> kernels, depths, expands;
+  std::vector<int> widths;                    ///< width multiplier indices (ResNets)
   std::optional<subnet_config<Space>> fixed;  ///< rule == fixed
   std::optional<int> reorganize_stage;        ///< re-organise middle channels (expand phases) first
   double kd_ratio = 0;                        ///< distillation from the teacher (or, sandwich, the largest)
 
   /** @brief The sampling constraint of the phase (all resolutions: the batch decides). */
-  sampling_constraint constraint() const { return {kernels, expands, depths, {}}; }
+  sampling_constraint constraint() const { return {kernels, expands, depths, {}, widths}; }
 };
 
 /** @brief A whole schedule. */
@@ -72,7 +73,8 @@ struct schedule {
 /** @brief The reference's order, at CIFAR scale: the full network (K7 E6 D4), then kernel
  *  {3,5,7}, depth {3,4} then {2,3,4}, expand {4,6} then {3,4,6} (re-organising the channels
  *  before each), subnets per step 1, 1, 2, 2, 4, 4, distillation from the full network with
- *  kd_ratio 1. `epochs_scale` stretches or shrinks every phase (at least one epoch each). */
+ *  kd_ratio 1. ResNets: the full network, depth, expand, then width, as the reference orders them.
+ *  `epochs_scale` stretches or shrinks every phase (at least one epoch each). */
 template <class Space>
 schedule<Space> progressive_shrinking(double epochs_scale = 1.0);
 /** @brief Every dimension elastic from the first epoch, at progressive shrinking's total epochs. */
@@ -88,7 +90,9 @@ schedule<Space> standalone(const subnet_config<Space>& config, double epochs_sca
 /** @brief A schedule from JSON text (`source` names it in messages):
  *  {"name": "...", "phases": [{"name": "kernel", "epochs": 4, "lr": 0.03, "warmup_epochs": 1,
  *   "subnets_per_step": 1, "rule": "random|sandwich|fixed", "kernels": [3, 5, 7], "depths": [4],
- *   "expands": [6], "config": "max" | "min" | {...arch dict...}, "reorganize_stage": 0, "kd_ratio": 1.0}, ...]}.
+ *   "expands": [6], "widths": [2], "config": "max" | "min" | {...arch dict...}, "reorganize_stage": 0,
+ *   "kd_ratio": 1.0}, ...]}. A ResNet's depths are the reference's d (blocks above each unit's
+ *  smallest depth) and its widths multiplier indices.
  *  Unknown keys, values outside the space and impossible numbers throw ofa::config_error. */
 template <class Space>
 schedule<Space> parse_schedule(const std::string& text, const std::string& source);
@@ -102,11 +106,18 @@ nlohmann::json to_json(const schedule<Space>& s);
 // implementation
 
 namespace detail {
+/// A dimension's values over all units; a ResNet's depths as the reference's d (blocks above each
+/// unit's smallest depth), its widths as multiplier indices.
 template <class Space, class Member>
 std::vector<int> space_values(Member member) {
   std::set<int> all;
-  for (const auto& u : Space::unit_table)
-    for (int v : u.*member) all.insert(v);
+  for (const auto& u : Space::unit_table) {
+    const bool relative = u.bottleneck() && member == &space::unit_info::depths;
+    const bool indices = member == &space::unit_info::widths;
+    const auto& values = u.*member;
+    for (std::size_t i = 0; i < values.size; ++i)
+      all.insert(indices ? int(i) : relative ? values[i] - values.min() : values[i]);
+  }
   return {all.begin(), all.end()};
 }
 template <class Space>
@@ -160,6 +171,21 @@ schedule<Space> progressive_shrinking(double f) {
   add("full", 16, 0.05, 1, 1, kmax, dmax, emax, std::nullopt, 0.0);
   s.phases.back().rule = sampling_rule::fixed;
   s.phases.back().fixed = subnet_config<Space>::max();
+  if constexpr (Space::blocks == space::block_kind::bottleneck) {
+    // The reference's ResNet order: depth, then expand, then width (a single kernel size: no kernel
+    // phase); each phase at the epochs of its MobileNet counterpart, the width's as the expand's.
+    const auto widths = detail::space_values<Space>(&unit_info::widths);
+    const std::vector<int> wmax{widths.back()};
+    add("depth-1", 1, 0.01, 0, 2, kmax, detail::largest_two<Space>(depths), emax, std::nullopt, 1.0);
+    add("depth-2", 3, 0.03, 0, 2, kmax, depths, emax, std::nullopt, 1.0);
+    add("expand-1", 1, 0.01, 0, 2, kmax, depths, detail::largest_two<Space>(expands), 0, 1.0);
+    add("expand-2", 2, 0.03, 0, 4, kmax, depths, expands, 1, 1.0);
+    for (auto* p : {&s.phases[1], &s.phases[2], &s.phases[3], &s.phases[4]}) p->widths = wmax;
+    add("width-1", 1, 0.01, 0, 4, kmax, depths, expands, std::nullopt, 1.0);
+    s.phases.back().widths = detail::largest_two<Space>(widths);
+    add("width-2", 3, 0.03, 0, 4, kmax, depths, expands, std::nullopt, 1.0);
+    return s;
+  }
   add("kernel", 3, 0.03, 1, 1, kernels, dmax, emax, std::nullopt, 1.0);
   add("depth-1", 1, 0.01, 0, 2, kernels, detail::largest_two<Space>(depths), emax, std::nullopt, 1.0);
   add("depth-2", 2, 0.03, 0, 2, kernels, depths, emax, std::nullopt, 1.0);
@@ -220,6 +246,7 @@ nlohmann::json to_json(const schedule<Space>& s) {
                      {"depths", p.depths},
                      {"expands", p.expands},
                      {"kd_ratio", p.kd_ratio}};
+    if (!p.widths.empty()) j["widths"] = p.widths;
     if (p.fixed) j["config"] = ofa::to_json(*p.fixed);
     if (p.reorganize_stage) j["reorganize_stage"] = *p.reorganize_stage;
     phases.push_back(std::move(j));
@@ -246,9 +273,10 @@ schedule<Space> parse_schedule(const std::string& text, const std::string& sourc
   const auto all_kernels = detail::space_values<Space>(&unit_info::kernels);
   const auto all_depths = detail::space_values<Space>(&unit_info::depths);
   const auto all_expands = detail::space_values<Space>(&unit_info::expands);
-  static const std::set<std::string> keys{
-      "name",    "epochs", "lr",      "warmup_epochs", "subnets_per_step", "rule",
-      "kernels", "depths", "expands", "config",        "reorganize_stage", "kd_ratio"};
+  const auto all_widths = detail::space_values<Space>(&unit_info::widths);
+  static const std::set<std::string> keys{"name",   "epochs",           "lr",      "warmup_epochs", "subnets_per_step",
+                                          "rule",   "kernels",          "depths",  "expands",       "widths",
+                                          "config", "reorganize_stage", "kd_ratio"};
   for (std::size_t i = 0; i < j["phases"].size(); ++i) {
     const auto& pj = j["phases"][i];
     const std::string where = "phase " + std::to_string(i);
@@ -306,6 +334,7 @@ schedule<Space> parse_schedule(const std::string& text, const std::string& sourc
       p.kernels = list("kernels", all_kernels);
       p.depths = list("depths", all_depths);
       p.expands = list("expands", all_expands);
+      p.widths = list("widths", all_widths);
       if (pj.contains("reorganize_stage")) {
         const auto w = ofa::detail::json_whole<int>(pj["reorganize_stage"]);
         if (!w) throw fail(where + ": reorganize_stage must be a whole number");

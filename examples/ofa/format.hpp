@@ -32,12 +32,18 @@ inline std::string grouped(std::int64_t value) {
   return grouped(std::to_string(value));
 }
 
-/// "r32 d[4,3,2,4,3]": enough to tell subnets apart in a table (the full config goes to a file).
+/// "r32 d[4,3,2,4,3]", a ResNet's "r32 d[2,3,2] w[0,2,1]": enough to tell subnets apart in a table
+/// (the full config goes to a file).
 template <class Space>
 std::string short_config(const ofa::subnet_config<Space>& c) {
-  std::string s = "r" + std::to_string(c.resolution) + " d[";
-  for (std::size_t u = 0; u < c.depth.size(); ++u) s += (u ? "," : "") + std::to_string(c.depth[u]);
-  return s + "]";
+  const auto list = [](const auto& values) {
+    std::string s = "[";
+    for (std::size_t i = 0; i < values.size(); ++i) s += (i ? "," : "") + std::to_string(values[i]);
+    return s + "]";
+  };
+  std::string s = "r" + std::to_string(c.resolution) + " d" + list(c.depth);
+  if constexpr (Space::blocks == ofa::space::block_kind::bottleneck) s += " w" + list(c.width);
+  return s;
 }
 
 /// `text` as one CSV field: quoted, its quotes doubled (RFC 4180), so that a config's JSON reads back.

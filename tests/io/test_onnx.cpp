@@ -14,6 +14,7 @@
 #include <ofa/spaces/cifar.hpp>
 #include <ofa/spaces/mobilenet_v3.hpp>
 #include <ofa/spaces/proxyless.hpp>
+#include <ofa/spaces/resnet.hpp>
 
 #include "../nn/net_helpers.hpp"
 
@@ -108,4 +109,12 @@ TEST_CASE("exported subnets pass the ONNX checker and match ONNX Runtime", "[io]
   auto proxyless = ofa::subnet_config<ofa::spaces::proxyless_w13>::min();
   proxyless.resolution = 128;
   check_export(proxyless, "proxyless_min", 1);
+  // ResNets: the deep stem (with and without its middle layer, with and without max pooling),
+  // bottlenecks whose shortcut average-pools, an odd side included (resnet50 at 132: 33 → 17 in
+  // ceil mode), the pooling head.
+  using cifar_resnet = ofa::spaces::cifar_resnet;
+  check_export(ofa::subnet_config<cifar_resnet>::max(), "cifar_resnet_max", 2);
+  check_export(ofa::sample_config<cifar_resnet>(engine), "cifar_resnet_random", 1);
+  auto resnet50 = ofa::subnet_config<ofa::spaces::resnet50>::min().with_resolution(132);  // 66 → 33 after pooling
+  check_export(resnet50, "resnet50_min", 1);
 }

@@ -14,6 +14,7 @@
 #include <algorithm>  // find_if
 #include <cstddef>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "ofa/errors.hpp"
@@ -70,15 +71,17 @@ class layer_space {
 
   /** @brief The stem; a deep stem's skip and width indices pick one of its variants. */
   std::size_t stem(std::size_t resolution_index, bool skip = false, int mid_width = 0, int width = 0) const {
-    return base(resolution_index) +
-           (static_cast<std::size_t>(skip) * stem_mid_widths_ + std::size_t(mid_width)) * stem_widths_ +
-           std::size_t(width);
+    return layer_of_slot_[base(resolution_index) +
+                          (static_cast<std::size_t>(skip) * stem_mid_widths_ + std::size_t(mid_width)) * stem_widths_ +
+                          std::size_t(width)];
   }
   /** @brief The fixed first block (spaces that have one). */
-  std::size_t first_block(std::size_t resolution_index) const { return base(resolution_index) + stem_count_; }
+  std::size_t first_block(std::size_t resolution_index) const {
+    return layer_of_slot_[base(resolution_index) + stem_count_];
+  }
   /** @brief The head; a pooling head reading the last unit at width index `width`. */
   std::size_t head(std::size_t resolution_index, int width = 0) const {
-    return base(resolution_index) + stem_count_ + first_count_ + std::size_t(width);
+    return layer_of_slot_[base(resolution_index) + stem_count_ + first_count_ + std::size_t(width)];
   }
   /** @brief Block `position` (0: the unit's first, else any later one) of unit `unit`, from input width
    *  index `in_width` (a unit's first block only) to width index `width`. */
@@ -89,6 +92,9 @@ class layer_space {
    *  first block, each active block, the head (so for a static_net's stages one by one). */
   template <class F>
   void for_each_layer(const subnet_config<Space>& config, F&& f) const;
+
+  /** @brief The layer of slot `slot` (visit_distinct_layers' order: every combination of choices). */
+  std::size_t layer_of_slot(std::size_t slot) const { return layer_of_slot_.at(slot); }
 
   /** @brief A random subnet (from `engine`) that runs `layer` (which must be reachable). */
   subnet_config<Space> config_with(std::size_t layer, rng& engine) const;
@@ -103,7 +109,10 @@ class layer_space {
  private:
   std::size_t base(std::size_t resolution_index) const { return resolution_index * per_resolution_; }
 
-  std::vector<layer_key> keys_;
+  // Slots number every combination of choices; layers are the distinct ones among them: two width
+  // indices may round to one width (ResNets' 0.65 and 0.8 of 32 are both 24), and then are one layer.
+  std::vector<std::size_t> layer_of_slot_;
+  std::vector<layer_key> keys_;  // by layer
   std::vector<layer_choice> choices_;
   std::vector<bool> reachable_;
   std::vector<std::size_t> unit_offset_;  // within one resolution, of unit u's [first][in][w][k][e] entries
@@ -234,11 +243,19 @@ layer_space<Space>::layer_space() {
     unit_offset_.push_back(per_resolution_);
     per_resolution_ += (input_widths(u) + 1) * info.widths.size * info.kernels.size * info.expands.size;
   }
+  std::unordered_map<std::string, std::size_t> by_key;
   for (std::size_t ri = 0; ri < Space::resolution_set.size; ++ri) {
     struct visitor {
       layer_space& space;
       int r;
+      std::unordered_map<std::string, std::size_t>& by_key;
       void add(layer_key key, const layer_choice& c, bool reachable) {
+        const auto [it, fresh] = by_key.emplace(key.to_string(), space.keys_.size());
+        space.layer_of_slot_.push_back(it->second);
+        if (!fresh) {
+          space.reachable_[it->second] = space.reachable_[it->second] || reachable;
+          return;
+        }
         space.keys_.push_back(std::move(key));
         space.choices_.push_back(c);
         space.reachable_.push_back(reachable);
@@ -266,7 +283,7 @@ layer_space<Space>::layer_space() {
               c, reachable);
       }
     };
-    detail::visit_distinct_layers<Space>(ri, visitor{*this, Space::resolution_set[ri]});
+    detail::visit_distinct_layers<Space>(ri, visitor{*this, Space::resolution_set[ri], by_key});
   }
 }
 
@@ -278,7 +295,7 @@ std::size_t layer_space<Space>::block(std::size_t ri, std::size_t unit, bool fir
   // The first block's entries: [in][w][k][e]; the later block's after them: [w][k][e].
   const std::size_t row = first ? std::size_t(in_width) * u.widths.size + std::size_t(width)
                                 : input_widths(unit) * u.widths.size + std::size_t(width);
-  return base(ri) + unit_offset_[unit] + row * per_width + ki * u.expands.size + ei;
+  return layer_of_slot_[base(ri) + unit_offset_[unit] + row * per_width + ki * u.expands.size + ei];
 }
 
 template <class Space>
@@ -352,7 +369,7 @@ layer_table<Space> profiled_table(Field field) {
       void record(const ofa::detail::profiler& p) {
         double sum = 0;
         for (const auto& l : p.result.layers) sum += double(field(l));
-        table.values[layer++] = sum;
+        table.values[table.layers.layer_of_slot(layer++)] = sum;  // identical slots: one layer, one value
       }
       void operator()(const stem_plan& s, const layer_choice&) {
         ofa::detail::profiler p;

@@ -119,11 +119,14 @@ subnet_config<Space> middle_config(int resolution) {
   for (std::size_t u = 0; u < Space::unit_count; ++u) {
     const auto& info = Space::unit_table[u];
     c.depth[u] = info.depths[info.depths.size / 2];
+    c.width[u] = int(info.widths.size / 2);
     for (int i = 0; i < info.depths.max(); ++i) {
       c.kernel[std::size_t(info.first_slot + i)] = info.kernels[info.kernels.size / 2];
       c.expand[std::size_t(info.first_slot + i)] = info.expands[info.expands.size / 2];
     }
   }
+  if constexpr (Space::stem.deep())
+    c.stem_width = {int(Space::stem.mid_widths.size / 2), int(Space::stem.widths.size / 2)};
   c.resolution = resolution;
   return c;
 }
@@ -142,25 +145,34 @@ std::vector<std::pair<std::string, subnet_config<Space>>> evaluation_grid() {
 
 template <class Space>
 std::vector<std::pair<std::string, subnet_config<Space>>> size_ladder(int resolution) {
-  // level[0]: depth, level[1]: expand, level[2]: kernel, as indices into each unit's sets
-  // (clamped where a unit's set is shorter).
-  std::array<int, 3> level{0, 0, 0}, levels{0, 0, 0};
+  // level[0]: depth, level[1]: expand, level[2]: kernel, level[3]: width (ResNets), as indices into
+  // each unit's sets (clamped where a unit's set is shorter). A deep stem skips its middle layer at
+  // the smallest depth level and follows the width level.
+  std::array<int, 4> level{0, 0, 0, 0}, levels{0, 0, 0, 0};
   for (std::size_t u = 0; u < Space::unit_count; ++u) {
     const auto& info = Space::unit_table[u];
     levels[0] = std::max(levels[0], int(info.depths.size));
     levels[1] = std::max(levels[1], int(info.expands.size));
     levels[2] = std::max(levels[2], int(info.kernels.size));
+    levels[3] = std::max(levels[3], int(info.widths.size));
   }
+  levels[3] = std::max({levels[3], int(Space::stem.widths.size), int(Space::stem.mid_widths.size)});
   const auto at = [](const auto& set, int i) { return set[std::min(i, int(set.size) - 1)]; };
   const auto config_at = [&] {
     auto c = subnet_config<Space>::max();
     for (std::size_t u = 0; u < Space::unit_count; ++u) {
       const auto& info = Space::unit_table[u];
       c.depth[u] = at(info.depths, level[0]);
+      c.width[u] = std::min(level[3], int(info.widths.size) - 1);
       for (int i = 0; i < info.depths.max(); ++i) {
         c.expand[std::size_t(info.first_slot + i)] = at(info.expands, level[1]);
         c.kernel[std::size_t(info.first_slot + i)] = at(info.kernels, level[2]);
       }
+    }
+    if constexpr (Space::stem.deep()) {
+      c.stem_skip = level[0] == 0;
+      c.stem_width = {std::min(level[3], int(Space::stem.mid_widths.size) - 1),
+                      std::min(level[3], int(Space::stem.widths.size) - 1)};
     }
     c.resolution = resolution;
     return c;
@@ -169,7 +181,7 @@ std::vector<std::pair<std::string, subnet_config<Space>>> size_ladder(int resolu
   ladder.emplace_back("size-1", config_at());
   for (bool raised = true; raised;) {
     raised = false;
-    for (std::size_t d = 0; d < 3; ++d)
+    for (std::size_t d = 0; d < level.size(); ++d)
       if (level[d] + 1 < levels[d]) {
         ++level[d];
         raised = true;

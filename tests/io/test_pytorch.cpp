@@ -19,6 +19,7 @@
 #include <ofa/search/import_pytorch_predictor.hpp>
 #include <ofa/space/config_json.hpp>
 #include <ofa/spaces/mobilenet_v3.hpp>
+#include <ofa/spaces/resnet.hpp>
 
 #include "../small_space.hpp"
 
@@ -158,5 +159,25 @@ TEST_CASE("the reference's two predictor layouts predict what the reference pred
   CHECK_THROWS_WITH(ofa::search::import_pytorch_predictor<mbv3>(fixture("small_zip.pth")),
                     Contains("neither the tutorial's Sequential"));
   CHECK_THROWS_WITH(ofa::search::import_pytorch_predictor<small_space>(fixture("predictor_nas.pth")),
+                    Contains("inputs; this space's encoding has"));
+}
+
+TEST_CASE("the published ResNet50 predictor's layout: 82 inputs, its own image sizes, base_acc",
+          "[io][pytorch][predictor][resnet]") {
+  using resnet = ofa::spaces::resnet50;
+  const auto predictor = ofa::search::import_pytorch_predictor<resnet>(fixture("predictor_resnet.pth"));
+  CHECK(predictor.base_accuracy() == Approx(0.7712));
+  std::ifstream in(fixture("predictor_resnet_expected.json"));
+  const auto expected = nlohmann::json::parse(in);
+  REQUIRE(expected.size() == 20);
+  for (const auto& row : expected) {
+    const auto config = ofa::config_from_json<resnet>(row["config"]);
+    INFO(row["config"].dump());
+    CHECK(predictor.predict(config) == Approx(row["nas"].get<double>()).margin(1e-5));
+    // A size between the predictor's is predicted as the nearest of them: 132 as 128, 220 as 224.
+    if (config.resolution == 128) CHECK(predictor.predict(config.with_resolution(132)) == predictor.predict(config));
+    if (config.resolution == 224) CHECK(predictor.predict(config.with_resolution(220)) == predictor.predict(config));
+  }
+  CHECK_THROWS_WITH(ofa::search::import_pytorch_predictor<ofa::spaces::mobilenet_v3>(fixture("predictor_resnet.pth")),
                     Contains("inputs; this space's encoding has"));
 }

@@ -6,10 +6,13 @@
 ///    input kernel one-hots (3 a block slot), expand one-hots, then the resolution one-hot of 8 bins
 ///    (r - 112) / 16; the last bias is the mean accuracy;
 ///  - the `nas` module's `layers.<i>.0.{weight,bias}`, `layers.<L>.weight` (no bias) and `base_acc`,
-///    over the encoding ofa uses too (ofa::encode_arch: resolution one-hot first).
+///    over the encoding ofa uses too (ofa::encode_arch: resolution one-hot first). The published
+///    ResNet50 predictor's resolution one-hot has its own eight sizes (128, 144, 160, 176, 192, 224,
+///    240, 256): a resolution of the space between them is predicted as the nearest of them.
 /// The first layer's columns are laid out again for ofa's encoding, the output is scaled to ofa's
 /// percentage points.
 
+#include <cstdlib>  // abs
 #include <map>
 #include <string>
 #include <utility>
@@ -34,6 +37,23 @@ accuracy_predictor<Space> import_pytorch_predictor(const std::string& path) {
 
 // ---------------------------------------------------------------------------
 // implementation
+
+namespace detail {
+/// The image sizes the reference's published ResNet50 predictor encodes (its tutorial's list); none
+/// for other spaces.
+template <class Space>
+std::vector<int> published_resnet_sizes() {
+  if constexpr (Space::blocks == space::block_kind::bottleneck) return {128, 144, 160, 176, 192, 224, 240, 256};
+  return {};
+}
+/// The index of the value of `sizes` nearest to `r` (the smaller on a tie).
+inline std::size_t nearest_index(const std::vector<int>& sizes, int r) {
+  std::size_t best = 0;
+  for (std::size_t i = 1; i < sizes.size(); ++i)
+    if (std::abs(sizes[i] - r) < std::abs(sizes[best] - r)) best = i;
+  return best;
+}
+}  // namespace detail
 
 template <class Space>
 accuracy_predictor<Space> import_pytorch_predictor(
@@ -88,6 +108,12 @@ accuracy_predictor<Space> import_pytorch_predictor(
       column_of[r] = long(blocks + std::size_t(bin));
     }
     for (std::size_t c = resolutions; c < ours; ++c) column_of[c] = long(c - resolutions);
+  } else if (const auto sizes = detail::published_resnet_sizes<Space>();
+             !sizes.empty() && in == ours - resolutions + sizes.size()) {
+    // The published ResNet50 predictor: its own eight image sizes first, then the same encoding as ofa's.
+    for (std::size_t r = 0; r < resolutions; ++r)
+      column_of[r] = long(detail::nearest_index(sizes, Space::resolution_set[r]));
+    for (std::size_t c = resolutions; c < ours; ++c) column_of[c] = long(c - resolutions + sizes.size());
   } else {
     if (in != ours)
       fail("its first layer takes " + std::to_string(in) + " inputs; this space's encoding has " +

@@ -73,14 +73,14 @@ TEST_CASE("an accuracy data set holds one measured record per subnet", "[search]
   // Measuring again gives the same numbers: recalibration and evaluation are deterministic.
   const auto again = se::measure_subnet(
       f.net, records[2].config,
-      se::prepare_evaluation_images<small_space>(f.calibration, f.held_out, 32, 16, 5 ^ 0xca1ULL));
+      se::prepare_evaluation_images<small_space>(f.calibration, f.held_out, 32, 16, 5 ^ ofa::stream::calibration));
   CHECK(again.top1 == records[2].top1);
   CHECK(again.loss == records[2].loss);
   // Several at once (the search's re-ranking): each as measured alone, in the order given.
   std::vector<ofa::subnet_config<small_space>> configs{records[4].config, records[1].config, records[3].config};
   const auto several = se::measure_subnets(
       f.net, std::span<const ofa::subnet_config<small_space>>(configs),
-      se::prepare_evaluation_images<small_space>(f.calibration, f.held_out, 32, 16, 5 ^ 0xca1ULL));
+      se::prepare_evaluation_images<small_space>(f.calibration, f.held_out, 32, 16, 5 ^ ofa::stream::calibration));
   REQUIRE(several.size() == 3);
   CHECK(several[0].top1 == records[4].top1);
   CHECK(several[1].top1 == records[1].top1);

@@ -47,7 +47,7 @@ struct static_block {
   tensor<float> project_w, project_b;        // [out][mid], [out]
   tensor<float> shortcut_w, shortcut_b;      // a bottleneck's [out][in], [out]
   // The 1×1 weights packed once for the GEMM micro-kernel (prepare()).
-  kernels::packed_weights expand_p, se_rp, se_ep, project_p, shortcut_p;
+  kernels::packed_weights expand_p, se_rp, se_ep, project_p, shortcut_p, conv_p;
 
   bool bottleneck() const noexcept { return kind == space::block_kind::bottleneck; }
 };
@@ -118,7 +118,7 @@ class static_net {
   tensor<float> final_w, final_b;  // [F][in], [F]
   tensor<float> mix_w;             // [M][F]; empty where the head has no feature mix
   tensor<float> classifier_w, classifier_b;
-  kernels::packed_weights final_p, mix_p, classifier_p;
+  kernels::packed_weights final_p, mix_p, classifier_p, stem_mid_p, stem_last_p;
 
  private:
   void run_stem(const feature_map& in, feature_map& out) const;
@@ -137,6 +137,16 @@ inline void dense_layer(int m, const float* x, const kernels::packed_weights& w,
   kernels::gemm_packed(m, x, w.k, w, 0.0f, y, w.n, b, act);
 }
 inline tensor<float> zeros(std::initializer_list<std::size_t> shape) { return make_tensor<float>(shape_type(shape)); }
+
+/// A dense k×k convolution as one GEMM with pre-packed weights: its input's k×k patches (im2col)
+/// times the weight [O][k·k·I], bias and activation in the stores.
+inline void packed_conv(const kernels::conv_shape& s, const float* in, const kernels::packed_weights& w, const float* b,
+                        activation act, float* y) {
+  const int m = s.batch * s.out_height() * s.out_width();
+  pooled_vector<float> cols(static_cast<std::size_t>(m) * static_cast<std::size_t>(w.k));
+  kernels::im2col(s, in, cols.data());
+  dense_layer(m, cols.data(), w, b, act, y);
+}
 }  // namespace detail
 
 template <class Space>
@@ -210,10 +220,14 @@ static_net<Space>::static_net(const config_type& config) : config_(config) {
 
 template <class Space>
 void static_net<Space>::prepare() {
-  auto pack = [](const tensor<float>& w) {
-    return kernels::pack_weights(w.data(), static_cast<int>(w.shape()[1]), static_cast<int>(w.shape()[0]),
-                                 static_cast<int>(w.shape()[1]));
+  auto pack = [](const tensor<float>& w) {  // [out][in], or a dense conv's [out][k][k][in] as [out][k·k·in]
+    const int out = static_cast<int>(w.shape()[0]), in = static_cast<int>(w.size() / w.shape()[0]);
+    return kernels::pack_weights(w.data(), in, out, in);
   };
+  if (stem_.deep) {
+    if (!stem_.skip) stem_mid_p = pack(stem_mid_w);
+    stem_last_p = pack(stem_last_w);
+  }
   for (auto& b : blocks) {
     if (b.has_expand) b.expand_p = pack(b.expand_w);
     if (b.se_mid > 0) {
@@ -222,6 +236,7 @@ void static_net<Space>::prepare() {
     }
     b.project_p = pack(b.project_w);
     if (b.has_shortcut_conv) b.shortcut_p = pack(b.shortcut_w);
+    if (b.bottleneck()) b.conv_p = pack(b.conv_w);
   }
   if (Space::head.has_final_expand()) final_p = pack(final_w);
   if (Space::head.has_feature_mix()) mix_p = pack(mix_w);
@@ -278,16 +293,15 @@ void static_net<Space>::run_stem(const feature_map& in, feature_map& out) const 
   const kernels::conv_shape same{n, h, w, mid, 3, 1};
   if (!stem_.skip) {  // the residual middle layer: a + act(conv(a))
     b.resize(a.size());
-    kernels::conv2d_forward(same, mid, a.data(), stem_mid_w.data(), b.data(), stem_mid_b.data(), stem_.act);
+    detail::packed_conv(same, a.data(), stem_mid_p, stem_mid_b.data(), stem_.act, b.data());
     for (std::size_t i = 0; i < a.size(); ++i) a[i] += b[i];
   }
   if (stem_.pool_window == 0) {
-    kernels::conv2d_forward(same, stem_.width, a.data(), stem_last_w.data(), out.reset(n, h, w, stem_.width),
-                            stem_last_b.data(), stem_.act);
+    detail::packed_conv(same, a.data(), stem_last_p, stem_last_b.data(), stem_.act, out.reset(n, h, w, stem_.width));
     return;
   }
   b.resize(static_cast<std::size_t>(n) * h * w * stem_.width);
-  kernels::conv2d_forward(same, stem_.width, a.data(), stem_last_w.data(), b.data(), stem_last_b.data(), stem_.act);
+  detail::packed_conv(same, a.data(), stem_last_p, stem_last_b.data(), stem_.act, b.data());
   const auto pool = kernels::pool_shape::max_pool(n, h, w, stem_.width, stem_.pool_window, stem_.pool_stride);
   kernels::max_pool2d(pool, b.data(), out.reset(n, pool.out_height(), pool.out_width(), stem_.width));
 }
@@ -303,7 +317,7 @@ void static_net<Space>::run_bottleneck(const static_block& blk, const feature_ma
   const int oh = cs.out_height(), ow = cs.out_width(), om = n * oh * ow;
   pooled_vector<float> middle(static_cast<std::size_t>(om) * blk.mid);
   timing.emplace("bottleneck_3x3");
-  kernels::conv2d_forward(cs, blk.mid, reduced.data(), blk.conv_w.data(), middle.data(), blk.conv_b.data(), blk.act);
+  detail::packed_conv(cs, reduced.data(), blk.conv_p, blk.conv_b.data(), blk.act, middle.data());
   float* y = out.reset(n, oh, ow, blk.out);
   timing.emplace("bottleneck_1x1");
   detail::dense_layer(om, middle.data(), blk.project_p, blk.project_b.data(), activation::none, y);

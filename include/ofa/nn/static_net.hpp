@@ -318,26 +318,25 @@ void static_net<Space>::run_bottleneck(const static_block& blk, const feature_ma
   pooled_vector<float> middle(static_cast<std::size_t>(om) * blk.mid);
   timing.emplace("bottleneck_3x3");
   detail::packed_conv(cs, reduced.data(), blk.conv_p, blk.conv_b.data(), blk.act, middle.data());
+  // The shortcut first, into the output; the last 1×1 then adds onto it (beta 1) with its bias and
+  // the block's activation in the same stores: no separate add and activation passes.
   float* y = out.reset(n, oh, ow, blk.out);
-  timing.emplace("bottleneck_1x1");
-  detail::dense_layer(om, middle.data(), blk.project_p, blk.project_b.data(), activation::none, y);
   timing.emplace("shortcut");
   if (blk.has_shortcut_conv) {
     const float* shortcut_in = in.data();
-    pooled_vector<float> pooled, projected(out.size());
+    pooled_vector<float> pooled;
     if (blk.stride > 1) {
       const auto pool = kernels::pool_shape::average_pool(n, h, w, blk.in, blk.stride);
       pooled.resize(static_cast<std::size_t>(om) * blk.in);
       kernels::average_pool2d(pool, in.data(), pooled.data());
       shortcut_in = pooled.data();
     }
-    detail::dense_layer(om, shortcut_in, blk.shortcut_p, blk.shortcut_b.data(), activation::none, projected.data());
-    for (std::size_t i = 0; i < out.size(); ++i) y[i] += projected[i];
+    detail::dense_layer(om, shortcut_in, blk.shortcut_p, blk.shortcut_b.data(), activation::none, y);
   } else {
-    const float* x = in.data();
-    for (std::size_t i = 0; i < out.size(); ++i) y[i] += x[i];
+    std::copy_n(in.data(), out.size(), y);
   }
-  kernels::activation_forward(blk.act, out.size(), y, y);
+  timing.emplace("bottleneck_1x1");
+  kernels::gemm_packed(om, middle.data(), blk.mid, blk.project_p, 1.0f, y, blk.out, blk.project_b.data(), blk.act);
 }
 
 template <class Space>

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "ofa/nn/elastic_layers.hpp"
-#include "ofa/nn/mbconv_block.hpp"  // the channel permutations (detail::permute_*)
+#include "ofa/nn/mbconv_block.hpp"  // the channel permutations and grouping (detail::permute_*, keep_width_groups)
 #include "ofa/space/plan.hpp"
 
 namespace ofa::nn {
@@ -108,23 +108,6 @@ struct bottleneck_block {
     h = self.expand_bn.forward(self.expand.forward(h, b.out_channels), context);
     return autograd::activate(autograd::add(h, identity), self.act);
   }
-
-  /// Importance of each middle channel, with the groups of supported widths kept apart.
-  std::vector<double> grouped(std::vector<double> importance, int expand_stage) const {
-    if (expand_stage <= 0) return importance;
-    std::vector<int> descending(expands.begin(), expands.end());
-    std::sort(descending.rbegin(), descending.rend());
-    std::size_t right = importance.size();
-    double base = -static_cast<double>(descending.size()) * 1e5;
-    for (int i = 0; i <= expand_stage && std::size_t(i) < descending.size(); ++i) {
-      const auto left =
-          static_cast<std::size_t>(make_divisible(round_half_even(max_out * (descending[std::size_t(i)] / 100.0))));
-      for (std::size_t c = left; c < right; ++c) importance[c] += base;
-      base += 1e5;
-      right = left;
-    }
-    return importance;
-  }
 };
 
 template <class T>
@@ -140,7 +123,9 @@ void bottleneck_block<T>::reorganize_middle(int expand_stage) {
   std::vector<double> importance(mid, 0.0);
   for (std::size_t o = 0; o < out; ++o)
     for (std::size_t c = 0; c < mid; ++c) importance[c] += std::abs(double(last.data()[o * mid + c]));
-  auto order = detail::sort_descending(grouped(importance, expand_stage));
+  const auto middle_of = [&](int percent) { return make_divisible(round_half_even(max_out * (percent / 100.0))); };
+  detail::keep_width_groups(importance, expands, expand_stage, middle_of);
+  auto order = detail::sort_descending(importance);
   detail::permute_cols(last, out, mid, order);
   permute_bn(conv_bn, order);
   detail::permute_rows(conv.weight.value(), taps * mid, order);
@@ -149,7 +134,8 @@ void bottleneck_block<T>::reorganize_middle(int expand_stage) {
   std::fill(importance.begin(), importance.end(), 0.0);
   for (std::size_t r = 0; r < mid * taps; ++r)
     for (std::size_t c = 0; c < mid; ++c) importance[c] += std::abs(double(w.data()[r * mid + c]));
-  order = detail::sort_descending(grouped(importance, expand_stage));
+  detail::keep_width_groups(importance, expands, expand_stage, middle_of);
+  order = detail::sort_descending(importance);
   detail::permute_cols(w, mid * taps, mid, order);
   permute_bn(reduce_bn, order);
   detail::permute_rows(reduce.weight.value(), static_cast<std::size_t>(max_in), order);

@@ -33,17 +33,6 @@ void copy_slice(const tensor<T>& m, tensor<float>& out) {
   for (std::size_t r = 0; r < rows; ++r)
     for (std::size_t c = 0; c < cols; ++c) out.data()[r * cols + c] = static_cast<float>(m.data()[r * ld + c]);
 }
-/// The first filters over the first input channels of a dense conv weight [O][k][k][I] into `out`
-/// ([o][k][k][i], already shaped).
-template <class T>
-void copy_conv_slice(const tensor<T>& w, tensor<float>& out) {
-  const std::size_t full_in = w.shape()[3], o = out.shape()[0], taps = out.shape()[1] * out.shape()[2],
-                    i = out.shape()[3];
-  for (std::size_t f = 0; f < o; ++f)
-    for (std::size_t t = 0; t < taps; ++t)
-      for (std::size_t c = 0; c < i; ++c)
-        out.data()[(f * taps + t) * i + c] = static_cast<float>(w.data()[(f * taps + t) * full_in + c]);
-}
 template <class T>
 void copy_prefix(const tensor<T>& from, tensor<float>& out) {
   for (std::size_t i = 0; i < out.size(); ++i) out.data()[i] = static_cast<float>(from.data()[i]);
@@ -81,7 +70,8 @@ void extract_resnet(const elastic_net<Space, T>& net, const subnet_config<Space>
   const auto rows = [](const tensor<float>& w) { return w.size() / w.shape()[0]; };
   const auto conv = [&](const elastic_conv<T>& layer, const elastic_batch_norm<T>& bn, tensor<float>& w,
                         tensor<float>& b) {
-    copy_conv_slice(layer.weight.value(), w);
+    // The autograd op's slice (the caller's no_grad: a plain copy), converted to float.
+    copy_prefix(autograd::conv_weight_slice(layer.weight, int(w.shape()[0]), int(w.shape()[3])).value(), w);
     fold(bn, statistics, w, b, rows(w), 1);
   };
   const auto pointwise = [&](const elastic_pointwise<T>& layer, const elastic_batch_norm<T>& bn, tensor<float>& w,

@@ -147,6 +147,24 @@ template <class T>
 void permute_channels_last(tensor<T>& t, std::size_t c_max, const std::vector<std::size_t>& order) {
   permute_cols(t, t.size() / c_max, c_max, order);
 }
+/// The reference's grouping before a re-organisation: the middle channels of the widths already
+/// supported (the `expand_stage` + 1 largest ratios, widest first; width_of(ratio) gives each one's
+/// middle width) keep to their groups, whatever their importance.
+template <class WidthOf>
+void keep_width_groups(std::vector<double>& importance, const space::choice_set& ratios, int expand_stage,
+                       WidthOf width_of) {
+  if (expand_stage <= 0) return;
+  std::vector<int> descending(ratios.begin(), ratios.end());
+  std::sort(descending.rbegin(), descending.rend());
+  std::size_t right = importance.size();
+  double base = -static_cast<double>(descending.size()) * 1e5;
+  for (int i = 0; i <= expand_stage && std::size_t(i) < descending.size(); ++i) {
+    const auto left = static_cast<std::size_t>(width_of(descending[std::size_t(i)]));
+    for (std::size_t c = left; c < right; ++c) importance[c] += base;
+    base += 1e5;
+    right = left;
+  }
+}
 template <class T>
 std::vector<std::size_t> sort_descending(const std::vector<T>& importance) {
   std::vector<std::size_t> order(importance.size());
@@ -165,20 +183,7 @@ void mbconv_block<T>::reorganize_middle(int expand_stage) {
   std::vector<double> importance(mid, 0.0);
   for (std::size_t o = 0; o < std::size_t(out_channels); ++o)
     for (std::size_t c = 0; c < mid; ++c) importance[c] += std::abs(double(pw.data()[o * mid + c]));
-  if (expand_stage > 0) {
-    std::vector<int> descending(expands.begin(), expands.end());
-    std::sort(descending.rbegin(), descending.rend());
-    std::vector<int> widths;  // the middle width of every expand ratio, widest first
-    for (int e : descending) widths.push_back(expanded_width(in_channels, e));
-    std::size_t right = mid;
-    double base = -static_cast<double>(widths.size()) * 1e5;
-    for (int i = 0; i <= expand_stage && std::size_t(i) < widths.size(); ++i) {
-      const auto left = static_cast<std::size_t>(widths[std::size_t(i)]);
-      for (std::size_t c = left; c < right; ++c) importance[c] += base;
-      base += 1e5;
-      right = left;
-    }
-  }
+  detail::keep_width_groups(importance, expands, expand_stage, [&](int e) { return expanded_width(in_channels, e); });
   const auto order = detail::sort_descending(importance);
   detail::permute_cols(pw, std::size_t(out_channels), mid, order);
   if (se) {

@@ -236,7 +236,10 @@ TEST_CASE("a table carried to another batch size from ten whole networks predict
   }
   INFO("mean relative miss: batch-1 table " << miss_before / 4 << ", adapted " << miss_after / 4);
   CHECK(miss_after < miss_before);
-  CHECK(adapted.scale > t.scale);
+  // Its MAC term may carry the growth instead of its scale (a sanitizer build times layers apart
+  // from whole networks), so compare predictions, not one coefficient.
+  const auto largest = ofa::subnet_config<cifar>::max().with_resolution(t.resolutions.back());
+  CHECK(adapted(largest) > 1.5 * t(largest));
   // The origin survives the file.
   const auto back = se::latency_table<cifar>::from_json(adapted.to_json(), "adapted.json");
   CHECK(back.adapted_from.batch == 1);

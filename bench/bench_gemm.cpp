@@ -61,6 +61,32 @@ static void bm_gemm_tn_weight_gradient(benchmark::State& s) {
   gemm_bench(s, trans::yes, trans::no);
 }
 
+// Inference's 1x1 layers as static_net runs them: weights packed once, bias and activation in
+// the stores. {M, N, K}: MobileNetV3 at 224, batch 1 (the layers its profile lists first).
+static void bm_gemm_packed_bias_act(benchmark::State& state) {
+  const int m = static_cast<int>(state.range(0)), n = static_cast<int>(state.range(1)),
+            k = static_cast<int>(state.range(2)), threads = static_cast<int>(state.range(3));
+  ofa::parallel::arena arena(threads);
+  std::vector<float> a(static_cast<std::size_t>(m) * k, 0.5f), w(static_cast<std::size_t>(n) * k, 0.25f),
+      bias(static_cast<std::size_t>(n), -1.0f), c(static_cast<std::size_t>(m) * n);
+  const auto packed = ofa::kernels::pack_weights(w.data(), k, n, k);
+  for (auto _ : state) {
+    ofa::kernels::gemm_packed(m, a.data(), k, packed, 0.0f, c.data(), n, bias.data(), ofa::activation::hswish);
+    benchmark::ClobberMemory();
+  }
+  state.counters["GFLOPS"] =
+      benchmark::Counter(2.0 * m * n * k, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
+  state.counters["threads"] = threads;
+}
+static void inference_shapes(benchmark::internal::Benchmark* b) {
+  const int list[][3] = {{3136, 96, 24},  {3136, 24, 96}, {12544, 48, 16}, {196, 80, 480},
+                         {196, 672, 112}, {784, 160, 40}, {49, 960, 160},  {3136, 144, 24}};
+  for (auto& s : list)
+    for (int threads : {1, 2}) b->Args({s[0], s[1], s[2], threads});
+  b->ArgNames({"M", "N", "K", "threads"})->UseRealTime();
+}
+BENCHMARK(bm_gemm_packed_bias_act)->Apply(inference_shapes);
+
 BENCHMARK(bm_gemm_nt)->Apply(shapes);
 BENCHMARK(bm_gemm_nn)->Apply(shapes);
 BENCHMARK(bm_gemm_tn)->Apply(shapes);

@@ -38,6 +38,30 @@ TEST_CASE("gemm equals the reference for every transposition and odd sizes", "[k
           for (int k : {1, 3, 64, 300}) check_gemm(ta, tb, m, n, k, 0, 1.0f, 0.0f, seed++);
 }
 
+namespace {
+/// gemm_packed with a bias and each activation against the reference (inference's layers).
+void check_bias_activation(int m, int n, int k) {
+  for (auto act : {ofa::activation::none, ofa::activation::relu, ofa::activation::relu6, ofa::activation::hswish}) {
+    const auto w = test::random_vector<float>(static_cast<std::size_t>(n) * k, 40);
+    const auto a = test::random_vector<float>(static_cast<std::size_t>(m) * k, 41, -3, 3);
+    const auto bias = test::random_vector<float>(static_cast<std::size_t>(n), 42);
+    std::vector<float> c(static_cast<std::size_t>(m) * n), expected(c.size());
+    ofa::kernels::gemm_packed(m, a.data(), k, ofa::kernels::pack_weights(w.data(), k, n, k), 0.0f, c.data(), n,
+                              bias.data(), act);
+    ofa::kernels::gemm_reference(trans::no, trans::yes, m, n, k, 1.0f, a.data(), k, w.data(), k, 0.0f, expected.data(),
+                                 n);
+    for (int i = 0; i < m; ++i)
+      for (int j = 0; j < n; ++j) {
+        float& e = expected[static_cast<std::size_t>(i * n + j)];
+        e += bias[static_cast<std::size_t>(j)];
+        ofa::kernels::activation_forward_reference(act, 1, &e, &e);
+      }
+    INFO("m=" << m << " n=" << n << " k=" << k << " activation " << int(act));
+    CHECK(test::max_relative_error(c, expected) < 1e-5 * (k + 1));
+  }
+}
+}  // namespace
+
 TEST_CASE("the 24-column tile, forced on CPUs that would not choose it", "[kernels][gemm]") {
   // Chosen only where AVX-512 runs as two 256-bit halves (AMD); forced here so that every AVX-512
   // machine tests it, plain and with packed weights.
@@ -57,6 +81,7 @@ TEST_CASE("the 24-column tile, forced on CPUs that would not choose it", "[kerne
     INFO("packed m=" << m << " n=" << n << " k=" << k);
     CHECK(test::max_relative_error(c, expected) < 1e-5 * (k + 1));
   }
+  for (auto [m, n, k] : {std::tuple{29, 24, 40}, {48, 72, 24}}) check_bias_activation(m, n, k);
   ofa::kernels::detail::half_tile_override() = -1;
 }
 
@@ -184,22 +209,14 @@ TEST_CASE("gemm with pre-packed weights adds beta times C, on both paths", "[ker
 }
 
 TEST_CASE("the fused bias + activation epilogue", "[kernels][gemm]") {
-  for (auto act : {ofa::activation::none, ofa::activation::relu, ofa::activation::relu6, ofa::activation::hswish})
-    for (auto [m, n, k] : {std::tuple{5, 7, 3}, {64, 96, 600}, {1, 7, 3}, {2, 96, 600}, {29, 24, 40}, {13, 70, 300}}) {
-      const auto w = test::random_vector<float>(static_cast<std::size_t>(n) * k, 40);
-      const auto a = test::random_vector<float>(static_cast<std::size_t>(m) * k, 41, -3, 3);
-      const auto bias = test::random_vector<float>(static_cast<std::size_t>(n), 42);
-      std::vector<float> c(static_cast<std::size_t>(m) * n), expected(c.size());
-      ofa::kernels::gemm_packed(m, a.data(), k, ofa::kernels::pack_weights(w.data(), k, n, k), 0.0f, c.data(), n,
-                                bias.data(), act);
-      ofa::kernels::gemm_reference(trans::no, trans::yes, m, n, k, 1.0f, a.data(), k, w.data(), k, 0.0f,
-                                   expected.data(), n);
-      for (int i = 0; i < m; ++i)
-        for (int j = 0; j < n; ++j) {
-          float& e = expected[static_cast<std::size_t>(i * n + j)];
-          e += bias[static_cast<std::size_t>(j)];
-          ofa::kernels::activation_forward_reference(act, 1, &e, &e);
-        }
-      CHECK(test::max_relative_error(c, expected) < 1e-5 * (k + 1));
-    }
+  for (auto [m, n, k] : {std::tuple{5, 7, 3},
+                         {64, 96, 600},
+                         {1, 7, 3},
+                         {2, 96, 600},
+                         {29, 24, 40},
+                         {13, 70, 300},
+                         {48, 64, 16},
+                         {48, 80, 24},
+                         {48, 72, 40}})  // the last three: whole tiles only
+    check_bias_activation(m, n, k);
 }

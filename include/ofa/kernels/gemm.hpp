@@ -287,6 +287,27 @@ struct gemm_tile {
       }
       return;
     }
+    if (rows == mr && cols == nr && beta == 0.0f && alpha == 1.0f && bias) {  // inference's layers, inline
+      auto store_all = [&](auto activate) {
+        for (int r = 0; r < mr; ++r) {
+          float* row = c + static_cast<std::ptrdiff_t>(r) * ldc;
+          for (int v = 0; v < nv; ++v)
+            activate(acc[r][v] + batch::load_unaligned(bias + v * width)).store_unaligned(row + v * width);
+          if constexpr (Half)
+            activate(acch[r] + half_acc::load_unaligned(bias + nv * width)).store_unaligned(row + nv * width);
+        }
+      };
+      switch (act) {
+        case activation::relu:
+          return store_all([](auto x) { return act_relu::value(x); });
+        case activation::relu6:
+          return store_all([](auto x) { return act_relu6::value(x); });
+        case activation::hswish:
+          return store_all([](auto x) { return act_hswish::value(x); });
+        case activation::none:
+          return store_all([](auto x) { return x; });
+      }
+    }
     // The general store works from a copy, so that the accumulators' address never escapes
     // and they stay in registers through the K loop (as an argument by reference they were
     // kept on the stack: a load and a store per accumulator per tile, 15% at K = 16).

@@ -136,6 +136,10 @@ inline void dense_layer(int m, const float* x, const kernels::packed_weights& w,
                         float* y) {
   kernels::gemm_packed(m, x, w.k, w, 0.0f, y, w.n, b, act);
 }
+/// A 1×1 layer's product as its profile row names it: rows (pixels) × in → out channels.
+inline std::string gemm_shape_text(int rows, int in, int out) {
+  return std::to_string(rows) + "x" + std::to_string(in) + "->" + std::to_string(out);
+}
 inline tensor<float> zeros(std::initializer_list<std::size_t> shape) { return make_tensor<float>(shape_type(shape)); }
 
 /// A dense k×k convolution as one GEMM with pre-packed weights: its input's k×k patches (im2col)
@@ -347,7 +351,7 @@ void static_net<Space>::run_block(const static_block& blk, const feature_map& in
   pooled_vector<float> mid_buf;
   const float* mid_in = in.data();
   if (blk.has_expand) {
-    timing.emplace("expand_1x1");
+    timing.emplace(profiling::label("expand_1x1", [&] { return detail::gemm_shape_text(m, blk.in, blk.mid); }));
     mid_buf.resize(static_cast<std::size_t>(m) * blk.mid);
     detail::dense_layer(m, in.data(), blk.expand_p, blk.expand_b.data(), blk.act, mid_buf.data());
     mid_in = mid_buf.data();
@@ -355,7 +359,10 @@ void static_net<Space>::run_block(const static_block& blk, const feature_map& in
   kernels::conv_shape ds{n, h, w, blk.mid, blk.kernel, blk.stride};
   const int oh = ds.out_height(), ow = ds.out_width(), om = n * oh * ow;
   pooled_vector<float> dw_buf(static_cast<std::size_t>(om) * blk.mid);
-  timing.emplace("depthwise");
+  timing.emplace(profiling::label("depthwise", [&] {
+    return std::to_string(h) + "x" + std::to_string(w) + "x" + std::to_string(blk.mid) + " k" +
+           std::to_string(blk.kernel) + " s" + std::to_string(blk.stride);
+  }));
   kernels::depthwise_forward(
       ds, mid_in, kernel_view<const float>{blk.dw_w.data(), blk.kernel, blk.mid, blk.kernel * blk.mid, blk.mid},
       dw_buf.data(), blk.dw_b.data(), blk.act);
@@ -372,7 +379,7 @@ void static_net<Space>::run_block(const static_block& blk, const feature_map& in
                            dw_buf.data());
   }
   float* y = out.reset(n, oh, ow, blk.out);
-  timing.emplace("project_1x1");
+  timing.emplace(profiling::label("project_1x1", [&] { return detail::gemm_shape_text(om, blk.mid, blk.out); }));
   detail::dense_layer(om, dw_buf.data(), blk.project_p, blk.project_b.data(), activation::none, y);
   if (blk.residual) {
     timing.emplace("residual_add");

@@ -106,13 +106,21 @@ void run_latency_table(const latency_options& o) {
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), table.cpu.c_str(),
                 table.isa.c_str(), table.batch, table.threads, table.resolutions.size() > 1 ? "s" : "",
                 table.covers_space() ? "all of the space's" : table.resolution_list().c_str());
-    std::printf(
-        "whole networks = %.3f x the sum of their layers %+.4f ms (rms miss %.1f%%), the %s;\n"
-        "  held out, the sum plus overhead misses by %.1f%% (median), the scale-and-offset fit by %.1f%%\n"
-        "wrote %s\n",
-        table.scale, table.table.overhead, 100 * table.fit_error,
-        table.uses_fit() ? "scale-and-offset fit" : "sum plus overhead", 100 * table.held_out_sum,
-        100 * table.held_out_fit, o.out.c_str());
+    if (table.resolution_fits.empty())
+      std::printf("whole networks = %.3f x the sum of their layers %+.4f ms (rms miss %.1f%%), the %s;\n", table.scale,
+                  table.table.overhead, 100 * table.fit_error, table.model_name().c_str());
+    else {
+      std::printf(
+          "whole networks = a scale x the sum of their layers + an offset for each resolution (rms miss %.1f%%):",
+          100 * table.fit_error);
+      for (const auto& f : table.resolution_fits) std::printf(" r%d %.3f %+.4f ms;", f.resolution, f.scale, f.offset);
+      std::printf("\n");
+    }
+    std::printf("  held out, the sum plus overhead misses by %.1f%% (median), the scale-and-offset fit by %.1f%%",
+                100 * table.held_out_sum, 100 * table.held_out_fit);
+    if (table.held_out_per_resolution > 0)
+      std::printf(", a fit per resolution by %.1f%%", 100 * table.held_out_per_resolution);
+    std::printf("\nwrote %s\n", o.out.c_str());
   }
   std::printf("%-8s %12s\n", "subnet", "predicted");
   // The grid's subnets at the table's resolutions (at the largest one where it has none of the grid's).

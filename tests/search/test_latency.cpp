@@ -102,6 +102,69 @@ TEST_CASE("the table keeps the fit only where it predicts held-out networks bett
   CHECK(one.offset == Approx(0.5));
 }
 
+TEST_CASE("a fit per resolution is kept where resolutions follow different lines", "[search][latency]") {
+  // At 24 whole networks are 1.3x their sums - 0.1 ms, at 32 their sums + 0.2 ms: no single line
+  // holds both, one per resolution holds each exactly.
+  std::vector<double> sum, whole;
+  std::vector<int> resolution;
+  for (int i = 0; i < 40; ++i) {
+    const bool small = i % 4 < 2;  // both folds see both resolutions
+    sum.push_back(0.5 + 0.05 * i);
+    whole.push_back(small ? 1.3 * sum.back() - 0.1 : sum.back() + 0.2);
+    resolution.push_back(small ? 24 : 32);
+  }
+  const auto m = se::detail::whole_network_model(sum, whole, resolution);
+  CHECK(m.held_out_per_resolution < std::min(m.held_out_sum, m.held_out_fit));
+  REQUIRE(m.by_resolution.size() == 2);
+  CHECK(m.by_resolution[0].first == 24);
+  CHECK(m.by_resolution[0].second.scale == Approx(1.3));
+  CHECK(m.by_resolution[0].second.offset == Approx(-0.1));
+  CHECK(m.by_resolution[1].first == 32);
+  CHECK(m.by_resolution[1].second.scale == Approx(1.0));
+  CHECK(m.by_resolution[1].second.offset == Approx(0.2));
+  CHECK(m.error == Approx(0).margin(1e-9));
+  // One line for both: the pooled fit is as good held out, and is kept (fewer parameters).
+  std::vector<double> one_line;
+  for (double x : sum) one_line.push_back(1.3 * x - 0.1);
+  const auto pooled = se::detail::whole_network_model(sum, one_line, resolution);
+  CHECK(pooled.by_resolution.empty());
+  CHECK(pooled.scale == Approx(1.3));
+  // One resolution: no third candidate.
+  const auto single = se::detail::whole_network_model(sum, whole, std::vector<int>(sum.size(), 32));
+  CHECK(single.by_resolution.empty());
+  CHECK(single.held_out_per_resolution == 0);
+}
+
+TEST_CASE("a table's per-resolution fits scale its layers and put the offset on the head", "[search][latency]") {
+  const auto& t = quick_table();
+  auto fitted = t;
+  fitted.resolution_fits = {{24, 2.0, 0.5}, {28, 1.0, 0.0}, {32, 1.0, 0.0}};
+  fitted.apply_scale();
+  ofa::rng engine(11);
+  for (int i = 0; i < 10; ++i) {
+    const auto c = ofa::sample_config<cifar>(engine);
+    const double plain = t(c), expected = c.resolution == 24
+                                              ? t.table.overhead + 2 * (plain - t.table.overhead) + t.scale * 0.5
+                                              : plain;
+    CHECK(fitted(c) == Approx(expected).epsilon(1e-12));
+  }
+  // It survives JSON; a fit for a resolution the table does not cover, or fits for some
+  // resolutions only, are refused.
+  const auto back = se::latency_table<cifar>::from_json(fitted.to_json(), "fitted.json");
+  const auto c = ofa::subnet_config<cifar>::max().with_resolution(24);
+  CHECK(back(c) == fitted(c));
+  CHECK(back.model_name() == "scale-and-offset fit per resolution");
+  auto j = fitted.to_json();
+  j["resolution_fits"][0]["resolution"] = 30;
+  CHECK_THROWS_WITH(se::latency_table<cifar>::from_json(j, "bad.json"), Contains("does not cover"));
+  j = fitted.to_json();
+  j["resolution_fits"].erase(1);
+  CHECK_THROWS_WITH(se::latency_table<cifar>::from_json(j, "bad.json"), Contains("some resolutions only"));
+  j = fitted.to_json();
+  j["resolution_fits"][0]["offset_ms"] = -1e6;
+  CHECK_THROWS_WITH(se::latency_table<cifar>::from_json(j, "bad.json"), Contains("smallest subnet at 24"));
+}
+
 TEST_CASE("a latency table survives JSON and refuses another space", "[search][latency]") {
   const auto& t = quick_table();
   const auto back = se::latency_table<cifar>::from_json(t.to_json(), "test");

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -108,7 +109,7 @@ void run_acc_dataset(const dataset_options& o, ofa::parallel::process_group& gro
 
 struct fit_options {
   std::string space = "cifar", dataset, out;
-  int hidden = 400, layers = 3, epochs = 300, threads = 0;
+  int hidden = 400, layers = 3, epochs = 300, threads = 0, ensemble = 1;
   double test_fraction = 0.2, lr = 1e-3, weight_decay = se::predictor_fit_options{}.weight_decay;
   std::uint64_t seed = 0;
   bool json = false;
@@ -142,15 +143,22 @@ void run_fit_predictor(const fit_options& o) {
   fo.lr = o.lr;
   fo.weight_decay = o.weight_decay;
   fo.seed = o.seed;
+  fo.ensemble = o.ensemble;
   const auto start = std::chrono::steady_clock::now();
   const double train_rmse = p.fit(train_c, train_y, fo);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   nlohmann::json report{
       {"train", train_c.size()}, {"train_rmse", train_rmse}, {"seconds", seconds}, {"test", test_c.size()}};
   if (!test_c.empty()) {
-    const auto predicted = p.predict(test_c);
+    const auto [predicted, spread] = p.predict_with_spread(test_c);
     report["test_rmse"] = se::rmse(predicted, test_y);
     report["test_kendall_tau"] = test_c.size() >= 2 ? se::kendall_tau(predicted, test_y) : 0.0;
+    if (o.ensemble > 1 && test_c.size() >= 2) {  // does the spread say where the mean misses?
+      std::vector<double> miss;
+      for (std::size_t i = 0; i < predicted.size(); ++i) miss.push_back(std::abs(predicted[i] - test_y[i]));
+      report["test_mean_spread"] = std::accumulate(spread.begin(), spread.end(), 0.0) / double(spread.size());
+      report["test_spread_miss_tau"] = se::kendall_tau(spread, miss);
+    }
     p.set_held_out_rmse(report["test_rmse"].get<double>());  // the search's uncertainty of each prediction
   }
   const auto noise = se::measure_label_noise<Space>(records);
@@ -165,10 +173,15 @@ void run_fit_predictor(const fit_options& o) {
     std::printf("%s\n", report.dump().c_str());
     return;
   }
-  std::printf("fitted on %zu subnets in %.1f s: RMSE %.3f%% (train)\n", train_c.size(), seconds, 100 * train_rmse);
+  std::printf("fitted%s on %zu subnets in %.1f s: RMSE %.3f%% (train)\n",
+              o.ensemble > 1 ? (" " + std::to_string(o.ensemble) + " MLPs").c_str() : "", train_c.size(), seconds,
+              100 * train_rmse);
   if (!test_c.empty())
     std::printf("held-out %zu subnets: RMSE %.3f%%, Kendall's tau %.3f\n", test_c.size(),
                 100 * report["test_rmse"].get<double>(), report["test_kendall_tau"].get<double>());
+  if (report.contains("test_mean_spread"))
+    std::printf("  the members' spread there: %.3f%% on average; Kendall's tau between spread and miss %.3f\n",
+                100 * report["test_mean_spread"].get<double>(), report["test_spread_miss_tau"].get<double>());
   std::printf("labels: top-1 spread %.2f%% (sd), measurement noise %.2f%% (binomial, %zu images a subnet)\n",
               100 * noise.spread, 100 * noise.noise, records.front().images);
   if (noise.split_half_noise >= 0)
@@ -216,6 +229,10 @@ void add_accuracy(CLI::App& app) {
     cmd->add_option("--hidden", o->hidden, "Units per hidden layer");
     cmd->add_option("--layers", o->layers, "Hidden layers");
     cmd->add_option("--epochs", o->epochs, "Training epochs");
+    cmd->add_option("--ensemble", o->ensemble,
+                    "MLPs to fit (each other than the first on a bootstrap resample): their spread is each "
+                    "prediction's uncertainty")
+        ->check(CLI::Range(1, ofa::search::max_ensemble));
     cmd->add_option("--lr", o->lr, "Adam's learning rate");
     cmd->add_option("--weight-decay", o->weight_decay, "Adam's L2 weight decay (more for a small data set)");
     cmd->add_option("--threads", o->threads, "Threads (default: all cores)")->check(CLI::Range(0, 1024));

@@ -54,6 +54,18 @@ TEST_CASE("a predictor whose metadata lies is refused before allocating", "[sear
   refused([](nlohmann::json& m, tensors&) { m["base_accuracy"] = 1e300; }, "base_accuracy");
   refused([](nlohmann::json&, tensors& t) { t.at("layers.0.weight")(0, 0) = std::numeric_limits<float>::quiet_NaN(); },
           "NaN or infinite");
+  // An ensemble's count and bases.
+  refused([](nlohmann::json& m, tensors&) { m["ensemble"] = 3; }, "does not match");
+  refused([](nlohmann::json& m, tensors&) { m["ensemble"] = 1 << 30; }, "is not 1 to 64");
+  refused(
+      [](nlohmann::json& m, tensors& t) {
+        m["ensemble"] = 2;
+        m["ensemble_bases"] = {2.5};
+        for (const auto& name :
+             {"layers.0.weight", "layers.0.bias", "layers.1.weight", "layers.1.bias", "layers.2.weight"})
+          t.emplace(std::string("ensemble.1.") + name, t.at(name));
+      },
+      "ensemble_bases are not top-1 fractions");
   p.save(path);
   CHECK(se::accuracy_predictor<small_space>::load(path).hidden() == 8);  // the unedited file loads
   fs::remove(path);

@@ -82,6 +82,56 @@ TEST_CASE("the predictor learns a synthetic accuracy to a fraction of a percent"
   std::filesystem::remove(path);
 }
 
+TEST_CASE("an ensemble predicts its members' mean and their spread, and survives a file", "[search][predictor]") {
+  auto target = [](const config& c) {
+    double acc = 0.80 + 0.004 * (c.resolution - 28);
+    for (std::size_t u = 0; u < cifar::unit_count; ++u) acc += 0.003 * c.depth[u] + 0.001 * c.expand[u];
+    return acc;
+  };
+  ofa::rng engine(31);
+  std::vector<config> train, fresh;
+  std::vector<double> train_y;
+  for (int i = 0; i < 40; ++i)
+    train.push_back(ofa::sample_config<cifar>(engine)), train_y.push_back(target(train.back()));
+  for (int i = 0; i < 200; ++i) fresh.push_back(ofa::sample_config<cifar>(engine));
+  se::accuracy_predictor<cifar> p(32, 2, 3);
+  se::predictor_fit_options o;
+  o.epochs = 100;
+  o.batch_size = 16;
+  o.ensemble = 4;
+  p.fit(train, train_y, o);
+  REQUIRE(p.ensemble_size() == 4);
+  const auto on_data = p.predict_with_spread(train), away = p.predict_with_spread(fresh);
+  CHECK(p.predict(fresh) == away.top1);
+  const auto mean = [](const std::vector<double>& v) {
+    return std::accumulate(v.begin(), v.end(), 0.0) / double(v.size());
+  };
+  // The members differ (by their initialisation and resample). How far apart says little about how
+  // far a prediction misses where the labels are noisy (docs/search.md); this checks the mechanics.
+  CHECK(mean(on_data.spread) > 0);
+  CHECK(mean(away.spread) > 0);
+  CHECK(mean(away.spread) < 0.05);
+  // The first member alone is what a single fit from the same seed gives; the mean is the members'.
+  se::accuracy_predictor<cifar> single(32, 2, 3);
+  o.ensemble = 1;
+  single.fit(train, train_y, o);
+  CHECK(single.ensemble_size() == 1);
+  CHECK(single.predict_with_spread(fresh).spread == std::vector<double>(fresh.size(), 0.0));
+  CHECK(away.top1 != single.predict(fresh));
+
+  // Saved and loaded: the same means and spreads. A file claiming more members than it holds is refused.
+  const auto path = (std::filesystem::temp_directory_path() / "ofa_test_ensemble.ofa").string();
+  p.save(path);
+  const auto loaded = se::accuracy_predictor<cifar>::load(path);
+  CHECK(loaded.ensemble_size() == 4);
+  const auto again = loaded.predict_with_spread(fresh);
+  CHECK(again.top1 == away.top1);
+  CHECK(again.spread == away.spread);
+  std::filesystem::remove(path);
+  o.ensemble = 0;
+  CHECK_THROWS_WITH(p.fit(train, train_y, o), Contains("ensemble must be at least 1"));
+}
+
 TEST_CASE("the predictor refuses bad training data", "[search][predictor]") {
   se::accuracy_predictor<cifar> p(16, 1);
   const std::vector<config> two{config::max(), config::min()};

@@ -13,6 +13,12 @@
 /// The network works in percentage points (the output is (top-1 - base) × 100):
 /// targets of a few hundredths would make the initial output's scale (~1) a
 /// hundred times too large. predict() returns a fraction, as the data set stores.
+///
+/// A predictor may be an ensemble (predictor_fit_options::ensemble): the first MLP fitted on every
+/// pair, each other on a bootstrap resample from its own initialisation. It predicts their mean,
+/// and their spread says how far to trust a prediction: members agree where the data pinned the
+/// function down and part where a candidate lies away from every subnet they learned from, which
+/// is where an evolutionary search climbs to when it trusts a single MLP.
 
 #include <algorithm>  // min
 #include <cmath>
@@ -46,6 +52,13 @@ struct predictor_fit_options {
   double lr = 1e-3;
   double weight_decay = 3e-2;  ///< Adam's (L2) weight decay: the data sets are small (a few hundred subnets)
   std::uint64_t seed = 0;
+  int ensemble = 1;  ///< MLPs: the first on every pair, each other on a bootstrap resample (seed + member)
+};
+
+/** @brief Predictions of an ensemble: each config's mean top-1 and the standard deviation of its
+ *  members' (0 for a single MLP), both fractions. */
+struct predictions {
+  std::vector<double> top1, spread;
 };
 
 /** @brief What a predictor was fitted on, to judge its predictions by: the range of its training
@@ -66,6 +79,9 @@ struct predictor_domain {
   double penalised(double top1) const noexcept { return known() && top1 > highest ? 2 * highest - top1 : top1; }
 };
 
+/// The most MLPs an ensemble averages (a bound for files read from outside, too).
+inline constexpr int max_ensemble = 64;
+
 template <class Space>
 class accuracy_predictor {
  public:
@@ -73,11 +89,18 @@ class accuracy_predictor {
    *  (Kaiming-uniform) initialisation from `seed`. */
   explicit accuracy_predictor(int hidden = 400, int layers = 3, std::uint64_t seed = 0);
 
-  /** @brief Predicted top-1 (a fraction) of each config; const and thread-safe. */
-  std::vector<double> predict(std::span<const subnet_config<Space>> configs) const;
+  /** @brief Predicted top-1 (a fraction) of each config, the members' mean; const and thread-safe. */
+  std::vector<double> predict(std::span<const subnet_config<Space>> configs) const {
+    return predict_with_spread(configs).top1;
+  }
   double predict(const subnet_config<Space>& config) const { return predict(std::span(&config, 1))[0]; }
+  /** @brief The members' mean and standard deviation for each config. */
+  predictions predict_with_spread(std::span<const subnet_config<Space>> configs) const;
+  /** @brief MLPs it averages: 1, or options.ensemble of its last fit. */
+  int ensemble_size() const noexcept { return 1 + static_cast<int>(others_.size()); }
 
-  /** @brief Trains on (config, top-1) pairs; returns the final training RMSE (a fraction). */
+  /** @brief Trains on (config, top-1) pairs (options.ensemble MLPs); returns the final training
+   *  RMSE of its mean prediction (a fraction). */
   double fit(std::span<const subnet_config<Space>> configs, std::span<const double> top1,
              const predictor_fit_options& options = {});
 
@@ -103,6 +126,8 @@ class accuracy_predictor {
 
  private:
   autograd::variable<float> forward(const tensor<float>& encoded) const;
+  /// This MLP's predictions alone (without the other members).
+  std::vector<double> predict_own(std::span<const subnet_config<Space>> configs) const;
   tensor<float> encode(std::span<const subnet_config<Space>> configs) const;
   nn::state_list<float> state() const;
   /// The inference copies of the weights (after construction, fit and load).
@@ -115,6 +140,7 @@ class accuracy_predictor {
   std::vector<float> first_rows_;                            // [encoding][hidden]: layer 0 transposed
   std::vector<kernels::packed_weights> packed_;              // layers 1 .. L-1
   std::vector<float> output_;                                // [hidden]
+  std::vector<accuracy_predictor> others_;                   // an ensemble's other members
 };
 
 // ---------------------------------------------------------------------------
@@ -177,7 +203,27 @@ autograd::variable<float> accuracy_predictor<Space>::forward(const tensor<float>
 }
 
 template <class Space>
-std::vector<double> accuracy_predictor<Space>::predict(std::span<const subnet_config<Space>> configs) const {
+predictions accuracy_predictor<Space>::predict_with_spread(std::span<const subnet_config<Space>> configs) const {
+  predictions out{predict_own(configs), std::vector<double>(configs.size(), 0.0)};
+  if (others_.empty()) return out;
+  // Mean and variance over the members, accumulated one member at a time (Welford).
+  std::vector<double> squares(configs.size(), 0.0);
+  double members = 1;
+  for (const auto& other : others_) {
+    const auto own = other.predict_own(configs);
+    ++members;
+    for (std::size_t i = 0; i < own.size(); ++i) {
+      const double delta = own[i] - out.top1[i];
+      out.top1[i] += delta / members;
+      squares[i] += delta * (own[i] - out.top1[i]);
+    }
+  }
+  for (std::size_t i = 0; i < configs.size(); ++i) out.spread[i] = std::sqrt(squares[i] / (members - 1));
+  return out;
+}
+
+template <class Space>
+std::vector<double> accuracy_predictor<Space>::predict_own(std::span<const subnet_config<Space>> configs) const {
   if (configs.empty()) return {};
   const std::size_t m = configs.size(), h = static_cast<std::size_t>(hidden_), in = arch_encoding_size<Space>();
   pooled_vector<float> a(m * h), b(m * h);
@@ -224,8 +270,11 @@ double accuracy_predictor<Space>::fit(std::span<const subnet_config<Space>> conf
   if (configs.size() != top1.size() || configs.size() < 2)
     throw config_error("ofa::search::accuracy_predictor::fit: " + std::to_string(configs.size()) + " configs and " +
                        std::to_string(top1.size()) + " accuracies; give at least two (config, top-1) pairs");
-  if (o.epochs < 1 || o.batch_size < 1)
-    throw config_error("ofa::search::accuracy_predictor::fit: epochs and batch_size must be at least 1");
+  if (o.epochs < 1 || o.batch_size < 1 || o.ensemble < 1 || o.ensemble > max_ensemble)
+    throw config_error(
+        "ofa::search::accuracy_predictor::fit: epochs, batch_size and ensemble must be at least 1 "
+        "(ensemble at most " +
+        std::to_string(max_ensemble) + ")");
   for (double t : top1)
     if (!(t >= 0 && t <= 1))
       throw config_error("ofa::search::accuracy_predictor::fit: top-1 " + std::to_string(t) +
@@ -266,6 +315,26 @@ double accuracy_predictor<Space>::fit(std::span<const subnet_config<Space>> conf
     throw numeric_error("ofa::search::accuracy_predictor::fit: the fit diverged (its weights became non-finite); "
                         "lower the learning rate (--lr)");
   prepare();
+  // The other members: each from its own initialisation, on a resample of the pairs with
+  // replacement (the same number, about 63% of them distinct).
+  others_.clear();
+  for (int m = 1; m < o.ensemble; ++m) {
+    const std::uint64_t seed = o.seed + 7919 * std::uint64_t(m);
+    rng draw(seed);
+    std::vector<subnet_config<Space>> resampled_configs;
+    std::vector<double> resampled_top1;
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::size_t pick = draw.uniform_index(n);
+      resampled_configs.push_back(configs[pick]);
+      resampled_top1.push_back(top1[pick]);
+    }
+    accuracy_predictor member(hidden_, layers(), seed);
+    predictor_fit_options own = o;
+    own.ensemble = 1;
+    own.seed = seed;
+    member.fit(resampled_configs, resampled_top1, own);
+    others_.push_back(std::move(member));
+  }
   const auto fitted = predict(configs);
   return rmse(fitted, top1);
 }
@@ -276,7 +345,8 @@ bool accuracy_predictor<Space>::all_finite() const {
     const auto& t = p.value.value();
     if (!std::all_of(t.data(), t.data() + t.size(), [](float v) { return std::isfinite(v); })) return false;
   }
-  return std::isfinite(base_);
+  return std::isfinite(base_) &&
+         std::all_of(others_.begin(), others_.end(), [](const accuracy_predictor& m) { return m.all_finite(); });
 }
 
 template <class Space>
@@ -292,6 +362,21 @@ void accuracy_predictor<Space>::save(const std::string& path) const {
   }
   std::vector<std::pair<std::string, const tensor<float>*>> tensors;
   for (const auto& p : state().parameters) tensors.emplace_back(p.name, &p.value.value());
+  // An ensemble's other members: their own bases, their tensors under "ensemble.<m>.".
+  const auto member_states = [&] {
+    std::vector<nn::state_list<float>> states;
+    for (const auto& m : others_) states.push_back(m.state());
+    return states;
+  }();
+  if (!others_.empty()) {
+    meta["ensemble"] = ensemble_size();
+    meta["ensemble_bases"] = nlohmann::json::array();
+    for (std::size_t m = 0; m < others_.size(); ++m) {
+      meta["ensemble_bases"].push_back(others_[m].base_);
+      for (const auto& p : member_states[m].parameters)
+        tensors.emplace_back("ensemble." + std::to_string(m + 1) + "." + p.name, &p.value.value());
+    }
+  }
   io::save_checkpoint(path, io::checkpoint_kind::predictor, Space::signature(), meta.dump(), tensors);
 }
 
@@ -315,17 +400,35 @@ accuracy_predictor<Space> accuracy_predictor<Space>::load(const std::string& pat
     return meta[key].get<std::int64_t>();
   };
   const std::int64_t hidden = whole("hidden"), layers = whole("layers");
+  const std::int64_t members = meta.is_object() && meta.contains("ensemble") ? whole("ensemble") : 1;
+  if (members < 1 || members > max_ensemble)
+    bad("its ensemble of " + std::to_string(members) + " is not 1 to " + std::to_string(max_ensemble));
   const auto first = ckpt.tensors.find("layers.0.weight");
   if (first == ckpt.tensors.end() || first->second.dimension() != 2) bad("no 2-d layers.0.weight");
   if (hidden < 1 || layers < 1 || layers > 64 || hidden != std::int64_t(first->second.shape()[0]) ||
-      ckpt.tensors.size() != std::size_t(2 * layers + 1))
-    bad("its metadata (" + std::to_string(layers) + " hidden layers of " + std::to_string(hidden) +
-        " units) does not match its " + std::to_string(ckpt.tensors.size()) + " tensors");
+      ckpt.tensors.size() != std::size_t(members * (2 * layers + 1)))
+    bad("its metadata (" + std::to_string(members) + " x " + std::to_string(layers) + " hidden layers of " +
+        std::to_string(hidden) + " units) does not match its " + std::to_string(ckpt.tensors.size()) + " tensors");
   if (!meta.contains("base_accuracy") || !meta["base_accuracy"].is_number() ||
       !std::isfinite(meta["base_accuracy"].get<double>()) || std::fabs(meta["base_accuracy"].get<double>()) > 1)
     bad("its base_accuracy is not a top-1 fraction");
   auto p = from_weights(static_cast<int>(hidden), static_cast<int>(layers), meta["base_accuracy"].get<double>(),
                         ckpt.tensors, path);
+  if (members > 1) {
+    const auto& bases = meta.contains("ensemble_bases") ? meta["ensemble_bases"] : nlohmann::json();
+    if (!bases.is_array() || bases.size() != std::size_t(members - 1)) bad("its ensemble_bases are not one a member");
+    for (std::int64_t m = 1; m < members; ++m) {
+      const auto& base = bases[std::size_t(m - 1)];
+      if (!base.is_number() || !std::isfinite(base.get<double>()) || std::fabs(base.get<double>()) > 1)
+        bad("its ensemble_bases are not top-1 fractions");
+      const std::string prefix = "ensemble." + std::to_string(m) + ".";
+      std::map<std::string, tensor<float>> own;
+      for (const auto& [name, t] : ckpt.tensors)
+        if (name.rfind(prefix, 0) == 0) own.emplace(name.substr(prefix.size()), t);
+      p.others_.push_back(
+          from_weights(static_cast<int>(hidden), static_cast<int>(layers), base.get<double>(), own, path));
+    }
+  }
   if (meta.contains("fitted_on")) {  // predictors fitted before it was recorded have none
     const auto& f = meta["fitted_on"];
     const auto fraction = [&](const char* key) {

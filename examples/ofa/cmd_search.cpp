@@ -267,7 +267,7 @@ void run_search(const search_options& o) {
     const bool extrapolated = domain.extrapolates(best.accuracy);
     any_extrapolated |= extrapolated;
     row["extrapolated"] = extrapolated;
-    if (std::isfinite(domain.held_out_rmse)) row["predictor_rmse"] = domain.held_out_rmse;
+    if (uncertain) row["predictor_rmse"] = domain.held_out_rmse;
     if (ensemble) row["predicted_spread"] = spreads[k];
     if (!notes[k].empty()) row["note"] = notes[k];
     std::printf("%-16s %-18s %s %7.2f%%%s", budgets[k].to_string().c_str(), short_config(best.config).c_str(),

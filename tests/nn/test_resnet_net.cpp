@@ -52,7 +52,7 @@ TEST_CASE("resnet: the supernet holds the reference's layers under its names", "
   CHECK(net.parameter_count() == ofa::supernet_param_count<small_resnet>());
   // conv2 is [out][k][k][in] in ofa's layout, at the supernet's widest middle width.
   const auto plan = ofa::plan_supernet<small_resnet>();
-  CHECK(net.bottlenecks_[0].conv.weight.value().shape() ==
+  CHECK(net.blocks_[0].conv.weight.value().shape() ==
         ofa::shape_type{std::size_t(plan.blocks[0].mid_channels), 3, 3, std::size_t(plan.blocks[0].mid_channels)});
   // Each of the stem's 3 and the blocks' 3 or 4 BN layers is numbered once.
   CHECK(net.batch_norm_count() == 3 + 4 + 3 + 4 + 3);
@@ -72,7 +72,7 @@ TEST_CASE("resnet: re-organising middle channels keeps the function at full widt
       CHECK(after.data()[i] == Approx(before.data()[i]).epsilon(1e-4).margin(1e-4));
   }
   // The most important middle channels come first: the 3×3's filters by the last 1×1's weights on them.
-  const auto& w = net.bottlenecks_[1].expand.weight.value();  // [out][mid]
+  const auto& w = net.blocks_[1].expand.weight.value();  // [out][mid]
   const std::size_t out = w.shape()[0], mid = w.shape()[1];
   net.reorganize_channels(0);
   auto importance = [&](std::size_t c) {

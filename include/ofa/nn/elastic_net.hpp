@@ -19,10 +19,10 @@
 #include <vector>
 
 #include "ofa/autograd/ops.hpp"
+#include "ofa/blocks/block_types.hpp"
+#include "ofa/blocks/elastic_blocks.hpp"
 #include "ofa/nn/bn_statistics.hpp"
-#include "ofa/nn/bottleneck_block.hpp"
 #include "ofa/nn/deep_stem.hpp"
-#include "ofa/nn/mbconv_block.hpp"
 #include "ofa/random.hpp"
 #include "ofa/space/plan.hpp"
 #include "ofa/space/sampling.hpp"
@@ -35,6 +35,11 @@ class elastic_net {
  public:
   using space_type = Space;
   using config_type = subnet_config<Space>;
+  /// The training block of the space's block kind (include/ofa/blocks/<kind>/elastic_block.hpp).
+  using block_type = elastic_block_t<Space, T>;
+  static_assert(elastic_block<block_type, T>,
+                "ofa::nn::elastic_net: the block kind's elastic block lacks what elastic_net calls (docs/spaces.md, "
+                "Adding a block kind)");
 
   /** @brief A supernet initialised as the reference does, from `seed`.
    *  @param dropout the classifier's dropout rate (the reference's 0.1). */
@@ -109,7 +114,6 @@ class elastic_net {
    *  optimizer whose state predates this refuses to step until it is reset(). */
   void reorganize_channels(int expand_stage = 0) {
     for (auto& b : blocks_) b.reorganize_middle(expand_stage);
-    for (auto& b : bottlenecks_) b.reorganize_middle(expand_stage);
     ++layout_version_;
   }
   /** @brief The number of BN layers (bn_statistics' size). */
@@ -117,24 +121,25 @@ class elastic_net {
   /** @brief The classifier's dropout stream, for checkpoints and per-step seeding. */
   rng& dropout_stream() noexcept { return dropout_rng_; }
 
-  /** @brief The space's blocks are ResNet bottlenecks (deep stem, bottlenecks, pooling head). */
-  static constexpr bool resnet = Space::blocks == space::block_kind::bottleneck;
+  /** @brief The space's stem is the ResNets' deep stem (else a conv stem). */
+  static constexpr bool deep_stem_space = Space::stem.deep();
 
-  // The layers, for extraction and inspection. MobileNets: the conv stem, blocks_, the head's 1×1
-  // layers; ResNets: deep_stem_ and bottlenecks_ (the MobileNet parts stay empty).
+  // The layers, for extraction and inspection: the stem (a conv stem, or deep_stem_), the blocks of
+  // the space's kind, the head's layers where it has them.
   autograd::variable<T> stem_weight;
   elastic_batch_norm<T> stem_bn;
-  std::vector<mbconv_block<T>> blocks_;  // blocks_[0] is the first block, then unit by unit
-  elastic_pointwise<T> final_expand;     // empty where the head has none (ResNets)
+  std::optional<deep_stem<T>> deep_stem_;
+  std::vector<block_type> blocks_;    // the fixed first block where the space has one, then slot by slot
+  elastic_pointwise<T> final_expand;  // empty where the head has none (ResNets)
   elastic_batch_norm<T> final_expand_bn;
   std::optional<elastic_pointwise<T>> feature_mix;  // absent where the head has none (ProxylessNAS)
-  std::optional<deep_stem<T>> deep_stem_;
-  std::vector<bottleneck_block<T>> bottlenecks_;  // by block slot
   autograd::variable<T> classifier_w, classifier_b;
   double dropout_rate;
 
   /** @brief Index in blocks_ of block i of unit u. */
-  static std::size_t block_index(std::size_t u, int i) { return 1 + config_type::slot(u, i); }
+  static std::size_t block_index(std::size_t u, int i) {
+    return (Space::first_block.present() ? 1 : 0) + config_type::slot(u, i);
+  }
 
  private:
   /// One body for the training and the const forward: the layers' overloads pick the mode's behaviour.
@@ -155,28 +160,28 @@ class elastic_net {
 
 template <class Space, class T>
 elastic_net<Space, T>::elastic_net(std::uint64_t seed, double dropout)
-    : stem_bn(resnet ? 0 : Space::stem.width),
+    : stem_bn(deep_stem_space ? 0 : Space::stem.width),
       final_expand(Space::head.final_expand, plan_supernet<Space>().head.in_channels),
       final_expand_bn(Space::head.final_expand),
       dropout_rate(dropout),
       dropout_rng_(seed ^ 0x5eedULL) {
   const auto& stem = Space::stem;
   const auto plan = plan_supernet<Space>();
-  if constexpr (resnet) {
+  if constexpr (deep_stem_space) {
     deep_stem_.emplace(plan.stem);
-    bottlenecks_.reserve(plan.blocks.size());
-    for (const auto& b : plan.blocks) bottlenecks_.emplace_back(b, Space::unit_table[std::size_t(b.unit)].expands);
   } else {
     stem_weight = make_parameter<T>(
         {std::size_t(stem.width), std::size_t(stem.kernel_size), std::size_t(stem.kernel_size), std::size_t(3)});
-    blocks_.reserve(plan.blocks.size());
-    for (const auto& b : plan.blocks) {
-      if (b.unit >= 0) {
-        const auto& unit = Space::unit_table[std::size_t(b.unit)];
-        blocks_.emplace_back(b, unit.kernels, unit.expands);
-      } else {  // the fixed first block
-        blocks_.emplace_back(b, space::choice_set::of(b.kernel), space::choice_set::of(b.expand));
-      }
+  }
+  blocks_.reserve(plan.blocks.size());
+  for (const auto& b : plan.blocks) {
+    if (b.unit >= 0) {
+      blocks_.emplace_back(b, Space::unit_table[std::size_t(b.unit)]);
+    } else {  // the fixed first block: a unit of its own with one choice of each
+      auto fixed = Space::unit_table[0];
+      fixed.kernels = space::choice_set::of(b.kernel);
+      fixed.expands = space::choice_set::of(b.expand);
+      blocks_.emplace_back(b, fixed);
     }
   }
   const auto& head = Space::head;
@@ -187,14 +192,12 @@ elastic_net<Space, T>::elastic_net(std::uint64_t seed, double dropout)
   number_batch_norms();
 
   rng engine(seed);
-  if constexpr (resnet) {
+  if constexpr (deep_stem_space)
     deep_stem_->init(engine);
-    for (auto& b : bottlenecks_) b.init(engine);
-  } else {
+  else
     init_he_fan_out(stem_weight.value(), stem.kernel_size, stem.width, engine);
-    for (auto& b : blocks_) b.init(engine);
-    final_expand.init(engine);
-  }
+  for (auto& b : blocks_) b.init(engine);
+  if constexpr (Space::head.has_final_expand()) final_expand.init(engine);
   if (feature_mix) feature_mix->init(engine);
   init_linear(classifier_w.value(), classifier_inputs, engine);
 }
@@ -207,14 +210,12 @@ void elastic_net<Space, T>::number_batch_norms() {
     bn.eps = static_cast<T>(Space::bn_eps);
     bn.momentum = static_cast<T>(Space::bn_momentum);
   };
-  if constexpr (resnet) {
+  if constexpr (deep_stem_space)
     deep_stem_->for_each_batch_norm(number);
-    for (auto& b : bottlenecks_) b.for_each_batch_norm(number);
-  } else {
+  else
     number(stem_bn);
-    for (auto& b : blocks_) b.for_each_batch_norm(number);
-    number(final_expand_bn);
-  }
+  for (auto& b : blocks_) b.for_each_batch_norm(number);
+  if constexpr (Space::head.has_final_expand()) number(final_expand_bn);
   batch_norm_count_ = next;
 }
 
@@ -261,17 +262,15 @@ autograd::variable<T> elastic_net<Space, T>::run(Self& self, const autograd::var
   const auto plan = plan_network(config);
   const auto& head = plan.head;
   variable<T> x;
-  if constexpr (resnet) {
+  if constexpr (deep_stem_space)
     x = self.deep_stem_->forward(images, plan.stem, context);
-    for (const auto& b : plan.blocks) x = self.bottlenecks_[std::size_t(b.slot)].forward(x, b, context);
-    x = global_avg_pool(x);
-  } else {
+  else
     x = self.stem_bn.forward(conv2d(images, self.stem_weight, plan.stem.stride), context, plan.stem.act);
-    for (const auto& b : plan.blocks) x = self.blocks_[b.supernet_index()].forward(x, b, context);
+  for (const auto& b : plan.blocks) x = self.blocks_[b.supernet_index()].forward(x, b, context);
+  if constexpr (Space::head.has_final_expand())
     x = self.final_expand_bn.forward(self.final_expand.forward(x, head.final_expand), context, head.act);
-    x = global_avg_pool(x);
-    if (self.feature_mix) x = activate(self.feature_mix->forward(x, head.feature_mix), head.act);
-  }
+  x = global_avg_pool(x);
+  if (self.feature_mix) x = activate(self.feature_mix->forward(x, head.feature_mix), head.act);
   if constexpr (!std::is_const_v<Self>)
     if (context.mode == forward_mode::train) x = dropout(x, self.dropout_rate, self.dropout_rng_, true);
   return linear(x, self.classifier_w, self.classifier_b, head.classes, head.classifier_inputs());
@@ -313,13 +312,14 @@ template <class Space, class T>
 state_list<T> elastic_net<Space, T>::state() {
   state_list<T> s;
   s.layout_version = &layout_version_;
-  if constexpr (resnet) {
+  if constexpr (deep_stem_space) {
     deep_stem_->collect(s);
-    for (std::size_t i = 0; i < bottlenecks_.size(); ++i) bottlenecks_[i].collect(s, "blocks." + std::to_string(i));
   } else {
     s.add("first_conv.conv.weight", stem_weight);
     stem_bn.collect(s, "first_conv.bn");
-    for (std::size_t i = 0; i < blocks_.size(); ++i) blocks_[i].collect(s, "blocks." + std::to_string(i) + ".conv");
+  }
+  for (std::size_t i = 0; i < blocks_.size(); ++i) blocks_[i].collect(s, "blocks." + std::to_string(i));
+  if constexpr (Space::head.has_final_expand()) {
     const std::string pre_pool = Space::head.pre_pool_name();
     final_expand.collect(s, pre_pool + ".conv");
     final_expand_bn.collect(s, pre_pool + ".bn");

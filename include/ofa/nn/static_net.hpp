@@ -16,73 +16,31 @@
 #include <string>
 #include <vector>
 
+#include "ofa/blocks/block_types.hpp"
+#include "ofa/blocks/static_blocks.hpp"
 #include "ofa/errors.hpp"
 #include "ofa/kernels/activation.hpp"
 #include "ofa/kernels/conv2d.hpp"
-#include "ofa/kernels/depthwise.hpp"
 #include "ofa/kernels/gemm.hpp"
 #include "ofa/kernels/pooling.hpp"
 #include "ofa/kernels/window_pooling.hpp"
-#include "ofa/parallel/arena.hpp"
+#include "ofa/nn/feature_map.hpp"
+#include "ofa/nn/inference_layers.hpp"
 #include "ofa/profiling.hpp"
-#include "ofa/space/make_divisible.hpp"
 #include "ofa/space/plan.hpp"
 #include "ofa/tensor/tensor.hpp"
 
 namespace ofa::nn {
 
-/** @brief One inference block. An MBConv: [expand 1×1 + bias + act] → k×k depthwise + bias + act →
- *  [SE] → project 1×1 + bias → [+ input]. A bottleneck: expand_* is its first 1×1 (+ act), conv_* its
- *  k×k (stride, + act), project_* its last 1×1; then + the input or + shortcut 1×1 (of the average
- *  pooled input), and act. Weights are dense at their active sizes, BN folded in. */
-struct static_block {
-  space::block_kind kind = space::block_kind::mbconv;
-  int in = 0, mid = 0, out = 0, kernel = 3, stride = 1, se_mid = 0;
-  activation act = activation::relu;
-  bool has_expand = false, residual = false, has_shortcut_conv = false;
-  tensor<float> expand_w, expand_b;          // [mid][in], [mid]
-  tensor<float> dw_w, dw_b;                  // [k][k][mid], [mid]
-  tensor<float> conv_w, conv_b;              // a bottleneck's [mid][k][k][mid], [mid]
-  tensor<float> se_rw, se_rb, se_ew, se_eb;  // [se][mid], [se], [mid][se], [mid]
-  tensor<float> project_w, project_b;        // [out][mid], [out]
-  tensor<float> shortcut_w, shortcut_b;      // a bottleneck's [out][in], [out]
-  // The 1×1 weights packed once for the GEMM micro-kernel (prepare()).
-  kernels::packed_weights expand_p, se_rp, se_ep, project_p, shortcut_p, conv_p;
-
-  bool bottleneck() const noexcept { return kind == space::block_kind::bottleneck; }
-};
-
-/** @brief An NHWC activation between two stages: its own storage, or a view of the caller's images. */
-struct feature_map {
-  int n = 0, h = 0, w = 0, c = 0;
-  pooled_vector<float> storage;
-  const float* external = nullptr;
-
-  const float* data() const { return external ? external : storage.data(); }
-  std::size_t size() const { return static_cast<std::size_t>(n) * h * w * c; }
-  /** @brief A view of NHWC images (no copy); they must outlive the view. */
-  static feature_map view(const tensor<float>& images) {
-    feature_map f;
-    f.n = static_cast<int>(images.shape()[0]);
-    f.h = static_cast<int>(images.shape()[1]);
-    f.w = static_cast<int>(images.shape()[2]);
-    f.c = static_cast<int>(images.shape()[3]);
-    f.external = images.data();
-    return f;
-  }
-  /** @brief Storage for a [n, h, w, c] result. */
-  float* reset(int n_, int h_, int w_, int c_) {
-    n = n_, h = h_, w = w_, c = c_;
-    external = nullptr;
-    storage.resize(size());
-    return storage.data();
-  }
-};
-
 template <class Space>
 class static_net {
  public:
   using config_type = subnet_config<Space>;
+  /// The inference block of the space's block kind (include/ofa/blocks/<kind>/static_block.hpp).
+  using block_type = static_block_t<Space>;
+  static_assert(inference_block<block_type>,
+                "ofa::nn::static_net: the block kind's static block lacks what static_net calls (docs/spaces.md, "
+                "Adding a block kind)");
 
   /** @brief The structure of `config` (every tensor shaped, zero): what extract() and
    *  load_static() fill. */
@@ -114,7 +72,7 @@ class static_net {
   stem_plan stem_;
   tensor<float> stem_w, stem_b;                                    // [C][k][k][3], [C]; a deep stem's first layer
   tensor<float> stem_mid_w, stem_mid_b, stem_last_w, stem_last_b;  // a deep stem's other layers
-  std::vector<static_block> blocks;
+  std::vector<block_type> blocks;
   tensor<float> final_w, final_b;  // [F][in], [F]
   tensor<float> mix_w;             // [M][F]; empty where the head has no feature mix
   tensor<float> classifier_w, classifier_b;
@@ -122,36 +80,11 @@ class static_net {
 
  private:
   void run_stem(const feature_map& in, feature_map& out) const;
-  void run_block(const static_block& blk, const feature_map& in, feature_map& out) const;
-  void run_bottleneck(const static_block& blk, const feature_map& in, feature_map& out) const;
   void run_head(const feature_map& in, feature_map& out) const;
 };
 
 // ---------------------------------------------------------------------------
 // implementation
-
-namespace detail {
-/// y[m][w.n] = act(x[m][w.k]·wᵀ + b): one GEMM with bias and activation fused into its stores.
-inline void dense_layer(int m, const float* x, const kernels::packed_weights& w, const float* b, activation act,
-                        float* y) {
-  kernels::gemm_packed(m, x, w.k, w, 0.0f, y, w.n, b, act);
-}
-/// A 1×1 layer's product as its profile row names it: rows (pixels) × in → out channels.
-inline std::string gemm_shape_text(int rows, int in, int out) {
-  return std::to_string(rows) + "x" + std::to_string(in) + "->" + std::to_string(out);
-}
-inline tensor<float> zeros(std::initializer_list<std::size_t> shape) { return make_tensor<float>(shape_type(shape)); }
-
-/// A dense k×k convolution as one GEMM with pre-packed weights: its input's k×k patches (im2col)
-/// times the weight [O][k·k·I], bias and activation in the stores.
-inline void packed_conv(const kernels::conv_shape& s, const float* in, const kernels::packed_weights& w, const float* b,
-                        activation act, float* y) {
-  const int m = s.batch * s.out_height() * s.out_width();
-  pooled_vector<float> cols(static_cast<std::size_t>(m) * static_cast<std::size_t>(w.k));
-  kernels::im2col(s, in, cols.data());
-  dense_layer(m, cols.data(), w, b, act, y);
-}
-}  // namespace detail
 
 template <class Space>
 static_net<Space>::static_net(const config_type& config) : config_(config) {
@@ -168,49 +101,8 @@ static_net<Space>::static_net(const config_type& config) : config_(config) {
     stem_last_w = z(stem_.width, 3, 3, stem_.mid_width);
     stem_last_b = z(stem_.width);
   }
-  for (const auto& p : plan.blocks) {
-    static_block b;
-    b.kind = p.kind;
-    b.in = p.in_channels;
-    b.mid = p.mid_channels;
-    b.out = p.out_channels;
-    b.kernel = p.kernel;
-    b.stride = p.stride;
-    b.act = p.act;
-    b.has_expand = p.has_expand;
-    b.residual = p.residual();
-    if (b.bottleneck()) {
-      b.expand_w = z(b.mid, b.in);
-      b.expand_b = z(b.mid);
-      b.conv_w = z(b.mid, b.kernel, b.kernel, b.mid);
-      b.conv_b = z(b.mid);
-      b.project_w = z(b.out, b.mid);
-      b.project_b = z(b.out);
-      b.has_shortcut_conv = p.has_shortcut_conv;
-      if (b.has_shortcut_conv) {
-        b.shortcut_w = z(b.out, b.in);
-        b.shortcut_b = z(b.out);
-      }
-      blocks.push_back(std::move(b));
-      continue;
-    }
-    if (b.has_expand) {
-      b.expand_w = z(b.mid, b.in);
-      b.expand_b = z(b.mid);
-    }
-    b.dw_w = z(b.kernel, b.kernel, b.mid);
-    b.dw_b = z(b.mid);
-    if (p.has_se()) {
-      b.se_mid = p.se_channels;
-      b.se_rw = z(b.se_mid, b.mid);
-      b.se_rb = z(b.se_mid);
-      b.se_ew = z(b.mid, b.se_mid);
-      b.se_eb = z(b.mid);
-    }
-    b.project_w = z(b.out, b.mid);
-    b.project_b = z(b.out);
-    blocks.push_back(std::move(b));
-  }
+  blocks.reserve(plan.blocks.size());
+  for (const auto& p : plan.blocks) blocks.emplace_back(p);
   const auto& head = plan.head;
   if (head.has_final_expand()) {
     final_w = z(head.final_expand, head.in_channels);
@@ -224,24 +116,12 @@ static_net<Space>::static_net(const config_type& config) : config_(config) {
 
 template <class Space>
 void static_net<Space>::prepare() {
-  auto pack = [](const tensor<float>& w) {  // [out][in], or a dense conv's [out][k][k][in] as [out][k·k·in]
-    const int out = static_cast<int>(w.shape()[0]), in = static_cast<int>(w.size() / w.shape()[0]);
-    return kernels::pack_weights(w.data(), in, out, in);
-  };
+  using detail::pack;
   if (stem_.deep) {
     if (!stem_.skip) stem_mid_p = pack(stem_mid_w);
     stem_last_p = pack(stem_last_w);
   }
-  for (auto& b : blocks) {
-    if (b.has_expand) b.expand_p = pack(b.expand_w);
-    if (b.se_mid > 0) {
-      b.se_rp = pack(b.se_rw);
-      b.se_ep = pack(b.se_ew);
-    }
-    b.project_p = pack(b.project_w);
-    if (b.has_shortcut_conv) b.shortcut_p = pack(b.shortcut_w);
-    if (b.bottleneck()) b.conv_p = pack(b.conv_w);
-  }
+  for (auto& b : blocks) b.prepare();
   if (Space::head.has_final_expand()) final_p = pack(final_w);
   if (Space::head.has_feature_mix()) mix_p = pack(mix_w);
   classifier_p = pack(classifier_w);
@@ -278,7 +158,7 @@ void static_net<Space>::run_stage(std::size_t i, const feature_map& in, feature_
   else if (i + 1 == stage_count())
     run_head(in, out);
   else
-    run_block(blocks[i - 1], in, out);
+    blocks[i - 1].run(in, out);
 }
 
 template <class Space>
@@ -308,84 +188,6 @@ void static_net<Space>::run_stem(const feature_map& in, feature_map& out) const 
   detail::packed_conv(same, a.data(), stem_last_p, stem_last_b.data(), stem_.act, b.data());
   const auto pool = kernels::pool_shape::max_pool(n, h, w, stem_.width, stem_.pool_window, stem_.pool_stride);
   kernels::max_pool2d(pool, b.data(), out.reset(n, pool.out_height(), pool.out_width(), stem_.width));
-}
-
-template <class Space>
-void static_net<Space>::run_bottleneck(const static_block& blk, const feature_map& in, feature_map& out) const {
-  const int n = in.n, h = in.h, w = in.w, m = n * h * w;
-  std::optional<profiling::scope> timing;
-  timing.emplace("bottleneck_1x1");
-  pooled_vector<float> reduced(static_cast<std::size_t>(m) * blk.mid);
-  detail::dense_layer(m, in.data(), blk.expand_p, blk.expand_b.data(), blk.act, reduced.data());
-  const kernels::conv_shape cs{n, h, w, blk.mid, blk.kernel, blk.stride};
-  const int oh = cs.out_height(), ow = cs.out_width(), om = n * oh * ow;
-  pooled_vector<float> middle(static_cast<std::size_t>(om) * blk.mid);
-  timing.emplace("bottleneck_3x3");
-  detail::packed_conv(cs, reduced.data(), blk.conv_p, blk.conv_b.data(), blk.act, middle.data());
-  // The shortcut first, into the output; the last 1×1 then adds onto it (beta 1) with its bias and
-  // the block's activation in the same stores: no separate add and activation passes.
-  float* y = out.reset(n, oh, ow, blk.out);
-  timing.emplace("shortcut");
-  if (blk.has_shortcut_conv) {
-    const float* shortcut_in = in.data();
-    pooled_vector<float> pooled;
-    if (blk.stride > 1) {
-      const auto pool = kernels::pool_shape::average_pool(n, h, w, blk.in, blk.stride);
-      pooled.resize(static_cast<std::size_t>(om) * blk.in);
-      kernels::average_pool2d(pool, in.data(), pooled.data());
-      shortcut_in = pooled.data();
-    }
-    detail::dense_layer(om, shortcut_in, blk.shortcut_p, blk.shortcut_b.data(), activation::none, y);
-  } else {
-    std::copy_n(in.data(), out.size(), y);
-  }
-  timing.emplace("bottleneck_1x1");
-  kernels::gemm_packed(om, middle.data(), blk.mid, blk.project_p, 1.0f, y, blk.out, blk.project_b.data(), blk.act);
-}
-
-template <class Space>
-void static_net<Space>::run_block(const static_block& blk, const feature_map& in, feature_map& out) const {
-  if (blk.bottleneck()) return run_bottleneck(blk, in, out);
-  const int n = in.n, h = in.h, w = in.w, m = n * h * w;
-  std::optional<profiling::scope> timing;
-  pooled_vector<float> mid_buf;
-  const float* mid_in = in.data();
-  if (blk.has_expand) {
-    timing.emplace(profiling::label("expand_1x1", [&] { return detail::gemm_shape_text(m, blk.in, blk.mid); }));
-    mid_buf.resize(static_cast<std::size_t>(m) * blk.mid);
-    detail::dense_layer(m, in.data(), blk.expand_p, blk.expand_b.data(), blk.act, mid_buf.data());
-    mid_in = mid_buf.data();
-  }
-  kernels::conv_shape ds{n, h, w, blk.mid, blk.kernel, blk.stride};
-  const int oh = ds.out_height(), ow = ds.out_width(), om = n * oh * ow;
-  pooled_vector<float> dw_buf(static_cast<std::size_t>(om) * blk.mid);
-  timing.emplace(profiling::label("depthwise", [&] {
-    return std::to_string(h) + "x" + std::to_string(w) + "x" + std::to_string(blk.mid) + " k" +
-           std::to_string(blk.kernel) + " s" + std::to_string(blk.stride);
-  }));
-  kernels::depthwise_forward(
-      ds, mid_in, kernel_view<const float>{blk.dw_w.data(), blk.kernel, blk.mid, blk.kernel * blk.mid, blk.mid},
-      dw_buf.data(), blk.dw_b.data(), blk.act);
-  if (blk.se_mid > 0) {
-    timing.emplace("squeeze_excite");
-    pooled_vector<float> pooled(static_cast<std::size_t>(n) * blk.mid),
-        hidden(static_cast<std::size_t>(n) * blk.se_mid), gate(static_cast<std::size_t>(n) * blk.mid);
-    kernels::global_avg_pool(std::size_t(n), std::size_t(oh) * ow, std::size_t(blk.mid), dw_buf.data(),
-                             pooled.data());
-    detail::dense_layer(n, pooled.data(), blk.se_rp, blk.se_rb.data(), activation::relu, hidden.data());
-    detail::dense_layer(n, hidden.data(), blk.se_ep, blk.se_eb.data(), activation::none, gate.data());
-    kernels::hsigmoid_forward(gate.size(), gate.data(), gate.data());
-    kernels::channel_scale(std::size_t(n), std::size_t(oh) * ow, std::size_t(blk.mid), dw_buf.data(), gate.data(),
-                           dw_buf.data());
-  }
-  float* y = out.reset(n, oh, ow, blk.out);
-  timing.emplace(profiling::label("project_1x1", [&] { return detail::gemm_shape_text(om, blk.mid, blk.out); }));
-  detail::dense_layer(om, dw_buf.data(), blk.project_p, blk.project_b.data(), activation::none, y);
-  if (blk.residual) {
-    timing.emplace("residual_add");
-    const float* x = in.data();
-    for (std::size_t i = 0; i < out.size(); ++i) y[i] += x[i];
-  }
 }
 
 template <class Space>
@@ -426,37 +228,7 @@ std::vector<std::pair<std::string, tensor<float>*>> static_net<Space>::tensors()
   } else {
     t = {{"first_conv.weight", &stem_w}, {"first_conv.bias", &stem_b}};
   }
-  for (std::size_t i = 0; i < blocks.size(); ++i) {
-    auto& b = blocks[i];
-    const std::string p = "blocks." + std::to_string(i) + ".";
-    if (b.bottleneck()) {
-      t.push_back({p + "conv1.weight", &b.expand_w});
-      t.push_back({p + "conv1.bias", &b.expand_b});
-      t.push_back({p + "conv2.weight", &b.conv_w});
-      t.push_back({p + "conv2.bias", &b.conv_b});
-      t.push_back({p + "conv3.weight", &b.project_w});
-      t.push_back({p + "conv3.bias", &b.project_b});
-      if (b.has_shortcut_conv) {
-        t.push_back({p + "downsample.weight", &b.shortcut_w});
-        t.push_back({p + "downsample.bias", &b.shortcut_b});
-      }
-      continue;
-    }
-    if (b.has_expand) {
-      t.push_back({p + "inverted_bottleneck.weight", &b.expand_w});
-      t.push_back({p + "inverted_bottleneck.bias", &b.expand_b});
-    }
-    t.push_back({p + "depth_conv.weight", &b.dw_w});
-    t.push_back({p + "depth_conv.bias", &b.dw_b});
-    if (b.se_mid > 0) {
-      t.push_back({p + "se.reduce.weight", &b.se_rw});
-      t.push_back({p + "se.reduce.bias", &b.se_rb});
-      t.push_back({p + "se.expand.weight", &b.se_ew});
-      t.push_back({p + "se.expand.bias", &b.se_eb});
-    }
-    t.push_back({p + "point_linear.weight", &b.project_w});
-    t.push_back({p + "point_linear.bias", &b.project_b});
-  }
+  for (std::size_t i = 0; i < blocks.size(); ++i) blocks[i].name_tensors("blocks." + std::to_string(i) + ".", t);
   if (Space::head.has_final_expand()) {
     t.push_back({"final_expand_layer.weight", &final_w});
     t.push_back({"final_expand_layer.bias", &final_b});

@@ -278,8 +278,8 @@ layer_space<Space>::layer_space() {
                std::string(to_string(b.act))},
               c, reachable);
         else
-          add({b.bottleneck() ? "bottleneck" : "mbconv", r, b.in_size, b.in_channels, b.out_channels, b.expand,
-               b.kernel, b.stride, b.has_se(), std::string(to_string(b.act))},
+          add({std::string(to_string(b.kind)), r, b.in_size, b.in_channels, b.out_channels, b.expand, b.kernel,
+               b.stride, b.has_se(), std::string(to_string(b.act))},
               c, reachable);
       }
     };

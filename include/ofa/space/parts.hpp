@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <ratio>
+#include <string_view>
 
 #include "ofa/space/activation.hpp"
 #include "ofa/space/choice_set.hpp"
@@ -53,6 +54,17 @@ struct first_block_info {
  *  elastic expand ratio in percent of the output width and width multiplier). */
 enum class block_kind { mbconv, bottleneck };
 
+/** @brief The kind's name in layer keys and messages: "mbconv", "bottleneck". */
+constexpr std::string_view to_string(block_kind kind) {
+  switch (kind) {
+    case block_kind::mbconv:
+      return "mbconv";
+    case block_kind::bottleneck:
+      return "bottleneck";
+  }
+  return "?";
+}
+
 /** @brief Run-time description of one elastic unit (a stage of up to max depth blocks). */
 struct unit_info {
   int width;       ///< output channels of every block of the unit (the largest where it is elastic)
@@ -65,6 +77,9 @@ struct unit_info {
   choice_set widths = choice_set::of(width);  ///< output widths by multiplier index (the config's width[u])
 
   constexpr bool bottleneck() const { return kind == block_kind::bottleneck; }
+  /** @brief Whether JSON configs and schedules count this unit's depth in blocks above its smallest
+   *  depth (the reference's ResNet d) rather than in blocks. */
+  constexpr bool relative_depths() const { return bottleneck(); }
 };
 
 /** @brief Run-time description of the head: [1×1 final expand (+BN, activation)], global

@@ -59,14 +59,16 @@ struct block_plan {
   bool has_expand = false;  ///< the 1×1 expand exists: not in the first block, nor where a unit's largest ratio is 1
   bool has_shortcut_conv = false;  ///< a bottleneck's shortcut pools and convolves (the supernet's widths differ)
   int width = 0;                   ///< a bottleneck's width multiplier index (the config's w)
+  int supernet_block = 0;          ///< its index among the supernet's blocks (the first block's 0; then by slot)
 
   bool bottleneck() const noexcept { return kind == space::block_kind::bottleneck; }
   bool has_se() const noexcept { return se_channels > 0; }
   /** @brief The input is added to the output: in a bottleneck always (through the shortcut conv where
    *  there is one), in an MBConv block where the stride is 1 and the widths match. */
   bool residual() const noexcept { return bottleneck() || (stride == 1 && in_channels == out_channels); }
-  /** @brief Its index among the network's blocks in the supernet: 0 for the first block, else 1 + slot. */
-  std::size_t supernet_index() const noexcept { return static_cast<std::size_t>(slot + 1); }
+  /** @brief Its index among the supernet's blocks: the fixed first block (where the space has one), then
+   *  every slot in order. */
+  std::size_t supernet_index() const noexcept { return static_cast<std::size_t>(supernet_block); }
 };
 
 /** @brief The head as it runs: 1×1 + BN + act, global pooling, [1×1 feature mix + act], classifier. */
@@ -204,6 +206,7 @@ network_plan plan_network(const subnet_config<Space>& config, int resolution) {
       const auto slot = config.slot(u, i);
       p.blocks.push_back(
           plan_unit_block<Space>(u, i, channels, size, config.kernel[slot], config.expand[slot], config.width[u]));
+      p.blocks.back().supernet_block = slot + (Space::first_block.present() ? 1 : 0);
       channels = p.blocks.back().out_channels;
       size = p.blocks.back().out_size;
     }

@@ -4,14 +4,16 @@
 /// [1×1 expand, BN, act] → k×k depthwise (stride), BN, act → [SE] → 1×1
 /// project, BN → + input when the stride is 1 and the widths match.
 /// Its layers are those of its plan (space/plan.hpp): built from the supernet's, run by a subnet's.
+/// The training side of the MBConv block kind (docs/spaces.md: a kind's folder).
 
 #include <algorithm>
-#include <numeric>
 #include <optional>
 #include <string>
 #include <type_traits>  // is_const
 #include <vector>
 
+#include "ofa/blocks/block_types.hpp"
+#include "ofa/nn/channel_sorting.hpp"
 #include "ofa/nn/elastic_layers.hpp"
 #include "ofa/space/activation.hpp"
 #include "ofa/space/plan.hpp"
@@ -32,14 +34,14 @@ struct mbconv_block {
   elastic_batch_norm<T> project_bn;
 
   /** @brief The block of the supernet's plan `widest` (every layer at its largest), elastic over
-   *  `kernels` and `expand_choices`. */
-  mbconv_block(const block_plan& widest, const space::choice_set& kernels, const space::choice_set& expand_choices)
+   *  its unit's kernel sizes and expand ratios. */
+  mbconv_block(const block_plan& widest, const space::unit_info& unit)
       : in_channels(widest.in_channels),
         out_channels(widest.out_channels),
         stride(widest.stride),
         act(widest.act),
-        expands(expand_choices),
-        depth_conv(widest.mid_channels, kernels),
+        expands(unit.expands),
+        depth_conv(widest.mid_channels, unit.kernels),
         depth_bn(widest.mid_channels),
         project_conv(widest.out_channels, widest.mid_channels),
         project_bn(widest.out_channels) {
@@ -76,7 +78,9 @@ struct mbconv_block {
     project_conv.init(engine);
   }
 
-  void collect(state_list<T>& s, const std::string& prefix) {
+  /** @brief The reference's names: `block`.conv.inverted_bottleneck, .depth_conv (with .se), .point_linear. */
+  void collect(state_list<T>& s, const std::string& block) {
+    const std::string prefix = block + ".conv";  // the reference's MobileInvertedResidualBlock.conv
     if (expand_conv) {
       expand_conv->collect(s, prefix + ".inverted_bottleneck.conv");
       expand_bn->collect(s, prefix + ".inverted_bottleneck.bn");
@@ -128,53 +132,6 @@ struct mbconv_block {
 // ---------------------------------------------------------------------------
 // implementation
 
-namespace detail {
-/// Reorders rows (dim 0 of a [rows][cols] tensor) or columns by `order`.
-template <class T>
-void permute_rows(tensor<T>& t, std::size_t row_len, const std::vector<std::size_t>& order) {
-  tensor<T> copy = t;
-  for (std::size_t r = 0; r < order.size(); ++r)
-    std::copy_n(copy.data() + order[r] * row_len, row_len, t.data() + r * row_len);
-}
-template <class T>
-void permute_cols(tensor<T>& t, std::size_t rows, std::size_t ld, const std::vector<std::size_t>& order) {
-  tensor<T> copy = t;
-  for (std::size_t r = 0; r < rows; ++r)
-    for (std::size_t c = 0; c < order.size(); ++c) t.data()[r * ld + c] = copy.data()[r * ld + order[c]];
-}
-/// Channels-last kernels [K][K][C]: permute the channel axis.
-template <class T>
-void permute_channels_last(tensor<T>& t, std::size_t c_max, const std::vector<std::size_t>& order) {
-  permute_cols(t, t.size() / c_max, c_max, order);
-}
-/// The reference's grouping before a re-organisation: the middle channels of the widths already
-/// supported (the `expand_stage` + 1 largest ratios, widest first; width_of(ratio) gives each one's
-/// middle width) keep to their groups, whatever their importance.
-template <class WidthOf>
-void keep_width_groups(std::vector<double>& importance, const space::choice_set& ratios, int expand_stage,
-                       WidthOf width_of) {
-  if (expand_stage <= 0) return;
-  std::vector<int> descending(ratios.begin(), ratios.end());
-  std::sort(descending.rbegin(), descending.rend());
-  std::size_t right = importance.size();
-  double base = -static_cast<double>(descending.size()) * 1e5;
-  for (int i = 0; i <= expand_stage && std::size_t(i) < descending.size(); ++i) {
-    const auto left = static_cast<std::size_t>(width_of(descending[std::size_t(i)]));
-    for (std::size_t c = left; c < right; ++c) importance[c] += base;
-    base += 1e5;
-    right = left;
-  }
-}
-template <class T>
-std::vector<std::size_t> sort_descending(const std::vector<T>& importance) {
-  std::vector<std::size_t> order(importance.size());
-  std::iota(order.begin(), order.end(), std::size_t{0});
-  std::stable_sort(order.begin(), order.end(),
-                   [&](std::size_t a, std::size_t b) { return importance[a] > importance[b]; });
-  return order;
-}
-}  // namespace detail
-
 template <class T>
 void mbconv_block<T>::reorganize_middle(int expand_stage) {
   if (!expand_conv) return;
@@ -209,5 +166,10 @@ void mbconv_block<T>::reorganize_middle(int expand_stage) {
        {&expand_bn->gamma.value(), &expand_bn->beta.value(), &expand_bn->running_mean, &expand_bn->running_var})
     detail::permute_rows(*t, 1, order);
 }
+
+template <class T>
+struct elastic_block_type<space::block_kind::mbconv, T> {
+  using type = mbconv_block<T>;
+};
 
 }  // namespace ofa::nn

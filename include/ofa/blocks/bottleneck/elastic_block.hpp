@@ -5,6 +5,7 @@
 /// act → 1×1 to the output width, BN → + shortcut → act. The shortcut is the input, or
 /// where the supernet's block changes stride or width, BN(1×1(average pooling s×s of the
 /// input)). A subnet's block (its plan) takes the first middle and output channels.
+/// The training side of the bottleneck block kind (docs/spaces.md: a kind's folder).
 
 #include <algorithm>
 #include <cmath>
@@ -12,8 +13,9 @@
 #include <string>
 #include <vector>
 
+#include "ofa/blocks/block_types.hpp"
+#include "ofa/nn/channel_sorting.hpp"
 #include "ofa/nn/elastic_layers.hpp"
-#include "ofa/nn/mbconv_block.hpp"  // the channel permutations and grouping (detail::permute_*, keep_width_groups)
 #include "ofa/space/plan.hpp"
 
 namespace ofa::nn {
@@ -32,13 +34,13 @@ struct bottleneck_block {
   std::optional<elastic_pointwise<T>> shortcut;
   std::optional<elastic_batch_norm<T>> shortcut_bn;
 
-  /** @brief The block of the supernet's plan `widest`, elastic over `expand_choices` (percent). */
-  bottleneck_block(const block_plan& widest, const space::choice_set& expand_choices)
+  /** @brief The block of the supernet's plan `widest`, elastic over its unit's expand ratios (percent). */
+  bottleneck_block(const block_plan& widest, const space::unit_info& unit)
       : max_in(widest.in_channels),
         max_out(widest.out_channels),
         stride(widest.stride),
         act(widest.act),
-        expands(expand_choices),
+        expands(unit.expands),
         reduce(widest.mid_channels, widest.in_channels),
         reduce_bn(widest.mid_channels),
         conv(widest.mid_channels, widest.kernel, widest.mid_channels),
@@ -140,5 +142,10 @@ void bottleneck_block<T>::reorganize_middle(int expand_stage) {
   permute_bn(reduce_bn, order);
   detail::permute_rows(reduce.weight.value(), static_cast<std::size_t>(max_in), order);
 }
+
+template <class T>
+struct elastic_block_type<space::block_kind::bottleneck, T> {
+  using type = bottleneck_block<T>;
+};
 
 }  // namespace ofa::nn

@@ -11,6 +11,8 @@
 #include <ofa/data/synthetic.hpp>
 #include <ofa/space/profile.hpp>
 #include <ofa/spaces/cifar.hpp>
+#include <ofa/spaces/mobilenet_v3.hpp>
+#include <ofa/spaces/resnet.hpp>
 #include <ofa/train/trainer.hpp>
 
 #include "../nn/net_helpers.hpp"
@@ -71,6 +73,35 @@ TEST_CASE("progressive shrinking is the reference's order of phases", "[train][s
   // A schedule round-trips through its JSON.
   const auto again = tr::parse_schedule<cifar>(tr::to_json(s).dump(), "round trip");
   CHECK(tr::to_json(again) == tr::to_json(s));
+}
+
+TEST_CASE("a bottleneck space shrinks depth, expand, then width, in as many epochs", "[train][schedule]") {
+  using resnet = ofa::spaces::cifar_resnet;
+  const auto s = tr::progressive_shrinking<resnet>();
+  std::vector<std::string> names;
+  for (const auto& p : s.phases) names.push_back(p.name);
+  CHECK(names == std::vector<std::string>{"full", "depth-1", "depth-2", "expand-1", "expand-2", "width-1", "width-2"});
+  CHECK(s.total_epochs() == tr::progressive_shrinking<cifar>().total_epochs());
+  for (std::size_t i = 1; i <= 4; ++i) CHECK(s.phases[i].widths == std::vector<int>{2});  // the widest until opened
+  CHECK(s.phases[0].widths.empty());                                                      // the fixed full network
+  CHECK(s.phases[5].widths == std::vector<int>{1, 2});
+  CHECK(s.phases[6].widths.empty());                    // every width
+  CHECK(s.phases[1].depths == std::vector<int>{1, 2});  // the reference's d: blocks above the least depth
+  CHECK(s.phases[3].reorganize_stage == 0);
+  CHECK(s.phases[4].reorganize_stage == 1);
+  for (const auto& p : s.phases) CHECK(p.kernels == std::vector<int>{3});
+}
+
+TEMPLATE_TEST_CASE("progressive shrinking's last phase samples the whole space", "[train][schedule]", cifar,
+                   ofa::spaces::cifar_resnet, ofa::spaces::mobilenet_v3, ofa::spaces::resnet50) {
+  const auto last = tr::progressive_shrinking<TestType>().phases.back();
+  // Every choice of every dimension is reachable: the constraint is the space's own.
+  const auto all = ofa::sampling_constraint{};
+  const auto c = last.constraint();
+  CHECK(c.kernels == tr::detail::space_values<TestType>(&ofa::space::unit_info::kernels));
+  CHECK(c.depths == tr::detail::space_values<TestType>(&ofa::space::unit_info::depths));
+  CHECK(c.expands == tr::detail::space_values<TestType>(&ofa::space::unit_info::expands));
+  CHECK(c.widths == all.widths);
 }
 
 TEST_CASE("schedule files with mistakes are refused, naming the mistake", "[train][schedule]") {

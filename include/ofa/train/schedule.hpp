@@ -23,6 +23,7 @@
 #include "ofa/errors.hpp"
 #include "ofa/space/config_json.hpp"
 #include "ofa/space/sampling.hpp"
+#include "ofa/space/shrinking_order.hpp"
 #include "ofa/space/subnet_config.hpp"
 
 namespace ofa::train {
@@ -70,10 +71,11 @@ struct schedule {
   }
 };
 
-/** @brief The reference's order, at CIFAR scale: the full network (K7 E6 D4), then kernel
- *  {3,5,7}, depth {3,4} then {2,3,4}, expand {4,6} then {3,4,6} (re-organising the channels
- *  before each), subnets per step 1, 1, 2, 2, 4, 4, distillation from the full network with
- *  kd_ratio 1. ResNets: the full network, depth, expand, then width, as the reference orders them.
+/** @brief The reference's order, at CIFAR scale: the full network (K7 E6 D4), then the block
+ *  kind's steps (space/shrinking_order.hpp). MBConv: kernel {3,5,7}, depth {3,4} then {2,3,4},
+ *  expand {4,6} then {3,4,6} (re-organising the channels before each), subnets per step 1, 1, 2,
+ *  2, 4, 4; bottlenecks: depth, expand, then width, as the reference orders them. Distillation
+ *  from the full network with kd_ratio 1.
  *  `epochs_scale` stretches or shrinks every phase (at least one epoch each). */
 template <class Space>
 schedule<Space> progressive_shrinking(double epochs_scale = 1.0);
@@ -112,7 +114,7 @@ template <class Space, class Member>
 std::vector<int> space_values(Member member) {
   std::set<int> all;
   for (const auto& u : Space::unit_table) {
-    const bool relative = u.bottleneck() && member == &space::unit_info::depths;
+    const bool relative = u.relative_depths() && member == &space::unit_info::depths;
     const bool indices = member == &space::unit_info::widths;
     const auto& values = u.*member;
     for (std::size_t i = 0; i < values.size; ++i)
@@ -141,56 +143,49 @@ inline int scaled(int epochs, double factor) {
 
 template <class Space>
 schedule<Space> progressive_shrinking(double f) {
+  using space::elastic_dimension;
   using space::unit_info;
   const auto kernels = detail::space_values<Space>(&unit_info::kernels);
   const auto depths = detail::space_values<Space>(&unit_info::depths);
   const auto expands = detail::space_values<Space>(&unit_info::expands);
-  const std::vector<int> kmax{kernels.back()}, dmax{depths.back()}, emax{expands.back()};
+  const auto widths = detail::space_values<Space>(&unit_info::widths);
   schedule<Space> s;
   s.name = "ps";
-  auto add = [&](std::string name, int epochs, double lr, double warmup, int n, std::vector<int> k, std::vector<int> d,
-                 std::vector<int> e, std::optional<int> reorganize, double kd) {
+  // How far each dimension is open: 0 at its largest choice, 1 its largest two, 2 all of it.
+  int open[4] = {0, 0, 0, 0};
+  const auto choices = [&](elastic_dimension d, const std::vector<int>& all) {
+    const int o = open[int(d)];
+    return o == 0 ? std::vector<int>{all.back()} : o == 1 ? detail::largest_two<Space>(all) : all;
+  };
+  const auto add = [&](const char* name, int epochs, double lr, double warmup, int subnets, double kd) {
     phase<Space> p;
-    p.name = std::move(name);
+    p.name = name;
     p.epochs = detail::scaled(epochs, f);
     p.base_lr = lr;
     p.warmup_epochs = std::min<double>(warmup, p.epochs - 1);
-    p.subnets_per_step = n;
-    p.kernels = std::move(k);
-    p.depths = std::move(d);
-    p.expands = std::move(e);
-    p.reorganize_stage = reorganize;
+    p.subnets_per_step = subnets;
+    p.kernels = choices(elastic_dimension::kernel, kernels);
+    p.depths = choices(elastic_dimension::depth, depths);
+    p.expands = choices(elastic_dimension::expand, expands);
+    // Widths only where they are elastic; empty (every choice) once open, as a schedule file says it.
+    if (widths.size() > 1 && open[int(elastic_dimension::width)] < 2)
+      p.widths = choices(elastic_dimension::width, widths);
     p.kd_ratio = kd;
     s.phases.push_back(std::move(p));
+    return &s.phases.back();
   };
-  // Epochs and learning rates for a budget of about 100 minutes on two cores (docs/training.md):
-  // the full network gets most of it, since every subnet inherits its weights and the teacher is
-  // it; the depth and expand phases run at 4x the reference's fine-tuning rates (0.0025, 0.0075),
-  // which suit its 120-epoch ImageNet phases but leave the newly opened subnets barely trained in
-  // one to four epochs.
-  add("full", 16, 0.05, 1, 1, kmax, dmax, emax, std::nullopt, 0.0);
-  s.phases.back().rule = sampling_rule::fixed;
-  s.phases.back().fixed = subnet_config<Space>::max();
-  if constexpr (Space::blocks == space::block_kind::bottleneck) {
-    // The reference's ResNet order: depth, then expand, then width (a single kernel size: no kernel
-    // phase); each phase at the epochs of its MobileNet counterpart, the width's as the expand's.
-    const auto widths = detail::space_values<Space>(&unit_info::widths);
-    const std::vector<int> wmax{widths.back()};
-    add("depth-1", 1, 0.01, 0, 2, kmax, detail::largest_two<Space>(depths), emax, std::nullopt, 1.0);
-    add("depth-2", 3, 0.03, 0, 2, kmax, depths, emax, std::nullopt, 1.0);
-    add("expand-1", 1, 0.01, 0, 2, kmax, depths, detail::largest_two<Space>(expands), 0, 1.0);
-    add("expand-2", 2, 0.03, 0, 4, kmax, depths, expands, 1, 1.0);
-    for (auto* p : {&s.phases[1], &s.phases[2], &s.phases[3], &s.phases[4]}) p->widths = wmax;
-    add("width-1", 1, 0.01, 0, 4, kmax, depths, expands, std::nullopt, 1.0);
-    s.phases.back().widths = detail::largest_two<Space>(widths);
-    add("width-2", 3, 0.03, 0, 4, kmax, depths, expands, std::nullopt, 1.0);
-    return s;
+  // The full network first (epochs and rates for about 100 minutes on two cores, docs/training.md):
+  // it gets most of the budget, since every subnet inherits its weights and it teaches them.
+  auto* full = add("full", 16, 0.05, 1, 1, 0.0);
+  full->widths.clear();
+  full->rule = sampling_rule::fixed;
+  full->fixed = subnet_config<Space>::max();
+  // Then the block kind's order (space/shrinking_order.hpp), distilling from the full network.
+  for (const auto& step : space::shrinking_order(Space::blocks)) {
+    open[int(step.opens)] = step.largest_two ? 1 : 2;
+    auto* p = add(step.name, step.epochs, step.lr, step.warmup_epochs, step.subnets_per_step, 1.0);
+    if (step.reorganize_stage >= 0) p->reorganize_stage = step.reorganize_stage;
   }
-  add("kernel", 3, 0.03, 1, 1, kernels, dmax, emax, std::nullopt, 1.0);
-  add("depth-1", 1, 0.01, 0, 2, kernels, detail::largest_two<Space>(depths), emax, std::nullopt, 1.0);
-  add("depth-2", 2, 0.03, 0, 2, kernels, depths, emax, std::nullopt, 1.0);
-  add("expand-1", 1, 0.01, 0, 4, kernels, depths, detail::largest_two<Space>(expands), 0, 1.0);
-  add("expand-2", 4, 0.03, 0, 4, kernels, depths, expands, 1, 1.0);
   return s;
 }
 

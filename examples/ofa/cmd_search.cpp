@@ -108,23 +108,26 @@ std::string cost_text(const se::candidate<Space>& c, bool latency) {
   return s;
 }
 
+/// The search's cost models: the MACs and parameter counts, the latency table's where one is given
+/// (its threads are those the targets' latency is measured on), and the resolutions searched.
 template <class Space>
-void run_search(const search_options& o) {
-  ofa::parallel::arena arena(o.threads);
-  if (o.constraints.empty()) throw ofa::config_error("give at least one --constraint, e.g. 'macs<=40M'");
-  std::vector<se::constraint> constraints;
-  for (const auto& c : o.constraints) constraints.push_back(se::constraint::parse(c));
-  const auto predictor = se::accuracy_predictor<Space>::load(o.predictor);
-  se::cost_models<Space> costs;
+struct search_costs {
+  se::cost_models<Space> models;
+  int latency_threads = 1;  // measured latency: on the table's threads, else one
+};
+
+template <class Space>
+search_costs<Space> load_costs(const search_options& o) {
+  search_costs<Space> loaded;
+  auto& costs = loaded.models;
   for (int r : o.resolutions)
     if (!Space::resolution_set.contains(r))
       throw ofa::config_error("--resolutions: " + std::to_string(r) + " is not a resolution of the space (" +
                               Space::resolution_set.to_string() + ")");
   costs.resolutions = o.resolutions;
-  int latency_threads = 1;  // measured latency: on the table's threads, else one
   if (!o.latency_table.empty()) {
     auto table = se::latency_table<Space>::load(o.latency_table);
-    latency_threads = table.threads;
+    loaded.latency_threads = table.threads;
     if (const auto why = table.mismatch(table.threads, o.batch); !why.empty())
       std::fprintf(stderr, "ofa: warning: latency table %s: %s; its milliseconds may not be this deployment's\n",
                    o.latency_table.c_str(), why.c_str());
@@ -138,23 +141,22 @@ void run_search(const search_options& o) {
                                   "; measure it there (ofa latency-table --resolutions) or search at those");
     }
   }
-  const bool latency = costs.latency.has_value();
-  se::evolution_options eo;
-  eo.population = o.population;
-  eo.generations = o.generations;
-  eo.seed = o.seed;
-  eo.resolutions = costs.resolutions;
-  // Fitness: the prediction, penalised beyond the labels the predictor learned from (unless
-  // --extrapolate): the demo's search otherwise climbed to predictions 1 point above every label
-  // and measured 3-5 points below the best of 10 random subnets.
-  // With --uncertainty-penalty K, an ensemble's candidates also lose K times their members' spread.
+  return loaded;
+}
+
+/// Fitness: the prediction, penalised beyond the labels the predictor learned from (unless
+/// --extrapolate): the demo's search otherwise climbed to predictions 1 point above every label
+/// and measured 3-5 points below the best of 10 random subnets.
+/// With --uncertainty-penalty K, an ensemble's candidates also lose K times their members' spread.
+template <class Space>
+se::accuracy_model<Space> fitness_model(const search_options& o, const se::accuracy_predictor<Space>& predictor) {
   const auto& fitted = predictor.domain();
   if (o.uncertainty_penalty < 0) throw ofa::config_error("--uncertainty-penalty must be at least 0");
   if (o.uncertainty_penalty > 0 && predictor.ensemble_size() == 1)
     throw ofa::config_error(
         "--uncertainty-penalty needs an ensemble predictor's spread: fit one with "
         "ofa fit-predictor --ensemble 5");
-  const se::accuracy_model<Space> model = [&](std::span<const ofa::subnet_config<Space>> cs) {
+  return [&o, &predictor, fitted](std::span<const ofa::subnet_config<Space>> cs) {
     auto [predicted, spread] = predictor.predict_with_spread(cs);
     for (std::size_t i = 0; i < predicted.size(); ++i) {
       if (!o.extrapolate) predicted[i] = fitted.penalised(predicted[i]);
@@ -162,69 +164,104 @@ void run_search(const search_options& o) {
     }
     return predicted;
   };
+}
+
+/// The budgets searched: the first constraint, or with --pareto K budgets of its metric from the
+/// cheapest subnet's cost up to its limit.
+template <class Space>
+std::vector<se::constraint> budgets_of(const search_options& o, const std::vector<se::constraint>& constraints,
+                                       const se::cost_models<Space>& costs) {
   std::vector<se::constraint> budgets{constraints.front()};
-  std::vector<se::constraint> others(constraints.begin() + 1, constraints.end());
   if (o.pareto > 0) {
-    // K budgets of the first constraint's metric, from the cheapest subnet's cost up to its limit.
     const double lo = costs.lower_bound(budgets[0].what), hi = budgets[0].limit;
     costs.check_feasible({budgets[0]});
     budgets.clear();
     for (int k = 1; k <= o.pareto; ++k) budgets.push_back({constraints[0].what, lo + (hi - lo) * k / o.pareto});
   }
-  const auto start = std::chrono::steady_clock::now();
-  const auto result = se::pareto_search(model, costs, budgets, others, eo);
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return budgets;
+}
 
-  std::optional<measurement<Space>> measured;
-  if (!o.checkpoint.empty()) {
-    std::string data = o.data.empty() ? read_data_identity(o.checkpoint).value("data", std::string()) : o.data;
-    if (data.empty()) throw ofa::config_error("give the data set to measure on with --data SPEC");
-    measured.emplace(o, data);
-  } else if (o.baseline > 0) {
-    throw ofa::config_error("--baseline measures random subnets: give the supernet with --checkpoint FILE");
-  }
-  // Each budget's target: the predictor's best, or with --rerank the best measured on the run's
-  // held-out training images of the predictor's first K finalists.
-  std::vector<se::candidate<Space>> targets;
-  for (const auto& r : result.per_budget) targets.push_back(r.best);
-  std::vector<nlohmann::json> reranked(budgets.size());
-  // The run's held-out training images (its data.json's split): --rerank and --baseline choose on
-  // them, so that the test split the report measures on never takes part in a choice.
-  std::optional<se::evaluation_images> held_out;
-  const auto held_out_images = [&](const char* option) -> const se::evaluation_images& {
-    if (held_out) return *held_out;
-    const auto recorded = read_data_identity(o.checkpoint);
+/// The run's held-out training images (its data.json's split), read on first use: --rerank and
+/// --baseline choose on them, so that the test split the report measures on never takes part in a choice.
+template <class Space>
+class held_out_images {
+ public:
+  explicit held_out_images(const search_options& o) : o_(o) {}
+  const se::evaluation_images& get(const char* option) {
+    if (images_) return *images_;
+    const auto recorded = read_data_identity(o_.checkpoint);
     if (recorded.is_null())
       throw ofa::config_error(std::string(option) + " measures on the run's held-out images, which DIR/data.json " +
-                              "beside " + o.checkpoint + " names; it is missing: give the checkpoint of an `ofa " +
+                              "beside " + o_.checkpoint + " names; it is missing: give the checkpoint of an `ofa " +
                               "train` run");
-    const std::string data = o.data.empty() ? recorded.value("data", std::string()) : o.data;
+    const std::string data = o_.data.empty() ? recorded.value("data", std::string()) : o_.data;
     const auto split = open_run_split(data, recorded.value("holdout", -1LL), "the run's data.json (its holdout)");
-    held_out = se::prepare_evaluation_images<Space>(split.train, split.held_out, o.calibration_images, 200,
-                                                    ofa::stream::calibration);
-    return *held_out;
-  };
-  if (o.rerank > 0) {
-    if (!measured) throw ofa::config_error("--rerank measures subnets: give the supernet with --checkpoint FILE");
-    const auto& images = held_out_images("--rerank");
-    for (std::size_t k = 0; k < budgets.size(); ++k) {
-      const auto& finalists = result.per_budget[k].finalists;
-      const auto r =
-          se::rerank(measured->net, std::span<const se::candidate<Space>>(finalists), std::size_t(o.rerank), images);
-      for (std::size_t i = 0; i < r.measured.size(); ++i)
-        reranked[k].push_back({{"config", ofa::to_json(r.finalists[i].config)},
-                               {"predicted_top1", r.finalists[i].accuracy},
-                               {"held_out_top1", r.measured[i].top1}});
-      targets[k] = r.finalists[r.best];
-      std::fprintf(stderr, "  budget %zu of %zu: %zu finalists measured on %zu held-out images, chose #%zu (%.2f%%)\n",
-                   k + 1, budgets.size(), r.measured.size(), r.measured.front().images, r.best + 1,
-                   100 * r.measured[r.best].top1);
-    }
+    images_ = se::prepare_evaluation_images<Space>(split.train, split.held_out, o_.calibration_images, 200,
+                                                   ofa::stream::calibration);
+    return *images_;
   }
 
+ private:
+  const search_options& o_;
+  std::optional<se::evaluation_images> images_;
+};
+
+/// With --rerank K: each budget's target is the best measured on the held-out images of the
+/// predictor's first K finalists (`reranked` gets what was measured).
+template <class Space>
+void rerank_targets(const search_options& o, const se::pareto_result<Space>& result, measurement<Space>& measured,
+                    held_out_images<Space>& held_out, std::vector<se::candidate<Space>>& targets,
+                    std::vector<nlohmann::json>& reranked) {
+  const auto& images = held_out.get("--rerank");
+  const std::size_t budget_count = targets.size();
+  for (std::size_t k = 0; k < budget_count; ++k) {
+    const auto& finalists = result.per_budget[k].finalists;
+    const auto r =
+        se::rerank(measured.net, std::span<const se::candidate<Space>>(finalists), std::size_t(o.rerank), images);
+    for (std::size_t i = 0; i < r.measured.size(); ++i)
+      reranked[k].push_back({{"config", ofa::to_json(r.finalists[i].config)},
+                             {"predicted_top1", r.finalists[i].accuracy},
+                             {"held_out_top1", r.measured[i].top1}});
+    targets[k] = r.finalists[r.best];
+    std::fprintf(stderr, "  budget %zu of %zu: %zu finalists measured on %zu held-out images, chose #%zu (%.2f%%)\n",
+                 k + 1, budget_count, r.measured.size(), r.measured.front().images, r.best + 1,
+                 100 * r.measured[r.best].top1);
+  }
+}
+
+/// The best of N random subnets under each budget, chosen as the targets are chosen: on the run's
+/// held-out images, then measured on the test split like them. (Chosen on the test split itself,
+/// the best of N noisy measurements reads high: by about 1.5 points for 10 subnets on 2,000 images.)
+template <class Space>
+std::vector<se::random_baseline<Space>> random_baselines(const search_options& o, const se::cost_models<Space>& costs,
+                                                         const std::vector<se::constraint>& budgets,
+                                                         const std::vector<se::constraint>& others,
+                                                         measurement<Space>& measured,
+                                                         held_out_images<Space>& held_out) {
+  const auto& images = held_out.get("--baseline");
+  return se::random_baselines<Space>(
+      costs, budgets, others, o.baseline, o.seed + 77, costs.resolutions,
+      [&](const ofa::subnet_config<Space>& c) { return se::measure_subnet(measured.net, c, images).top1; },
+      [&](int done, std::size_t k) {
+        if (done % 10 == 0)
+          std::fprintf(stderr, "  random subnets measured: %d (budget %zu of %zu)\n", done, k + 1, budgets.size());
+      });
+}
+
+/// The table of targets (and its JSON rows): each budget's subnet, costs, predicted top-1 with the
+/// predictor's error and spread, and where a supernet was given, measured top-1 and latency beside
+/// the best random subnet.
+template <class Space>
+nlohmann::json report(const search_options& o, const se::accuracy_predictor<Space>& predictor,
+                      const search_costs<Space>& costs, const std::vector<se::constraint>& budgets,
+                      const std::vector<se::constraint>& others, const se::pareto_result<Space>& result,
+                      std::vector<se::candidate<Space>>& targets, const std::vector<nlohmann::json>& reranked,
+                      measurement<Space>* measured, const std::vector<se::random_baseline<Space>>& baselines) {
+  const bool latency = costs.models.latency.has_value();
+  const int latency_threads = costs.latency_threads;
   // A larger budget never ends with a worse subnet than a smaller one, and the report says why.
   // (Re-ranked targets are chosen by measurement, which the predicted accuracy does not order.)
-  const auto notes = o.rerank == 0 ? se::never_worse_with_budget(targets, budgets, others, costs)
+  const auto notes = o.rerank == 0 ? se::never_worse_with_budget(targets, budgets, others, costs.models)
                                    : std::vector<std::string>(budgets.size());
   const auto& domain = predictor.domain();
   // ±: the predictor's held-out error; sd: an ensemble's spread for each target. The spread alone
@@ -241,20 +278,6 @@ void run_search(const search_options& o) {
               "top-1", uncertain ? "     ±" : "", ensemble ? "    sd" : "", measured ? "  measured  latency" : "");
   bool any_extrapolated = false;
   nlohmann::json out = nlohmann::json::array();
-  // The best of N random subnets under each budget, chosen as the targets are chosen: on the run's
-  // held-out images, then measured on the test split like them. (Chosen on the test split itself,
-  // the best of N noisy measurements reads high: by about 1.5 points for 10 subnets on 2,000 images.)
-  std::vector<se::random_baseline<Space>> baselines;
-  if (measured && o.baseline > 0) {
-    const auto& images = held_out_images("--baseline");
-    baselines = se::random_baselines<Space>(
-        costs, budgets, others, o.baseline, o.seed + 77, costs.resolutions,
-        [&](const ofa::subnet_config<Space>& c) { return se::measure_subnet(measured->net, c, images).top1; },
-        [&](int done, std::size_t k) {
-          if (done % 10 == 0)
-            std::fprintf(stderr, "  random subnets measured: %d (budget %zu of %zu)\n", done, k + 1, budgets.size());
-        });
-  }
   for (std::size_t k = 0; k < budgets.size(); ++k) {
     const auto& best = targets[k];
     nlohmann::json row{{"budget", budgets[k].to_string()},
@@ -316,11 +339,14 @@ void run_search(const search_options& o) {
         "*: beyond the top-1 of every subnet the predictor learned from (%.2f%% to %.2f%%): an "
         "extrapolation, where predictors err most; measure it (--checkpoint) before trusting it\n",
         100 * domain.lowest, 100 * domain.highest);
-  std::size_t scored = 0;
-  for (const auto& r : result.per_budget) scored += r.scored;
-  std::printf("%zu subnets scored in %.2f s (%d generations of %d, %d threads)\n", scored, seconds, o.generations,
-              o.population, ofa::parallel::arena::threads());
-  if (o.out.empty()) return;
+  return out;
+}
+
+/// search.json, a target-K.json per budget, and the front as pareto.csv and pareto.svg in --out.
+template <class Space>
+void write_outputs(const search_options& o, const se::pareto_result<Space>& result,
+                   const std::vector<se::constraint>& budgets, const std::vector<se::candidate<Space>>& targets,
+                   const nlohmann::json& out) {
   std::filesystem::create_directories(o.out);
   const auto dir = std::filesystem::path(o.out);
   write_text((dir / "search.json").string(), out.dump(1) + "\n");
@@ -373,6 +399,53 @@ void run_search(const search_options& o) {
   write_text((dir / "pareto.csv").string(), csv);
   ofa::io::save_svg(plot, (dir / "pareto.svg").string());
   std::printf("wrote %s/{search.json, target-*.json, pareto.csv, pareto.svg}\n", o.out.c_str());
+}
+
+template <class Space>
+void run_search(const search_options& o) {
+  ofa::parallel::arena arena(o.threads);
+  if (o.constraints.empty()) throw ofa::config_error("give at least one --constraint, e.g. 'macs<=40M'");
+  std::vector<se::constraint> constraints;
+  for (const auto& c : o.constraints) constraints.push_back(se::constraint::parse(c));
+  const auto predictor = se::accuracy_predictor<Space>::load(o.predictor);
+  const auto costs = load_costs<Space>(o);
+  se::evolution_options eo;
+  eo.population = o.population;
+  eo.generations = o.generations;
+  eo.seed = o.seed;
+  eo.resolutions = costs.models.resolutions;
+  const auto budgets = budgets_of<Space>(o, constraints, costs.models);
+  const std::vector<se::constraint> others(constraints.begin() + 1, constraints.end());
+  const auto start = std::chrono::steady_clock::now();
+  const auto result = se::pareto_search(fitness_model(o, predictor), costs.models, budgets, others, eo);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+  std::optional<measurement<Space>> measured;
+  if (!o.checkpoint.empty()) {
+    std::string data = o.data.empty() ? read_data_identity(o.checkpoint).value("data", std::string()) : o.data;
+    if (data.empty()) throw ofa::config_error("give the data set to measure on with --data SPEC");
+    measured.emplace(o, data);
+  } else if (o.baseline > 0) {
+    throw ofa::config_error("--baseline measures random subnets: give the supernet with --checkpoint FILE");
+  }
+  // Each budget's target: the predictor's best, or with --rerank the best measured of its finalists.
+  std::vector<se::candidate<Space>> targets;
+  for (const auto& r : result.per_budget) targets.push_back(r.best);
+  std::vector<nlohmann::json> reranked(budgets.size());
+  held_out_images<Space> held_out(o);
+  if (o.rerank > 0) {
+    if (!measured) throw ofa::config_error("--rerank measures subnets: give the supernet with --checkpoint FILE");
+    rerank_targets(o, result, *measured, held_out, targets, reranked);
+  }
+  std::vector<se::random_baseline<Space>> baselines;
+  if (measured && o.baseline > 0) baselines = random_baselines(o, costs.models, budgets, others, *measured, held_out);
+  const auto out = report(o, predictor, costs, budgets, others, result, targets, reranked,
+                          measured ? &*measured : nullptr, baselines);
+  std::size_t scored = 0;
+  for (const auto& r : result.per_budget) scored += r.scored;
+  std::printf("%zu subnets scored in %.2f s (%d generations of %d, %d threads)\n", scored, seconds, o.generations,
+              o.population, ofa::parallel::arena::threads());
+  if (!o.out.empty()) write_outputs(o, result, budgets, targets, out);
 }
 
 }  // namespace

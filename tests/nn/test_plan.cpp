@@ -119,3 +119,22 @@ TEST_CASE("the bundled spaces' consumers agree with their plans", "[nn][plan]") 
   check_consumers_agree<ofa::spaces::proxyless_w13>(test::sanitized ? 2 : 4, 8);
   check_consumers_agree<ofa::spaces::mobilenet_v3>(test::sanitized ? 2 : 4, 9);
 }
+
+namespace {
+/// A block that forgot run(): what a new kind's static block must not look like.
+struct block_without_run {
+  explicit block_without_run(const ofa::block_plan&) {}
+  void prepare() {}
+  void name_tensors(const std::string&, std::vector<std::pair<std::string, ofa::tensor<float>*>>&) {}
+};
+}  // namespace
+
+TEST_CASE("every block kind's blocks are what the networks call", "[nn][plan]") {
+  using ofa::space::block_kind;
+  STATIC_REQUIRE(ofa::nn::inference_block<ofa::nn::static_block_type<block_kind::mbconv>::type>);
+  STATIC_REQUIRE(ofa::nn::inference_block<ofa::nn::static_block_type<block_kind::bottleneck>::type>);
+  STATIC_REQUIRE(ofa::nn::elastic_block<ofa::nn::elastic_block_type<block_kind::mbconv, float>::type, float>);
+  STATIC_REQUIRE(ofa::nn::elastic_block<ofa::nn::elastic_block_type<block_kind::bottleneck, double>::type, double>);
+  STATIC_REQUIRE_FALSE(ofa::nn::inference_block<block_without_run>);
+  STATIC_REQUIRE_FALSE(ofa::nn::inference_block<ofa::nn::elastic_block_type<block_kind::mbconv, float>::type>);
+}

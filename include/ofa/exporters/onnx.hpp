@@ -60,25 +60,13 @@ std::string deep_stem(onnx_graph& g, const nn::static_net<Space>& net) {
                  {"pads", {p, p, p, p}, true}});
 }
 
-/// The stem: a conv stem ([C][k][k][3] NHWC filters as [C][3][k][k]) and its activation, or a deep stem.
+/// The stem: a conv stem and its activation, or a deep stem.
 template <class Space>
 std::string stem(onnx_graph& g, const nn::static_net<Space>& net) {
-  if constexpr (Space::stem.deep()) {
+  if constexpr (Space::stem.deep())
     return deep_stem(g, net);
-  } else {
-    const auto& stem = Space::stem;
-    const int k0 = stem.kernel_size, c0 = stem.width;
-    std::vector<float> w(net.stem_w.size());
-    for (int o = 0; o < c0; ++o)
-      for (int y = 0; y < k0; ++y)
-        for (int x = 0; x < k0; ++x)
-          for (int i = 0; i < 3; ++i)
-            w[((std::size_t(o) * 3 + i) * k0 + y) * k0 + x] =
-                net.stem_w.data()[((std::size_t(o) * k0 + y) * k0 + x) * 3 + i];
-    const std::string x = g.conv("images", g.initializer("stem.weight", {c0, 3, k0, k0}, w),
-                                 g.initializer("stem.bias", {c0}, values(net.stem_b)), k0, stem.stride, 1);
-    return g.activation_of(x, stem.act);
-  }
+  else
+    return g.activation_of(dense_conv(g, "images", "stem", net.stem_w, net.stem_b, Space::stem.stride), Space::stem.act);
 }
 
 /// The classifier on `features` [N, C], and the model around the graph.

@@ -388,13 +388,14 @@ struct depthwise_forward_kernel {
         }
       return;
     }
-    for (int ox0 = 0; ox0 < ow; ox0 += R) {
-      const int valid = std::min(R, ow - ox0);
-      const bool guard = ox0 * S - P < 0 || (ox0 + R - 1) * S - P + K > s.width;
-      // Channel vectors; when C is not a multiple of the width the last vector overlaps the
-      // one before it (recomputing a few outputs with the same values) instead of a scalar tail.
-      for (int c0 = 0; c0 < C; c0 += width) {
-        const int c = c0 + width <= C ? c0 : C - width;
+    // Channel vectors; when C is not a multiple of the width the last vector overlaps the
+    // one before it (recomputing a few outputs with the same values) instead of a scalar tail.
+    // One channel vector across the row: its K input rows stay in L1 between blocks.
+    for (int c0 = 0; c0 < C; c0 += width) {
+      const int c = c0 + width <= C ? c0 : C - width;
+      for (int ox0 = 0; ox0 < ow; ox0 += R) {
+        const int valid = std::min(R, ow - ox0);
+        const bool guard = ox0 * S - P < 0 || (ox0 + R - 1) * S - P + K > s.width;
         if (guard)
           depthwise_row_block<Arch, K, S, R, true>::run(s, image, oy, ox0, c, w, ky0, ky1, out_row, valid, pre, finish);
         else

@@ -62,7 +62,9 @@ static void bm_gemm_tn_weight_gradient(benchmark::State& s) {
 }
 
 // Inference's 1x1 layers as static_net runs them: weights packed once, bias and activation in
-// the stores. {M, N, K}: MobileNetV3 at 224, batch 1 (the layers its profile lists first).
+// the stores. {M, N, K}: MobileNetV3 at 224, batch 1 (the layers its profile lists first), then
+// the largest ResNet50's 3x3 convolutions as im2col products and two of its 1x1s: K past one
+// 256-deep block, so that the later blocks accumulate into C.
 static void bm_gemm_packed_bias_act(benchmark::State& state) {
   const int m = static_cast<int>(state.range(0)), n = static_cast<int>(state.range(1)),
             k = static_cast<int>(state.range(2)), threads = static_cast<int>(state.range(3));
@@ -79,8 +81,9 @@ static void bm_gemm_packed_bias_act(benchmark::State& state) {
   state.counters["threads"] = threads;
 }
 static void inference_shapes(benchmark::internal::Benchmark* b) {
-  const int list[][3] = {{3136, 96, 24},  {3136, 24, 96}, {12544, 48, 16}, {196, 80, 480},
-                         {196, 672, 112}, {784, 160, 40}, {49, 960, 160},  {3136, 144, 24}};
+  const int list[][3] = {{3136, 96, 24},   {3136, 24, 96},  {12544, 48, 16},  {196, 80, 480},  {196, 672, 112},
+                         {784, 160, 40},   {49, 960, 160},  {3136, 144, 24},  {3136, 88, 792}, {784, 176, 1584},
+                         {196, 360, 3240}, {49, 720, 6480}, {196, 1024, 360}, {196, 360, 1024}};
   for (auto& s : list)
     for (int threads : {1, 2}) b->Args({s[0], s[1], s[2], threads});
   b->ArgNames({"M", "N", "K", "threads"})->UseRealTime();

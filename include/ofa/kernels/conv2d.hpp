@@ -25,29 +25,38 @@
 
 namespace ofa::kernels {
 
+/** @brief Rows [first, first + count) of im2col's matrix (output pixels in (n, oy, ox) order), on
+ *  the calling thread: cols[i, (ky,kx,ci)] = in[n, oy·s-p+ky, ox·s-p+kx, ci], zero outside. */
+template <class T>
+void im2col_pixels(const conv_shape& s, const T* in, std::size_t first, std::size_t count, T* cols) {
+  const int oh = s.out_height(), ow = s.out_width(), p = s.pad(), k = s.kernel, C = s.channels;
+  const std::size_t row_len = static_cast<std::size_t>(k) * k * C;
+  for (std::size_t i = 0; i < count; ++i) {
+    const std::size_t pixel = first + i;
+    const int ox = static_cast<int>(pixel % ow), oy = static_cast<int>(pixel / ow % oh),
+              n = static_cast<int>(pixel / ow / oh);
+    T* out = cols + i * row_len;
+    for (int ky = 0; ky < k; ++ky)
+      for (int kx = 0; kx < k; ++kx) {
+        const int iy = oy * s.stride - p + ky, ix = ox * s.stride - p + kx;
+        T* dst = out + (ky * k + kx) * C;
+        if (iy < 0 || iy >= s.height || ix < 0 || ix >= s.width) {
+          std::fill(dst, dst + C, T(0));
+        } else {
+          const T* src = in + ((static_cast<std::size_t>(n) * s.height + iy) * s.width + ix) * C;
+          std::copy(src, src + C, dst);
+        }
+      }
+  }
+}
+
 /** @brief cols[(n,oy,ox), (ky,kx,ci)] = in[n, oy·s-p+ky, ox·s-p+kx, ci], zero outside. */
 template <class T>
 void im2col(const conv_shape& s, const T* in, T* cols) {
-  const int oh = s.out_height(), ow = s.out_width(), p = s.pad(), k = s.kernel, C = s.channels;
-  const std::size_t row_len = static_cast<std::size_t>(k) * k * C;
-  parallel::for_chunks(static_cast<std::size_t>(s.batch) * oh, 1, [&](std::size_t b, std::size_t e) {
-    for (std::size_t row = b; row < e; ++row) {
-      const int n = static_cast<int>(row) / oh, oy = static_cast<int>(row) % oh;
-      for (int ox = 0; ox < ow; ++ox) {
-        T* out = cols + (row * ow + ox) * row_len;
-        for (int ky = 0; ky < k; ++ky)
-          for (int kx = 0; kx < k; ++kx) {
-            const int iy = oy * s.stride - p + ky, ix = ox * s.stride - p + kx;
-            T* dst = out + (ky * k + kx) * C;
-            if (iy < 0 || iy >= s.height || ix < 0 || ix >= s.width) {
-              std::fill(dst, dst + C, T(0));
-            } else {
-              const T* src = in + ((static_cast<std::size_t>(n) * s.height + iy) * s.width + ix) * C;
-              std::copy(src, src + C, dst);
-            }
-          }
-      }
-    }
+  const std::size_t ow = static_cast<std::size_t>(s.out_width()),
+                    row_len = static_cast<std::size_t>(s.kernel) * s.kernel * s.channels;
+  parallel::for_chunks(static_cast<std::size_t>(s.batch) * s.out_height(), 1, [&](std::size_t b, std::size_t e) {
+    im2col_pixels(s, in, b * ow, (e - b) * ow, cols + b * ow * row_len);
   });
 }
 

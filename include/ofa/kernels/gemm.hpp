@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <cstring>  // memcpy
 #include <string>
+#include <type_traits>
 #include <vector>
 #include "ofa/config.hpp"
 #if defined(__x86_64__) || defined(__i386__)
@@ -287,26 +288,44 @@ struct gemm_tile {
       }
       return;
     }
-    if (rows == mr && cols == nr && beta == 0.0f && alpha == 1.0f && bias) {  // inference's layers, inline
-      auto store_all = [&](auto activate) {
+    // Whole tiles at alpha = 1, inline: inference's layers (bias and activation in the stores),
+    // and every K block after the first (beta = 1: C += the block's product), which is most
+    // of a product with K past one block (3x3 convolutions as im2col, 1x1s over 512+ channels).
+    if (rows == mr && cols == nr && alpha == 1.0f && (beta == 0.0f || beta == 1.0f) &&
+        (bias || act == activation::none)) {
+      auto store_all = [&](auto accumulate, auto with_bias, auto activate) {
         for (int r = 0; r < mr; ++r) {
           float* row = c + static_cast<std::ptrdiff_t>(r) * ldc;
-          for (int v = 0; v < nv; ++v)
-            activate(acc[r][v] + batch::load_unaligned(bias + v * width)).store_unaligned(row + v * width);
-          if constexpr (Half)
-            activate(acch[r] + half_acc::load_unaligned(bias + nv * width)).store_unaligned(row + nv * width);
+          for (int v = 0; v < nv; ++v) {
+            batch x = acc[r][v];
+            if constexpr (decltype(accumulate)::value) x += batch::load_unaligned(row + v * width);
+            if constexpr (decltype(with_bias)::value) x += batch::load_unaligned(bias + v * width);
+            activate(x).store_unaligned(row + v * width);
+          }
+          if constexpr (Half) {
+            half_acc x = acch[r];
+            if constexpr (decltype(accumulate)::value) x += half_acc::load_unaligned(row + nv * width);
+            if constexpr (decltype(with_bias)::value) x += half_acc::load_unaligned(bias + nv * width);
+            activate(x).store_unaligned(row + nv * width);
+          }
         }
       };
-      switch (act) {
-        case activation::relu:
-          return store_all([](auto x) { return act_relu::value(x); });
-        case activation::relu6:
-          return store_all([](auto x) { return act_relu6::value(x); });
-        case activation::hswish:
-          return store_all([](auto x) { return act_hswish::value(x); });
-        case activation::none:
-          return store_all([](auto x) { return x; });
-      }
+      using yes = std::true_type;
+      using no = std::false_type;
+      if (!bias) return store_all(yes{}, no{}, [](auto x) { return x; });  // beta = 1 here: the common case took 0
+      auto with_bias = [&](auto accumulate) {
+        switch (act) {
+          case activation::relu:
+            return store_all(accumulate, yes{}, [](auto x) { return act_relu::value(x); });
+          case activation::relu6:
+            return store_all(accumulate, yes{}, [](auto x) { return act_relu6::value(x); });
+          case activation::hswish:
+            return store_all(accumulate, yes{}, [](auto x) { return act_hswish::value(x); });
+          case activation::none:
+            return store_all(accumulate, yes{}, [](auto x) { return x; });
+        }
+      };
+      return beta == 0.0f ? with_bias(no{}) : with_bias(yes{});
     }
     // The general store works from a copy, so that the accumulators' address never escapes
     // and they stay in registers through the K loop (as an argument by reference they were

@@ -5,6 +5,7 @@
 /// the input or + the shortcut 1×1 of the average-pooled input, and act. Shaped from the block's
 /// plan, filled by extraction (extract.hpp here), named as the reference names its layers.
 
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <utility>
@@ -81,13 +82,16 @@ inline void static_bottleneck_block::prepare() {
 inline void static_bottleneck_block::run(const feature_map& x, feature_map& y) const {
   const int n = x.n, h = x.h, w = x.w, m = n * h * w;
   std::optional<profiling::scope> timing;
-  timing.emplace("bottleneck_1x1");
+  timing.emplace(profiling::label("bottleneck_1x1", [&] { return detail::gemm_shape_text(m, in, mid); }));
   pooled_vector<float> reduced(static_cast<std::size_t>(m) * mid);
   detail::dense_layer(m, x.data(), reduce_p, reduce_b.data(), act, reduced.data());
   const kernels::conv_shape cs{n, h, w, mid, kernel, stride};
   const int oh = cs.out_height(), ow = cs.out_width(), om = n * oh * ow;
   pooled_vector<float> middle(static_cast<std::size_t>(om) * mid);
-  timing.emplace("bottleneck_3x3");
+  timing.emplace(profiling::label("bottleneck_3x3", [&] {
+    return std::to_string(h) + "x" + std::to_string(w) + "x" + std::to_string(mid) + " k" + std::to_string(kernel) +
+           " s" + std::to_string(stride) + "->" + std::to_string(mid);
+  }));
   detail::packed_conv(cs, reduced.data(), conv_p, conv_b.data(), act, middle.data());
   // The shortcut first, into the output; the last 1×1 then adds onto it (beta 1) with its bias and
   // the block's activation in the same stores: no separate add and activation passes.
@@ -106,7 +110,7 @@ inline void static_bottleneck_block::run(const feature_map& x, feature_map& y) c
   } else {
     std::copy_n(x.data(), y.size(), result);
   }
-  timing.emplace("bottleneck_1x1");
+  timing.emplace(profiling::label("bottleneck_1x1", [&] { return detail::gemm_shape_text(om, mid, out); }));
   kernels::gemm_packed(om, middle.data(), mid, expand_p, 1.0f, result, out, expand_b.data(), act);
 }
 

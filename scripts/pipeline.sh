@@ -55,10 +55,10 @@ step "3/6 accuracy data set: $subnets random subnets on held-out training images
 step "4/6 accuracy predictor (ofa fit-predictor)"
 "$ofa" fit-predictor --space cifar --dataset "$out/accuracy.jsonl" --out "$out/predictor.ofa" --threads "$threads"
 
-step "5/6 search: three MACs budgets, each target and the best of 10 random subnets measured on 2,000 test images (ofa search)"
+step "5/6 search: three MACs budgets; each budget's 10 best predicted subnets and 10 random ones measured on the held-out images, the best of each on 2,000 test images (ofa search)"
 "$ofa" search --space cifar --predictor "$out/predictor.ofa" --latency-table "$out/latency.json" \
   --constraint 'macs<=64M' --pareto 3 --checkpoint "$out/run/final.ofa" --calibration-images 500 \
-  --images 2000 --baseline 10 \
+  --images 2000 --rerank 10 --baseline 10 \
   --threads "$threads" --out "$out/search" | tee "$out/search.txt"
 
 step "6/6 export each target (ofa export) and run the exported subnet (ofa eval --model)"

@@ -49,6 +49,7 @@ struct search_options {
   std::vector<int> resolutions;
   bool extrapolate = false;
   int pareto = 0, population = 100, generations = 500, threads = 0, batch = 1, baseline = 0, rerank = 0;
+  int finalist_difference = se::evolution_options{}.finalist_min_difference;
   std::size_t images = 0, calibration_images = 2000;
   std::uint64_t seed = 0;
   double uncertainty_penalty = 0;  // times an ensemble's spread, subtracted from the fitness
@@ -414,6 +415,8 @@ void run_search(const search_options& o) {
   eo.generations = o.generations;
   eo.seed = o.seed;
   eo.resolutions = costs.models.resolutions;
+  eo.finalists = std::max(eo.finalists, o.rerank);
+  eo.finalist_min_difference = o.finalist_difference;
   const auto budgets = budgets_of<Space>(o, constraints, costs.models);
   const std::vector<se::constraint> others(constraints.begin() + 1, constraints.end());
   const auto start = std::chrono::steady_clock::now();
@@ -486,6 +489,10 @@ void add_search(CLI::App& app) {
     cmd->add_option("--rerank", o->rerank,
                     "Measure each budget's K best predicted subnets on the run's held-out training images and "
                     "take the best measured (needs --checkpoint)");
+    cmd->add_option("--finalist-difference", o->finalist_difference,
+                    "The subnets --rerank measures differ from each other in at least N choices (a kernel, an "
+                    "expand, a depth, the resolution; 1: any distinct subnets)")
+        ->check(CLI::Range(1, 1000));
     dispatch(cmd, o, []<class Space>(std::type_identity<Space>, const search_options& x) { run_search<Space>(x); });
   }
 }

@@ -58,18 +58,34 @@ TEST_CASE("every candidate of a search meets every constraint", "[search][evolut
   for (std::size_t g = 1; g < r.best_accuracy.size(); ++g) REQUIRE(r.best_accuracy[g] >= r.best_accuracy[g - 1]);
 }
 
-TEST_CASE("the finalists are the last population's distinct subnets, best first", "[search][evolution]") {
+TEST_CASE("the finalists are the run's best predicted subnets, apart by the asked difference, best first",
+          "[search][evolution]") {
   const se::cost_models<cifar> costs;
   const auto limit = se::constraint::parse("macs<=25M");
-  const auto r = se::evolutionary_search(synthetic_model(), costs, {limit}, quick(4));
-  REQUIRE(r.finalists.size() >= 2);
-  CHECK(r.finalists.size() <= std::size_t(40 + 10));  // 40 children and the 10 parents kept
-  CHECK(r.finalists.front().config == r.best.config);
-  for (std::size_t i = 0; i < r.finalists.size(); ++i) {
-    CHECK(r.finalists[i].macs <= 25e6);
-    if (i > 0) CHECK(r.finalists[i].accuracy <= r.finalists[i - 1].accuracy);
-    for (std::size_t j = 0; j < i; ++j) REQUIRE(r.finalists[i].config.canonical() != r.finalists[j].config.canonical());
+  for (const int difference : {1, 4, 8}) {
+    INFO("finalist_min_difference " << difference);
+    auto o = quick(4);
+    o.finalists = 12;
+    o.finalist_min_difference = difference;
+    const auto r = se::evolutionary_search(synthetic_model(), costs, {limit}, o);
+    CHECK(r.finalists.size() == 12);  // 30 generations of 10 parents hold enough of them
+    CHECK(r.finalists.front().config == r.best.config);
+    std::vector<std::vector<std::uint8_t>> codes;
+    for (std::size_t i = 0; i < r.finalists.size(); ++i) {
+      CHECK(r.finalists[i].macs <= 25e6);
+      if (i > 0) CHECK(r.finalists[i].accuracy <= r.finalists[i - 1].accuracy);
+      codes.push_back(ofa::encode_arch<cifar, std::uint8_t>(r.finalists[i].config));
+      for (std::size_t j = 0; j < i; ++j) REQUIRE(se::detail::choice_difference(codes[i], codes[j]) >= difference);
+    }
   }
+  // The difference counts choices: one kernel changed is one.
+  auto a = config::max(), b = a;
+  b.kernel[0] = 3;
+  CHECK(se::detail::choice_difference(ofa::encode_arch<cifar, std::uint8_t>(a),
+                                      ofa::encode_arch<cifar, std::uint8_t>(b)) == 1);
+  auto bad = quick(4);
+  bad.finalist_min_difference = 0;
+  CHECK_THROWS_AS(se::evolutionary_search(synthetic_model(), costs, {limit}, bad), ofa::config_error);
 }
 
 TEST_CASE("the search beats the best of as many random subnets under the same budget", "[search][evolution]") {

@@ -12,17 +12,19 @@
 /// Pareto mode runs one search per budget (budget k seeded from (seed, k)) and
 /// keeps every scored candidate for the front.
 
-#include <algorithm>  // find, none_of, sort, stable_sort
+#include <algorithm>  // all_of, find, sort, stable_sort
 #include <cmath>      // lround
 #include <cstdint>
 #include <functional>
 #include <span>
 #include <string>
+#include <utility>  // move
 #include <vector>
 
 #include "ofa/errors.hpp"
 #include "ofa/random.hpp"
 #include "ofa/search/constraint.hpp"
+#include "ofa/space/arch_encoding.hpp"
 #include "ofa/space/sampling.hpp"
 
 namespace ofa::search {
@@ -38,6 +40,13 @@ struct evolution_options {
   std::uint64_t seed = 0;
   /// Draws before giving up on finding a subnet that meets the constraints together.
   int max_resamples = 100000;
+  /// The finalists a measured re-ranking chooses among: up to this many of the best predicted
+  /// subnets of the whole run, each differing from every better one in at least
+  /// `finalist_min_difference` choices (a block's kernel or expand, a unit's depth, the
+  /// resolution). The last population alone has converged to near-copies of the best, and
+  /// measuring near-copies spends the measurements on one subnet and its noise.
+  int finalists = 20;
+  int finalist_min_difference = 4;
   /// Search at these input resolutions only (empty: all of the space's): a deployment that runs at
   /// one size, or a latency table measured at some.
   std::vector<int> resolutions;
@@ -56,7 +65,8 @@ struct search_result {
   candidate<Space> best;
   std::vector<double> best_accuracy;  ///< the best predicted accuracy after each generation
   std::size_t scored = 0;             ///< predictor evaluations
-  /// The last population, distinct subnets, best predicted first (`best` is the first): the
+  /// Up to options.finalists of the best predicted subnets of the run, apart from each other by
+  /// options.finalist_min_difference choices, best predicted first (`best` is the first): the
   /// candidates a measured re-ranking chooses among, since the predictor's order within a few
   /// tenths of a point is partly its error.
   std::vector<candidate<Space>> finalists;
@@ -138,6 +148,35 @@ subnet_config<Space> draw_valid(Draw&& draw, const cost_models<Space>& costs, co
                      " in " + std::to_string(max_resamples) +
                      " draws; the constraints together leave (almost) nothing: relax one of them");
 }
+
+/// In how many choices two subnets differ: their one-hot encodings differ in two entries per
+/// changed choice (one where a block is cut by depth in one of them only).
+inline int choice_difference(const std::vector<std::uint8_t>& a, const std::vector<std::uint8_t>& b) {
+  int entries = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) entries += a[i] != b[i];
+  return (entries + 1) / 2;
+}
+
+/// `best`, then the best predicted of `elite` that differ from every one taken before them in at
+/// least options.finalist_min_difference choices, up to options.finalists in all.
+template <class Space>
+std::vector<candidate<Space>> spread_finalists(const candidate<Space>& best, std::vector<candidate<Space>> elite,
+                                               const evolution_options& o) {
+  std::stable_sort(elite.begin(), elite.end(),
+                   [](const candidate<Space>& a, const candidate<Space>& b) { return a.accuracy > b.accuracy; });
+  std::vector<candidate<Space>> finalists{best};
+  std::vector<std::vector<std::uint8_t>> taken{encode_arch<Space, std::uint8_t>(best.config)};
+  for (const auto& c : elite) {
+    if (finalists.size() >= static_cast<std::size_t>(o.finalists)) break;
+    auto code = encode_arch<Space, std::uint8_t>(c.config);
+    if (std::all_of(taken.begin(), taken.end(),
+                    [&](const auto& t) { return choice_difference(t, code) >= o.finalist_min_difference; })) {
+      finalists.push_back(c);
+      taken.push_back(std::move(code));
+    }
+  }
+  return finalists;
+}
 }  // namespace detail
 
 template <class Space>
@@ -149,6 +188,10 @@ search_result<Space> evolutionary_search(const accuracy_model<Space>& predict, c
     throw config_error(
         "ofa::search::evolutionary_search: population must be at least 2, generations at least 0, parent_ratio in "
         "(0, 1] and mutation_ratio in [0, 1] (the reference: 100, 500, 0.25, 0.5)");
+  if (o.finalists < 1 || o.finalist_min_difference < 1)
+    throw config_error("ofa::search::evolutionary_search: finalists and finalist_min_difference must be at least 1 (" +
+                       std::to_string(o.finalists) + " and " + std::to_string(o.finalist_min_difference) +
+                       " given; 1 keeps any distinct subnets)");
   costs.check_feasible(constraints);
   const auto mutations = static_cast<std::size_t>(std::lround(o.mutation_ratio * o.population));
   const auto parents_size = std::max<std::size_t>(1, static_cast<std::size_t>(std::lround(o.parent_ratio * o.population)));
@@ -157,6 +200,7 @@ search_result<Space> evolutionary_search(const accuracy_model<Space>& predict, c
 
   search_result<Space> result;
   std::vector<candidate<Space>> population, children;
+  std::vector<candidate<Space>> elite;  // every generation's parents: where the finalists come from
   std::vector<subnet_config<Space>> configs;
   auto score = [&](std::vector<candidate<Space>>& batch) {
     configs.clear();
@@ -183,6 +227,7 @@ search_result<Space> evolutionary_search(const accuracy_model<Space>& predict, c
     std::stable_sort(population.begin(), population.end(), by_accuracy);
     population.resize(std::min(parents_size, population.size()));
     if (population.front().accuracy > result.best.accuracy) result.best = population.front();
+    elite.insert(elite.end(), population.begin(), population.end());
     result.best_accuracy.push_back(result.best.accuracy);
     children.clear();
     const std::size_t parents = population.size();
@@ -211,13 +256,8 @@ search_result<Space> evolutionary_search(const accuracy_model<Space>& predict, c
   }
   std::stable_sort(population.begin(), population.end(), by_accuracy);
   if (population.front().accuracy > result.best.accuracy) result.best = population.front();
-  // Distinct as networks: configs that differ only in blocks their depth cuts are one subnet.
-  result.finalists.push_back(result.best);
-  for (const auto& c : population)
-    if (std::none_of(result.finalists.begin(), result.finalists.end(), [&](const candidate<Space>& f) {
-          return f.config.canonical() == c.config.canonical();
-        }))
-      result.finalists.push_back(c);
+  elite.insert(elite.end(), population.begin(), population.end());
+  result.finalists = detail::spread_finalists(result.best, std::move(elite), o);
   return result;
 }
 

@@ -224,6 +224,7 @@ void rerank_targets(const search_options& o, const se::pareto_result<Space>& res
                              {"predicted_top1", r.finalists[i].accuracy},
                              {"held_out_top1", r.measured[i].top1}});
     targets[k] = r.finalists[r.best];
+    targets[k].accuracy = r.measured[r.best].top1;  // as measured: what orders the budgets' targets (report)
     std::fprintf(stderr, "  budget %zu of %zu: %zu finalists measured on %zu held-out images, chose #%zu (%.2f%%)\n",
                  k + 1, budget_count, r.measured.size(), r.measured.front().images, r.best + 1,
                  100 * r.measured[r.best].top1);
@@ -260,10 +261,12 @@ nlohmann::json report(const search_options& o, const se::accuracy_predictor<Spac
                       measurement<Space>* measured, const std::vector<se::random_baseline<Space>>& baselines) {
   const bool latency = costs.models.latency.has_value();
   const int latency_threads = costs.latency_threads;
-  // A larger budget never ends with a worse subnet than a smaller one, and the report says why.
-  // (Re-ranked targets are chosen by measurement, which the predicted accuracy does not order.)
-  const auto notes = o.rerank == 0 ? se::never_worse_with_budget(targets, budgets, others, costs.models)
-                                   : std::vector<std::string>(budgets.size());
+  // A larger budget never ends with a worse subnet than a smaller one, and the report says why:
+  // worse as predicted, or with --rerank as measured on the held-out images.
+  auto notes = se::never_worse_with_budget(targets, budgets, others, costs.models);
+  if (o.rerank > 0)
+    for (auto& note : notes)
+      if (!note.empty()) note += " (its finalists measured below it on the held-out images)";
   const auto& domain = predictor.domain();
   // ±: the predictor's held-out error; sd: an ensemble's spread for each target. The spread alone
   // understates the miss: members fitted to the same noisy labels agree on the same wrong answer

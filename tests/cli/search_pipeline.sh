@@ -59,6 +59,8 @@ fails_with "no subnet of the space meets 'macs<=1M'" \
   "$ofa" search --space cifar --predictor "$work/pred.ofa" --constraint 'macs<=1M'
 fails_with "give the supernet with --checkpoint" \
   "$ofa" search --space cifar --predictor "$work/pred.ofa" --constraint 'macs<=40M' --rerank 3
+fails_with "not in range" "$ofa" search --space cifar --predictor "$work/pred.ofa" --constraint 'macs<=40M' \
+  --finalist-difference 0
 fails_with "different space" "$ofa" search --space mbv3 --predictor "$work/pred.ofa" --constraint 'macs<=300M'
 fails_with "measured for another space" "$ofa" latency-table --space mbv3 --load "$work/latency.json"
 fails_with "needs a latency table" "$ofa" search --space cifar --predictor "$work/pred.ofa" --constraint 'latency<=5ms'

@@ -150,7 +150,8 @@ subnet_config<Space> draw_valid(Draw&& draw, const cost_models<Space>& costs, co
 }
 
 /// In how many choices two subnets differ: their one-hot encodings differ in two entries per
-/// changed choice (one where a block is cut by depth in one of them only).
+/// changed choice (a block that depth cuts in one of them only: its kernel's and its expand's
+/// entry, counted as one choice).
 inline int choice_difference(const std::vector<std::uint8_t>& a, const std::vector<std::uint8_t>& b) {
   int entries = 0;
   for (std::size_t i = 0; i < a.size(); ++i) entries += a[i] != b[i];
